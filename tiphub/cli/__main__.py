@@ -1,0 +1,3 @@
+from tiphub.cli.app import main
+
+main()

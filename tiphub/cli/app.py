@@ -1,0 +1,323 @@
+"""The ``tiphub`` command: a thin shell over the package's domain functions."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from tiphub.store.config import database_url
+
+app = typer.Typer(
+    help="tiphub — a counter-trafficking data hub on the HTCDS standard.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console()
+errors = Console(stderr=True)
+
+DEFAULT_DEMO_CASES = 2_000
+
+
+def _quiet_alembic() -> None:
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+@contextmanager
+def _progress(label: str, total: int | None = None) -> Iterator[Progress]:
+    columns = [
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn() if total else TextColumn("{task.completed:,} rows"),
+        TimeElapsedColumn(),
+    ]
+    with Progress(*columns, console=errors, transient=False, disable=not errors.is_terminal) as progress:
+        progress.add_task(label, total=total)
+        yield progress
+
+
+def _engine():  # type: ignore[no-untyped-def]
+    from tiphub.store.db import default_engine
+
+    _quiet_alembic()
+    return default_engine()
+
+
+@app.command("import")
+def import_command(
+    path: Annotated[Path, typer.Argument(help="File to import.")],
+    format: Annotated[
+        str | None,
+        typer.Option("--format", help="htcds-csv | htcds-xlsx | jsonl | xlsform (default: from the file name)"),
+    ] = None,
+    organisation: Annotated[
+        str | None, typer.Option("--organisation", help="Slug of the organisation the records belong to.")
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write every issue to this CSV (or .json) file.")
+    ] = None,
+) -> None:
+    """Import a case file, all or nothing: any invalid row means nothing is written."""
+    from tiphub.exchange.importer import import_file
+
+    engine = _engine()
+    with _progress(f"importing {path.name}") as progress:
+        result = import_file(
+            path,
+            fmt=format,
+            organisation=organisation,
+            engine=engine,
+            on_progress=lambda rows: progress.update(progress.task_ids[0], completed=rows),
+        )
+    if report is not None:
+        result.write_report(report)
+    if not result.ok:
+        errors.print(f"[red]Import refused: {len(result.issues)} problem(s); nothing was written.[/red]")
+        for issue in result.issues[:50]:
+            errors.print(f"  {issue}", markup=False, highlight=False)
+        if len(result.issues) > 50:
+            errors.print(f"  … and {len(result.issues) - 50} more" + (f" (see {report})" if report else " (use --report FILE)"))
+        raise typer.Exit(code=1)
+    counts = result.counts
+    console.print(
+        f"Imported {result.cases:,} case(s) from {result.rows:,} row(s): "
+        f"{counts.cases_created:,} new, {counts.cases_updated:,} updated, {counts.cases_unchanged:,} unchanged."
+    )
+
+
+@app.command("export")
+def export_command(
+    format: Annotated[str, typer.Option("--format", help="htcds-csv | htcds-xlsx | jsonl | ctdc | ctdc-global")],
+    output: Annotated[Path, typer.Option("--output", help="File to write.")],
+    organisation: Annotated[str | None, typer.Option("--organisation", help="Only this organisation's cases.")] = None,
+    without_identity: Annotated[
+        bool, typer.Option("--without-identity", help="Leave out names, birth dates, contacts and identifiers.")
+    ] = False,
+) -> None:
+    """Export cases. CTDC formats carry no identifying fields."""
+    from tiphub.exchange.exporter import export
+
+    engine = _engine()
+    try:
+        with _progress(f"exporting {format}") as progress:
+            result = export(
+                output,
+                format,
+                engine=engine,
+                organisation=organisation,
+                include_identity=not without_identity,
+                on_progress=lambda cases: progress.update(progress.task_ids[0], completed=cases),
+            )
+    except ValueError as error:
+        errors.print(f"[red]{error}[/red]")
+        raise typer.Exit(code=2) from None
+    console.print(f"Exported {result.cases:,} case(s) as {result.rows:,} {format} record(s) to {output}.")
+
+
+@app.command("demo")
+def demo_command(
+    cases: Annotated[int, typer.Option("--cases", min=1, help="Number of case records to generate.")] = DEFAULT_DEMO_CASES,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same data.")] = 1,
+    truth: Annotated[
+        Path | None, typer.Option("--truth", help="Write which records are the same person to this CSV.")
+    ] = None,
+) -> None:
+    """Load synthetic demo cases (never real people) into the database."""
+    from tiphub.demo.loader import load_demo
+
+    engine = _engine()
+    with _progress("generating demo cases", total=cases) as progress:
+        loaded = load_demo(
+            engine,
+            cases,
+            seed,
+            truth,
+            on_progress=lambda done: progress.update(progress.task_ids[0], completed=done),
+        )
+    console.print(f"Loaded {loaded.cases:,} synthetic case(s) across {loaded.organisations} organisations" + (f"; truth in {truth}" if truth else "") + ".")
+
+
+@app.command("summary")
+def summary_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Victims by exploitation type, sex, age band and top origin → destination pairs."""
+    _print_summary(as_json)
+
+
+def _bar_table(title: str, counts: dict[str, int], total: int) -> Table:
+    table = Table(title=title, title_justify="left", show_edge=False)
+    table.add_column(title.split(" by ")[-1].capitalize())
+    table.add_column("Victims", justify="right")
+    table.add_column("Share", justify="right")
+    table.add_column("")
+    largest = max(counts.values(), default=1)
+    for key, count in counts.items():
+        share = count / total if total else 0.0
+        table.add_row(key, f"{count:,}", f"{share:.1%}", "█" * max(1, round(30 * count / largest)))
+    return table
+
+
+def _print_summary(as_json: bool) -> None:
+    from tiphub.cases.summary import summarise
+    from tiphub.standard.codelists import codelist, country_name
+
+    engine = _engine()
+    from tiphub.store.db import ensure_schema
+
+    ensure_schema(engine)
+    with engine.connect() as connection:
+        summary = summarise(connection)
+    data = summary.to_dict()
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return
+    console.print(
+        f"[bold]tiphub[/bold] — {data['cases']:,} cases, {data['victims']:,} victims and presumed victims, "
+        f"{data['organisations']} organisations  ({_redacted_url()})"
+    )
+    labels = codelist("exploitation_type")
+    exploitation = {labels.label(k) if k in labels else k: v for k, v in data["by_exploitation_type"].items()}
+    console.print(_bar_table("Victims by exploitation type", exploitation, data["victims"]))
+    console.print(_bar_table("Victims by sex", data["by_sex"], data["victims"]))
+    console.print(_bar_table("Victims by age band", data["by_age_band"], data["victims"]))
+    pairs = {
+        f"{country_name(p['origin'])} → {country_name(p['destination'])}": p["victims"]
+        for p in data["top_country_pairs"]
+    }
+    console.print(_bar_table("Top routes by origin → destination", pairs, data["victims"]))
+
+
+def _redacted_url() -> str:
+    url = database_url()
+    if "@" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+@app.command("start")
+def start_command(
+    cases: Annotated[int, typer.Option("--cases", min=1, help="Demo cases to load into an empty database.")] = DEFAULT_DEMO_CASES,
+    seed: Annotated[int, typer.Option("--seed")] = 1,
+) -> None:
+    """The main job: load demo data into an empty database, then print the summary."""
+    from sqlalchemy import func, select
+
+    from tiphub.store import models as m
+    from tiphub.store.db import ensure_schema
+
+    engine = _engine()
+    ensure_schema(engine)
+    with engine.connect() as connection:
+        existing = connection.execute(select(func.count()).select_from(m.Case.__table__)).scalar_one()
+    if existing == 0:
+        demo_command(cases=cases, seed=seed, truth=None)
+    _print_summary(as_json=False)
+
+
+@app.command("codes")
+def codes_command(
+    name: Annotated[str | None, typer.Argument(help="A code list (omit to list them all).")] = None,
+) -> None:
+    """Show tiphub's code lists (HTCDS 2.0 picklists and extensions)."""
+    from tiphub.standard.codelists import codelist, codelists, country_codes
+
+    if name is None:
+        table = Table("code list", "codes", "source")
+        for list_name, code_list in sorted(codelists().items()):
+            table.add_row(list_name, str(len(code_list.codes)), code_list.source)
+        table.add_row("country", str(len(country_codes())), "ISO 3166-1 (pycountry)")
+        console.print(table)
+        return
+    if name == "country":
+        for code in country_codes():
+            print(code)
+        return
+    try:
+        code_list = codelist(name)
+    except ValueError as error:
+        errors.print(str(error))
+        raise typer.Exit(code=2) from None
+    table = Table("code", "label")
+    for code in code_list.codes:
+        table.add_row(code, code_list.label(code))
+    console.print(table)
+
+
+@app.command("schema")
+def schema_command(
+    output: Annotated[Path | None, typer.Option("--output", help="Write to this file instead of stdout.")] = None,
+) -> None:
+    """Print the JSON Schema of tiphub's case exchange format."""
+    from tiphub.cases.schema import case_json_schema
+
+    text = json.dumps(case_json_schema(), indent=2, ensure_ascii=False)
+    if output:
+        output.write_text(text + "\n", encoding="utf-8")
+    else:
+        print(text)
+
+
+@app.command("history")
+def history_command(
+    organisation: Annotated[str, typer.Argument(help="Organisation slug.")],
+    case_id: Annotated[str, typer.Argument(help="The case's external ID.")],
+) -> None:
+    """Show every version of a case: who changed it, when, and which fields."""
+    from tiphub.cases.api import CaseStore
+
+    store = CaseStore(_engine())
+    versions = store.history(organisation, case_id)
+    if not versions:
+        errors.print("No such case.")
+        raise typer.Exit(code=1)
+    table = Table("version", "operation", "by", "at", "changed")
+    for version in versions:
+        table.add_row(str(version.version), version.operation, version.changed_by, version.changed_at.isoformat(timespec="seconds"), ", ".join(version.changed_fields) or "—")
+    console.print(table)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    from tiphub.store.db import upgrade
+
+    upgrade(_engine(), revision)
+    console.print(f"Database at {revision}.")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, e.g. base.")]) -> None:
+    """Revert migrations down to REVISION."""
+    from tiphub.store.db import downgrade
+
+    downgrade(_engine(), revision)
+    console.print(f"Database at {revision}.")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        errors.print("Interrupted; the current transaction was rolled back.")
+        sys.exit(130)
