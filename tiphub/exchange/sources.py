@@ -14,7 +14,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 # A single cell may hold a long narrative, but not more than this.
 MAX_FIELD_CHARS = 100_000
@@ -48,42 +48,25 @@ def detect_encoding(path: Path) -> str:
     return "utf-8"
 
 
-class _LineCountingText(io.TextIOBase):
-    """Decodes strictly and remembers the line reached, for a useful decoding error."""
-
-    def __init__(self, raw: IO[bytes], encoding: str, path: Path) -> None:
-        self._reader = codecs.getreader(encoding)(raw, errors="strict")
-        self._path = path
-        self.line = 0
-
-    def readline(self, size: int | None = -1) -> str:  # type: ignore[override]
-        try:
-            text: str = self._reader.readline()
-        except UnicodeDecodeError as error:
-            raise SourceError(
-                self._path,
-                f"the file is not valid UTF-8 or UTF-16 text ({error.reason} at line {self.line + 1}); "
-                "save it as UTF-8 and import again",
-                row=self.line + 1,
-            ) from None
-        self.line += 1
-        return text
-
-    def __iter__(self) -> Iterator[str]:
-        while True:
-            line = self.readline()
-            if not line:
-                return
-            yield line
-
-
 def iter_csv(path: Path) -> tuple[list[str], Iterator[Row]]:
     """The header and a lazy iterator of rows; values are stripped strings, '' for empty."""
     raw = path.open("rb")
-    text = _LineCountingText(raw, detect_encoding(path), path)
+    text = io.TextIOWrapper(raw, encoding=detect_encoding(path), errors="strict", newline="")
     reader = csv.reader(text)
+
+    def undecodable(error: UnicodeDecodeError) -> SourceError:
+        return SourceError(
+            path,
+            f"the file is not valid UTF-8 or UTF-16 text ({error.reason} near line "
+            f"{reader.line_num + 1}); save it as UTF-8 and import again",
+            row=reader.line_num + 1,
+        )
+
     try:
         header = next(reader)
+    except UnicodeDecodeError as error:
+        raw.close()
+        raise undecodable(error) from None
     except StopIteration:
         raw.close()
         raise SourceError(path, "the file is empty: no header row") from None
@@ -106,6 +89,8 @@ def iter_csv(path: Path) -> tuple[list[str], Iterator[Row]]:
                         path, f"{len(values)} cells but only {len(header)} columns", row=number
                     )
                 yield Row(number, dict(zip(header, (cell.strip() for cell in values), strict=False)))
+        except UnicodeDecodeError as error:
+            raise undecodable(error) from None
         except csv.Error as error:
             raise SourceError(path, f"not a readable CSV file ({error})", row=reader.line_num) from None
         finally:

@@ -23,11 +23,13 @@ def is_dangerous(value: str) -> bool:
 
 
 def neutralise(value: str) -> str:
-    return "'" + value if is_dangerous(value) else value
+    # Values already starting with apostrophes before a formula character get one more, so
+    # that ``restore`` gives back exactly what was exported.
+    return "'" + value if is_dangerous(value.lstrip("'")) else value
 
 
 def restore(value: str) -> str:
     """Undo ``neutralise`` when tiphub reads its own CSV exports back."""
-    if len(value) > 1 and value[0] == "'" and is_dangerous(value[1:]):
+    if value.startswith("'") and is_dangerous(value.lstrip("'")):
         return value[1:]
     return value

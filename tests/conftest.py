@@ -1,0 +1,64 @@
+"""Shared fixtures: a fresh, migrated database per test.
+
+By default each test gets its own SQLite file. With ``TIPHUB_TEST_DATABASE_URL`` set (as
+``.ci/run`` does), every test runs on that PostgreSQL database instead, emptied between tests.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from tiphub.store.db import ensure_schema, make_engine
+from tiphub.store.models import Base
+
+POSTGRES_URL = os.environ.get("TIPHUB_TEST_DATABASE_URL")
+SHARED = Path(__file__).resolve().parents[1] / "tests" / "data"
+
+logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+@pytest.fixture(scope="session")
+def postgres_engine() -> Iterator[Engine | None]:
+    if not POSTGRES_URL:
+        yield None
+        return
+    engine = make_engine(POSTGRES_URL)
+    ensure_schema(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def database_url(tmp_path: Path, postgres_engine: Engine | None) -> Iterator[str]:
+    if postgres_engine is None:
+        yield f"sqlite:///{tmp_path / 'tiphub.db'}"
+        return
+    yield POSTGRES_URL  # type: ignore[misc]
+    _empty(postgres_engine)
+
+
+@pytest.fixture
+def engine(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    monkeypatch.setenv("TIPHUB_DATABASE_URL", database_url)
+    engine = make_engine(database_url)
+    ensure_schema(engine)
+    yield engine
+    engine.dispose()
+
+
+def _empty(engine: Engine) -> None:
+    ensure_schema(engine)
+    names = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {names} CASCADE"))
+
+
+@pytest.fixture
+def backend(engine: Engine) -> str:
+    return engine.dialect.name
