@@ -134,7 +134,9 @@ SEX = "sex"  # victim.sex_exploitation_types, if sexually exploited
 RELATION = "relation"  # victim.relationship_to_trafficker
 
 # Exploitation types that make a labour sector (typeOfLabour*) meaningful.
-LABOUR_EXPLOITATION = frozenset({"ForcedLabour", "ChildLabour", "ForcedBegging", "ForcedCriminality"})
+LABOUR_EXPLOITATION = frozenset(
+    {"ForcedLabour", "ChildLabour", "ForcedBegging", "ForcedCriminality"}
+)
 SEXUAL_EXPLOITATION = "SexualExploitation"
 
 _MAPPED_INDUSTRIES = {
@@ -183,7 +185,9 @@ FLAGS: dict[str, dict[str, frozenset[str]]] = {
         "meansFalsePromises": _f("FalsePromises"),
         "meansDrugsAlcohol": _f("PsychoactiveSubstance"),
         "meansDenyBasicNeeds": _f(
-            "RestrictsFinancialAccess", "RestrictsMovement", "RestrictsMedicalCare",
+            "RestrictsFinancialAccess",
+            "RestrictsMovement",
+            "RestrictsMedicalCare",
             "WithholdsNecessities",
         ),
         "meansExcessiveWorkHours": _f("ExcessiveWorkingHours"),
@@ -197,8 +201,14 @@ FLAGS: dict[str, dict[str, frozenset[str]]] = {
         # tiphub: every remaining HTCDS type and the ForcedCriminality extension are "other",
         # so that each exploitation type lands in exactly one of the three parent flags.
         "isOtherExploit": _f(
-            "Other", "ForcedMarriage", "ForcedMilitaryByNonStateActors", "OrganRemoval",
-            "Servitude", "ForcedAdoption", "Surrogacy", "ForcedCriminality",
+            "Other",
+            "ForcedMarriage",
+            "ForcedMilitaryByNonStateActors",
+            "OrganRemoval",
+            "Servitude",
+            "ForcedAdoption",
+            "Surrogacy",
+            "ForcedCriminality",
         ),
         "isForcedMarriage": _f("ForcedMarriage"),
         "isForcedMilitary": _f("ForcedMilitaryByNonStateActors"),
@@ -331,7 +341,8 @@ def _years_between(earlier: str, later: str) -> int | None:
 def _months_between(earlier: str, later: str) -> int | None:
     months = (
         (int(later[:4]) - int(earlier[:4])) * 12
-        + int(later[5:7]) - int(earlier[5:7])
+        + int(later[5:7])
+        - int(earlier[5:7])
         - (later[8:10] < earlier[8:10])
     )
     return months if months >= 0 else None
@@ -344,7 +355,10 @@ def _earliest(items: Iterable[dict[str, Any]], key: str) -> str | None:
 
 def _first(items: Iterable[dict[str, Any]], *keys: str) -> dict[str, Any] | None:
     for item in items:
-        if all(key in item for key in keys):
+        for key in keys:
+            if key not in item:
+                break
+        else:
             return item
     return None
 
@@ -377,14 +391,16 @@ def victim_facts(document: dict[str, Any]) -> list[VictimFacts]:
         birth = person.get("birth_date")
         age = _years_between(birth, registered) if birth and registered else None
 
-        own_exploitation = _own(exploitation, person_id) if exploitation else []
-        candidates = (own_exploitation, exploitation)
-        place = next(filter(None, (_first(c, "country") for c in candidates)), None)
+        # the victim's own Exploitation events first, then any of the case
+        own = _own(exploitation, person_id) if exploitation else exploitation
+        place = _first(own, "country") or _first(exploitation, "country")
         if place is None and identification:
             place = _first(_own(identification, person_id), "country") or _first(
                 identification, "country"
             )
-        period = next(filter(None, (_first(c, "started_on", "ended_on") for c in candidates)), None)
+        period = _first(own, "started_on", "ended_on") or _first(
+            exploitation, "started_on", "ended_on"
+        )
 
         types = frozenset(victim.get("exploitation_types", ()))
         labour = _EMPTY
@@ -456,9 +472,7 @@ def synthetic_rows(document: dict[str, Any]) -> list[dict[str, str]]:
 
 def _concatenate(row: dict[str, str], group: str) -> None:
     column, labels = CONCATENATED[group]
-    positive = sorted(
-        (labels[flag] for flag in labels if row.get(flag) == "1"), key=str.casefold
-    )
+    positive = sorted((labels[flag] for flag in labels if row.get(flag) == "1"), key=str.casefold)
     row[column] = ";".join(positive) if positive else MISSING
 
 
@@ -472,9 +486,7 @@ def global_rows(document: dict[str, Any]) -> list[dict[str, str]]:
         row["gender"] = GLOBAL_GENDER.get(facts.gender or "", MISSING)
         row["ageBroad"] = age_band(facts.age) or MISSING
         row["majorityStatus"] = _majority(facts.age)
-        row["majorityStatusAtExploit"] = row["majorityEntry"] = _majority(
-            facts.age_when_trafficked
-        )
+        row["majorityStatusAtExploit"] = row["majorityEntry"] = _majority(facts.age_when_trafficked)
         row["citizenship"] = facts.citizenship or UNKNOWN_CITIZENSHIP
         row["CountryOfExploitation"] = facts.exploitation_country or MISSING
 

@@ -187,6 +187,13 @@ class _Importer:
             issues.append(self.issue(first_row, "tip_Organisation", None, "no organisation: add a tip_Organisation column or pass --organisation"))
             organisation = "unknown"
         person_rows = []
+        for number, parsed in group:
+            if parsed.get("_broken"):
+                continue
+            for column, what in CORE_COLUMNS.items():
+                if parsed.get(column) is None and (column != "vic_TraffickingStatus" or parsed.get("tip_Role") in (None, "Victim", "PresumedVictim")):
+                    issues.append(self.issue(number, column, None, f"missing core field: {what}"))
+                    parsed["_broken"] = True
         for index, (number, parsed) in enumerate(group):
             if not parsed.get("tip_PersonId"):
                 parsed["tip_PersonId"] = f"{parsed['tip_CaseId']}-p{index + 1}"
@@ -245,6 +252,12 @@ class _Importer:
             raise ValueError(f"unknown import format {self.format!r}; choose one of {', '.join(FORMATS)}")
 
 
+CORE_COLUMNS = {
+    "prs_Gender": "gender (use NonSpecifiedUnknown when it is not known)",
+    "vic_TraffickingStatus": "trafficking status",
+}
+
+
 def _renamed(rows: Iterator[Row]) -> Iterator[Row]:
     """Standard header spellings, and cells as they were before export neutralised them."""
     for row in rows:
@@ -267,9 +280,10 @@ def _htcds_xlsx(path: Path) -> tuple[list[str], Iterator[Row]]:
     headers, rows_after = iter_xlsx(path, header_rows=2)
     names = [htcds.HEADER_ALIASES.get(name, name) for name in headers[0]]
     second = headers[1] if len(headers) > 1 else []
-    labelled = bool(second) and not any(cell in htcds.COLUMNS for cell in second) and any(second)
+    labels = _label_to_field()
+    filled = [cell for cell in second if cell]
+    labelled = bool(filled) and sum(cell.casefold() in labels for cell in filled) * 2 > len(filled)
     if labelled:
-        labels = _label_to_field()
         # The template's field-name row lacks cas_ReasonForOutgoingReferral: recover from labels.
         for index, name in enumerate(names):
             if not name and index < len(second):
