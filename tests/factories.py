@@ -32,7 +32,9 @@ def victim(person_id: str = "p1", **person: Any) -> dict[str, Any]:
     }
 
 
-def case(external_id: str = "case-1", organisation: str = "ngo-east", **fields: Any) -> dict[str, Any]:
+def case(
+    external_id: str = "case-1", organisation: str = "ngo-east", **fields: Any
+) -> dict[str, Any]:
     document: dict[str, Any] = {
         "external_id": external_id,
         "organisation": organisation,
@@ -40,10 +42,27 @@ def case(external_id: str = "case-1", organisation: str = "ngo-east", **fields: 
         "opened_on": "2024-03-01",
         "participants": [victim()],
         "events": [
-            {"type": "Recruitment", "person_external_id": "p1", "country": "RO", "started_on": "2023-06-01"},
-            {"type": "Exploitation", "person_external_id": "p1", "country": "DE", "started_on": "2023-07-01"},
+            {
+                "type": "Recruitment",
+                "person_external_id": "p1",
+                "country": "RO",
+                "started_on": "2023-06-01",
+            },
+            {
+                "type": "Exploitation",
+                "person_external_id": "p1",
+                "country": "DE",
+                "started_on": "2023-07-01",
+            },
         ],
-        "consents": [{"person_external_id": "p1", "purpose": "DataProcessing", "given": True, "recorded_on": "2024-03-01"}],
+        "consents": [
+            {
+                "person_external_id": "p1",
+                "purpose": "DataProcessing",
+                "given": True,
+                "recorded_on": "2024-03-01",
+            }
+        ],
     }
     document.update(fields)
     return document

@@ -48,7 +48,12 @@ def test_trafficking_status_is_a_list_of_dated_assertions(engine: Engine) -> Non
     store = CaseStore(engine)
     document = case()
     document["participants"][0]["victim"]["trafficking_status"].append(
-        {"status": "ActualVictimOfTrafficking", "decided_by_type": "Police", "asserted_by": "police-north", "asserted_on": "2024-05-10"}
+        {
+            "status": "ActualVictimOfTrafficking",
+            "decided_by_type": "Police",
+            "asserted_by": "police-north",
+            "asserted_on": "2024-05-10",
+        }
     )
     store.create(document)
     stored = store.get("ngo-east", "case-1")
@@ -66,8 +71,12 @@ def test_one_person_in_several_cases_at_several_organisations(engine: Engine) ->
     store.create(case("case-2", participants=[victim()], events=[], consents=[]))
     store.create(case("case-9", organisation="police-north"))
     with engine.connect() as connection:
-        people = connection.execute(select(func.count()).select_from(m.Person.__table__)).scalar_one()
-        participations = connection.execute(select(func.count()).select_from(m.CaseParticipant.__table__)).scalar_one()
+        people = connection.execute(
+            select(func.count()).select_from(m.Person.__table__)
+        ).scalar_one()
+        participations = connection.execute(
+            select(func.count()).select_from(m.CaseParticipant.__table__)
+        ).scalar_one()
     assert people == 2  # p1 at ngo-east (two cases) and p1 at police-north
     assert participations == 3
 
@@ -88,21 +97,68 @@ def test_every_part_of_a_case_survives_the_store(engine: Engine) -> None:
         reason_for_closure=None,
         case_owner="worker-7",
         participants=[
-            victim(identifiers=[{"kind": "Passport", "value": "X0000001", "issuing_country": "RO"}]),
+            victim(
+                identifiers=[{"kind": "Passport", "value": "X0000001", "issuing_country": "RO"}]
+            ),
             {
                 "role": "Perpetrator",
                 "person": {"external_id": "t1", "gender": "Masculine"},
-                "perpetrator": {"kind": "Individual", "roles": ["RecruiterOrIntermediary"], "sex": "Male", "age_band": "30--38", "nationality": ["RO"]},
+                "perpetrator": {
+                    "kind": "Individual",
+                    "roles": ["RecruiterOrIntermediary"],
+                    "sex": "Male",
+                    "age_band": "30--38",
+                    "nationality": ["RO"],
+                },
             },
         ],
         referrals=[
-            {"direction": "Outgoing", "from_organisation": "ngo-east", "to_organisation": "shelter-west", "referred_on": "2024-03-02", "services": ["Accommodation", "Medical"], "status": "Accepted"},
+            {
+                "direction": "Outgoing",
+                "from_organisation": "ngo-east",
+                "to_organisation": "shelter-west",
+                "referred_on": "2024-03-02",
+                "services": ["Accommodation", "Medical"],
+                "status": "Accepted",
+            },
             {"direction": "Outgoing", "to_organisation": "legal-aid", "services": ["Legal"]},
         ],
-        support_plans=[{"person_external_id": "p1", "type": "Health", "services": [{"service": "Medical", "provider": "clinic-3", "started_on": "2024-03-03"}]}],
-        notes=[{"text": "First interview done with an interpreter.", "author": "worker-7", "written_on": "2024-03-01"}],
-        identification_decisions=[{"person_external_id": "p1", "decision_type": "ReasonableGrounds", "outcome": "Positive", "decided_by": "competent-authority", "decided_on": "2024-03-20", "jurisdiction": "GB"}],
-        criminal_proceedings=[{"perpetrator_external_id": "t1", "jurisdiction": "DE", "stage": "Prosecution", "charges": ["trafficking in human beings"], "opened_on": "2024-04-01", "outcome": "Pending"}],
+        support_plans=[
+            {
+                "person_external_id": "p1",
+                "type": "Health",
+                "services": [
+                    {"service": "Medical", "provider": "clinic-3", "started_on": "2024-03-03"}
+                ],
+            }
+        ],
+        notes=[
+            {
+                "text": "First interview done with an interpreter.",
+                "author": "worker-7",
+                "written_on": "2024-03-01",
+            }
+        ],
+        identification_decisions=[
+            {
+                "person_external_id": "p1",
+                "decision_type": "ReasonableGrounds",
+                "outcome": "Positive",
+                "decided_by": "competent-authority",
+                "decided_on": "2024-03-20",
+                "jurisdiction": "GB",
+            }
+        ],
+        criminal_proceedings=[
+            {
+                "perpetrator_external_id": "t1",
+                "jurisdiction": "DE",
+                "stage": "Prosecution",
+                "charges": ["trafficking in human beings"],
+                "opened_on": "2024-04-01",
+                "outcome": "Pending",
+            }
+        ],
     )
     store = CaseStore(engine)
     created = store.create(document)

@@ -10,11 +10,17 @@ from hypothesis import strategies as st
 from tiphub.standard.codelists import codelist, country_codes
 
 TEXT = (
-    st.text(st.characters(exclude_categories=("Cs", "Cc", "Zl", "Zp"), exclude_characters="|"), min_size=1, max_size=12)
+    st.text(
+        st.characters(exclude_categories=("Cs", "Cc", "Zl", "Zp"), exclude_characters="|"),
+        min_size=1,
+        max_size=12,
+    )
     .map(str.strip)
     .filter(bool)
 )
-DATES = st.dates(min_value=dt.date(1950, 1, 1), max_value=dt.date(2024, 12, 31)).map(dt.date.isoformat)
+DATES = st.dates(min_value=dt.date(1950, 1, 1), max_value=dt.date(2024, 12, 31)).map(
+    dt.date.isoformat
+)
 COUNTRIES = st.sampled_from(country_codes())
 
 
@@ -53,7 +59,12 @@ def htcds_case(draw: st.DrawFn, external_id: str) -> dict[str, Any]:
                     "number_of_children": draw(maybe(st.integers(0, 6))),
                     "deceased": draw(maybe(st.booleans())),
                     "email": draw(maybe(TEXT)),
-                    "identifiers": draw(st.lists(st.fixed_dictionaries({"kind": st.just("NationalId"), "value": TEXT}), max_size=1)),
+                    "identifiers": draw(
+                        st.lists(
+                            st.fixed_dictionaries({"kind": st.just("NationalId"), "value": TEXT}),
+                            max_size=1,
+                        )
+                    ),
                 },
                 "victim": {
                     "trafficking_status": [
@@ -76,15 +87,26 @@ def htcds_case(draw: st.DrawFn, external_id: str) -> dict[str, Any]:
             }
         )
         if draw(st.booleans()):
-            events.append({"type": "Recruitment", "person_external_id": person_id, "country": draw(COUNTRIES)})
+            events.append(
+                {"type": "Recruitment", "person_external_id": person_id, "country": draw(COUNTRIES)}
+            )
         for country in draw(st.lists(COUNTRIES, max_size=2)):
             events.append({"type": "Transit", "person_external_id": person_id, "country": country})
         if draw(st.booleans()):
-            events.append({"type": "Exploitation", "person_external_id": person_id, "country": draw(COUNTRIES), "started_on": draw(maybe(DATES))})
+            events.append(
+                {
+                    "type": "Exploitation",
+                    "person_external_id": person_id,
+                    "country": draw(COUNTRIES),
+                    "started_on": draw(maybe(DATES)),
+                }
+            )
         given = draw(maybe(st.booleans()))
         if given is not None:
             purposes = ["Interview", "DataProcessing"] if given else ["DataProcessing"]
-            consents += [{"person_external_id": person_id, "purpose": p, "given": given} for p in purposes]
+            consents += [
+                {"person_external_id": person_id, "purpose": p, "given": given} for p in purposes
+            ]
     return {
         "external_id": external_id,
         "organisation": "ngo-east",
@@ -127,9 +149,38 @@ def full_case(draw: st.DrawFn, external_id: str) -> dict[str, Any]:
             },
         }
     )
-    document["referrals"] += [{"direction": "Incoming", "from_organisation": draw(TEXT), "services": draw(codes("service_type")), "status": draw(maybe(code("referral_status")))}]
-    document["support_plans"] = [{"person_external_id": first, "type": draw(maybe(code("support_plan_type"))), "services": [{"service": draw(code("service_type")), "provider": draw(maybe(TEXT))}]}]
-    document["notes"] = draw(st.lists(st.fixed_dictionaries({"text": TEXT, "written_on": maybe(DATES)}), max_size=2))
-    document["identification_decisions"] = [{"person_external_id": first, "decision_type": draw(code("identification_decision_type")), "outcome": draw(code("identification_outcome")), "decided_on": draw(maybe(DATES))}]
-    document["criminal_proceedings"] = [{"perpetrator_external_id": f"{external_id}-t", "stage": draw(code("proceeding_stage")), "charges": draw(st.lists(TEXT, max_size=2)), "sentence_months": draw(maybe(st.integers(0, 300)))}]
+    document["referrals"] += [
+        {
+            "direction": "Incoming",
+            "from_organisation": draw(TEXT),
+            "services": draw(codes("service_type")),
+            "status": draw(maybe(code("referral_status"))),
+        }
+    ]
+    document["support_plans"] = [
+        {
+            "person_external_id": first,
+            "type": draw(maybe(code("support_plan_type"))),
+            "services": [{"service": draw(code("service_type")), "provider": draw(maybe(TEXT))}],
+        }
+    ]
+    document["notes"] = draw(
+        st.lists(st.fixed_dictionaries({"text": TEXT, "written_on": maybe(DATES)}), max_size=2)
+    )
+    document["identification_decisions"] = [
+        {
+            "person_external_id": first,
+            "decision_type": draw(code("identification_decision_type")),
+            "outcome": draw(code("identification_outcome")),
+            "decided_on": draw(maybe(DATES)),
+        }
+    ]
+    document["criminal_proceedings"] = [
+        {
+            "perpetrator_external_id": f"{external_id}-t",
+            "stage": draw(code("proceeding_stage")),
+            "charges": draw(st.lists(TEXT, max_size=2)),
+            "sentence_months": draw(maybe(st.integers(0, 300))),
+        }
+    ]
     return document

@@ -14,18 +14,68 @@ from tiphub.store import models as m
 TOOLKIT = Path(__file__).resolve().parents[1] / "data" / "htcds"
 
 HEADER = [
-    "tip_CaseId", "tip_Organisation", "prs_FirstName", "prs_SecondName", "prs_Birthdate",
-    "prs_Gender", "prs_Citizenship", "vic_TraffickingStatus", "vic_TypeOfExploitation",
-    "vic_MethodsOfControl", "tip_ExploitationCountry", "con_Consent",
+    "tip_CaseId",
+    "tip_Organisation",
+    "prs_FirstName",
+    "prs_SecondName",
+    "prs_Birthdate",
+    "prs_Gender",
+    "prs_Citizenship",
+    "vic_TraffickingStatus",
+    "vic_TypeOfExploitation",
+    "vic_MethodsOfControl",
+    "tip_ExploitationCountry",
+    "con_Consent",
 ]
 GOOD_ROWS = [
-    ["c1", "ngo-east", "Ana", "Pop", "1999-04-02", "Feminine", "RO", "Possible victim of trafficking", "SexualExploitation|ForcedLabour", "DebtBondage |Threats", "DE", "TRUE"],
-    ["c1", "ngo-east", "Ion", "Pop", "1997-01-15", "Masculine", "RO|MD", "ActualVictimOfTrafficking", "ForcedLabour", "", "DE", ""],
-    ["c2", "ngo-east", "Mira", "Lee", "", "Feminine", "ROU", "PossibleVictimOfTrafficking", "ForcedCriminality", "RestrictsMovement", "GB", "FALSE"],
+    [
+        "c1",
+        "ngo-east",
+        "Ana",
+        "Pop",
+        "1999-04-02",
+        "Feminine",
+        "RO",
+        "Possible victim of trafficking",
+        "SexualExploitation|ForcedLabour",
+        "DebtBondage |Threats",
+        "DE",
+        "TRUE",
+    ],
+    [
+        "c1",
+        "ngo-east",
+        "Ion",
+        "Pop",
+        "1997-01-15",
+        "Masculine",
+        "RO|MD",
+        "ActualVictimOfTrafficking",
+        "ForcedLabour",
+        "",
+        "DE",
+        "",
+    ],
+    [
+        "c2",
+        "ngo-east",
+        "Mira",
+        "Lee",
+        "",
+        "Feminine",
+        "ROU",
+        "PossibleVictimOfTrafficking",
+        "ForcedCriminality",
+        "RestrictsMovement",
+        "GB",
+        "FALSE",
+    ],
 ]
 
 
-def write_csv(path: Path, rows: list[list[str]], header: list[str] = HEADER, encoding: str = "utf-8") -> Path:
+def write_csv(
+    path: Path, rows: list[list[str]], header: list[str] = HEADER, encoding: str = "utf-8"
+) -> Path:
     with path.open("w", newline="", encoding=encoding) as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
@@ -41,7 +91,9 @@ def counts(engine: Engine) -> tuple[int, int, int]:
         )
 
 
-def test_a_clean_file_imports_and_reimporting_changes_nothing(engine: Engine, tmp_path: Path) -> None:
+def test_a_clean_file_imports_and_reimporting_changes_nothing(
+    engine: Engine, tmp_path: Path
+) -> None:
     path = write_csv(tmp_path / "cases.csv", GOOD_ROWS)
     first = import_file(path, engine=engine)
     assert first.ok, first.issues
@@ -61,18 +113,111 @@ def test_a_changed_row_updates_its_case_and_adds_a_version(engine: Engine, tmp_p
     assert result.ok and result.counts.cases_updated == 1 and result.counts.cases_unchanged == 1
 
 
-def test_planted_errors_are_all_reported_and_nothing_is_written(engine: Engine, tmp_path: Path) -> None:
+def test_planted_errors_are_all_reported_and_nothing_is_written(
+    engine: Engine, tmp_path: Path
+) -> None:
     import_file(write_csv(tmp_path / "seed.csv", GOOD_ROWS[2:]), engine=engine)
     before = counts(engine)
     rows = [
         GOOD_ROWS[0],
-        ["c3", "ngo-east", "Eva", "Nowak", "2023-02-30", "Feminine", "PL", "PossibleVictimOfTrafficking", "ForcedLabour", "", "", ""],  # impossible date
-        ["c4", "ngo-east", "Lin", "Tran", "", "Feminine", "VN", "Perhaps", "ForcedLabour", "", "", ""],  # unknown code
-        ["c5", "ngo-east", "Ola", "Ade", "", "", "NG", "PossibleVictimOfTrafficking", "ForcedLabour", "", "", ""],  # missing core field
-        ["c6", "ngo-east", "Tom", "Ray", "", "Masculine", "XQ", "PossibleVictimOfTrafficking", "ForcedLabour", "", "", ""],  # unknown country
-        ["c7", "ngo-east", "Kim", "Ha", "", "Feminine", "KR", "PossibleVictimOfTrafficking", "ForcedLabour", "", "", "maybe"],  # not a yes/no
-        ["c2", "ngo-east", "Mira", "Lee", "", "Feminine", "RO", "PossibleVictimOfTrafficking", "ForcedLabour", "", "", ""],  # fine
-        ["c1", "ngo-east", "Ana", "Pop", "", "Feminine", "RO", "PossibleVictimOfTrafficking", "ForcedLabour", "", "", ""],  # duplicate ID
+        [
+            "c3",
+            "ngo-east",
+            "Eva",
+            "Nowak",
+            "2023-02-30",
+            "Feminine",
+            "PL",
+            "PossibleVictimOfTrafficking",
+            "ForcedLabour",
+            "",
+            "",
+            "",
+        ],  # impossible date
+        [
+            "c4",
+            "ngo-east",
+            "Lin",
+            "Tran",
+            "",
+            "Feminine",
+            "VN",
+            "Perhaps",
+            "ForcedLabour",
+            "",
+            "",
+            "",
+        ],  # unknown code
+        [
+            "c5",
+            "ngo-east",
+            "Ola",
+            "Ade",
+            "",
+            "",
+            "NG",
+            "PossibleVictimOfTrafficking",
+            "ForcedLabour",
+            "",
+            "",
+            "",
+        ],  # missing core field
+        [
+            "c6",
+            "ngo-east",
+            "Tom",
+            "Ray",
+            "",
+            "Masculine",
+            "XQ",
+            "PossibleVictimOfTrafficking",
+            "ForcedLabour",
+            "",
+            "",
+            "",
+        ],  # unknown country
+        [
+            "c7",
+            "ngo-east",
+            "Kim",
+            "Ha",
+            "",
+            "Feminine",
+            "KR",
+            "PossibleVictimOfTrafficking",
+            "ForcedLabour",
+            "",
+            "",
+            "maybe",
+        ],  # not a yes/no
+        [
+            "c2",
+            "ngo-east",
+            "Mira",
+            "Lee",
+            "",
+            "Feminine",
+            "RO",
+            "PossibleVictimOfTrafficking",
+            "ForcedLabour",
+            "",
+            "",
+            "",
+        ],  # fine
+        [
+            "c1",
+            "ngo-east",
+            "Ana",
+            "Pop",
+            "",
+            "Feminine",
+            "RO",
+            "PossibleVictimOfTrafficking",
+            "ForcedLabour",
+            "",
+            "",
+            "",
+        ],  # duplicate ID
     ]
     report = tmp_path / "report.csv"
     result = import_file(write_csv(tmp_path / "bad.csv", rows), engine=engine)
@@ -97,7 +242,9 @@ def test_planted_errors_are_all_reported_and_nothing_is_written(engine: Engine, 
 
 
 def test_unknown_column_is_refused(engine: Engine, tmp_path: Path) -> None:
-    path = write_csv(tmp_path / "extra.csv", [row + ["x"] for row in GOOD_ROWS], header=HEADER + ["prs_ShoeSize"])
+    path = write_csv(
+        tmp_path / "extra.csv", [[*row, "x"] for row in GOOD_ROWS], header=[*HEADER, "prs_ShoeSize"]
+    )
     result = import_file(path, engine=engine)
     assert [(i.row, i.column) for i in result.issues] == [(1, "prs_ShoeSize")]
     assert counts(engine)[0] == 0
@@ -116,7 +263,26 @@ def test_bom_and_utf16_files_import(engine: Engine, tmp_path: Path, encoding: st
 
 
 def test_undecodable_file_gets_a_clear_error(engine: Engine, tmp_path: Path) -> None:
-    path = write_csv(tmp_path / "latin.csv", [["c1", "ngo-east", "Ștefania", "Pop", "", "Feminine", "RO", "PossibleVictimOfTrafficking", "", "", "", ""]], encoding="utf-8")
+    path = write_csv(
+        tmp_path / "latin.csv",
+        [
+            [
+                "c1",
+                "ngo-east",
+                "Ștefania",
+                "Pop",
+                "",
+                "Feminine",
+                "RO",
+                "PossibleVictimOfTrafficking",
+                "",
+                "",
+                "",
+                "",
+            ]
+        ],
+        encoding="utf-8",
+    )
     path.write_bytes(path.read_bytes().replace("Ș".encode(), b"\xaa\xff"))
     result = import_file(path, engine=engine)
     assert not result.ok
@@ -191,8 +357,36 @@ def test_odk_and_kobo_submissions_of_the_htcds_xlsform(engine: Engine, tmp_path:
     odk = tmp_path / "odk.csv"
     write_csv(
         odk,
-        [["2024-01-01T10:00:00", "TRUE", "Ana", "Pop", "Feminine", "RO", "ThroughOnlineSocialNetworks AtWork", "PossibleVictimOfTrafficking", "DebtBondage FalsePromises", "ForcedLabour", "found via hotline", "uuid:1111"]],
-        header=["start", "con_Consent", "prs_First_Name", "prs_Second_Name", "prs_Gender", "prs_Citizenship", "vic_MethodOfRecruitment", "vic_TraffickingStatus", "vic_Methods_of_Control", "vic_TypeOfExploitation", "cas_ReasonForIncomingReferral", "meta/instanceID"],
+        [
+            [
+                "2024-01-01T10:00:00",
+                "TRUE",
+                "Ana",
+                "Pop",
+                "Feminine",
+                "RO",
+                "ThroughOnlineSocialNetworks AtWork",
+                "PossibleVictimOfTrafficking",
+                "DebtBondage FalsePromises",
+                "ForcedLabour",
+                "found via hotline",
+                "uuid:1111",
+            ]
+        ],
+        header=[
+            "start",
+            "con_Consent",
+            "prs_First_Name",
+            "prs_Second_Name",
+            "prs_Gender",
+            "prs_Citizenship",
+            "vic_MethodOfRecruitment",
+            "vic_TraffickingStatus",
+            "vic_Methods_of_Control",
+            "vic_TypeOfExploitation",
+            "cas_ReasonForIncomingReferral",
+            "meta/instanceID",
+        ],
     )
     result = import_file(odk, fmt="xlsform", organisation="ngo-east", engine=engine)
     assert result.ok, result.issues
@@ -200,7 +394,16 @@ def test_odk_and_kobo_submissions_of_the_htcds_xlsform(engine: Engine, tmp_path:
     write_csv(
         kobo,
         [["Ion", "Masculine", "MD", "ActualVictimOfTrafficking", "1", "0", "1", "abcd-2"]],
-        header=["group_a/prs_First_Name", "prs_Gender", "prs_Citizenship", "vic_TraffickingStatus", "vic_TypeOfExploitation/ForcedLabour", "vic_TypeOfExploitation/SexualExploitation", "vic_TypeOfExploitation/ForcedBegging", "_uuid"],
+        header=[
+            "group_a/prs_First_Name",
+            "prs_Gender",
+            "prs_Citizenship",
+            "vic_TraffickingStatus",
+            "vic_TypeOfExploitation/ForcedLabour",
+            "vic_TypeOfExploitation/SexualExploitation",
+            "vic_TypeOfExploitation/ForcedBegging",
+            "_uuid",
+        ],
     )
     result = import_file(kobo, fmt="xlsform", organisation="ngo-east", engine=engine)
     assert result.ok, result.issues
@@ -215,4 +418,7 @@ def test_odk_and_kobo_submissions_of_the_htcds_xlsform(engine: Engine, tmp_path:
     assert victim.recruitment_methods == ["ThroughOnlineSocialNetworks", "AtWork"]
     assert ana.referrals[0].reason == "Other" and "hotline" in (ana.referrals[0].details or "")
     ion = store.get("ngo-east", "abcd-2")
-    assert ion is not None and ion.participants[0].victim.exploitation_types == ["ForcedLabour", "ForcedBegging"]  # type: ignore[union-attr]
+    assert ion is not None and ion.participants[0].victim.exploitation_types == [
+        "ForcedLabour",
+        "ForcedBegging",
+    ]  # type: ignore[union-attr]

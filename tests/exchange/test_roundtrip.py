@@ -39,7 +39,9 @@ def cases_strategy(make: Any) -> st.SearchStrategy[list[dict[str, Any]]]:
     )
 
 
-def _round_trip(engine: Engine, tmp_path: Path, documents: list[dict[str, Any]], fmt: str, suffix: str) -> None:
+def _round_trip(
+    engine: Engine, tmp_path: Path, documents: list[dict[str, Any]], fmt: str, suffix: str
+) -> None:
     wipe(engine)
     store = CaseStore(engine)
     for document in documents:
@@ -58,7 +60,10 @@ def _round_trip(engine: Engine, tmp_path: Path, documents: list[dict[str, Any]],
     if fmt != "htcds-xlsx":
         assert second.read_bytes() == first.read_bytes()
     # The data that the format carries is exactly what went in.
-    expected = sorted((case_document(CaseRecord.model_validate(d)) for d in documents), key=lambda d: d["external_id"])
+    expected = sorted(
+        (case_document(CaseRecord.model_validate(d)) for d in documents),
+        key=lambda d: d["external_id"],
+    )
     if fmt == "jsonl":
         assert after_first == expected
     else:
@@ -73,16 +78,23 @@ def test_jsonl_is_lossless(engine: Engine, tmp_path: Path, documents: list[dict[
 
 @SETTINGS
 @given(documents=cases_strategy(htcds_case))
-def test_htcds_csv_round_trips(engine: Engine, tmp_path: Path, documents: list[dict[str, Any]]) -> None:
+def test_htcds_csv_round_trips(
+    engine: Engine, tmp_path: Path, documents: list[dict[str, Any]]
+) -> None:
     _round_trip(engine, tmp_path, documents, "htcds-csv", ".csv")
     # For cases within what HTCDS can carry, the flat file loses nothing either.
-    expected = sorted((case_document(CaseRecord.model_validate(d)) for d in documents), key=lambda d: d["external_id"])
+    expected = sorted(
+        (case_document(CaseRecord.model_validate(d)) for d in documents),
+        key=lambda d: d["external_id"],
+    )
     assert _without_order_noise(stored(engine)) == _without_order_noise(expected)
 
 
 @settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
 @given(documents=cases_strategy(htcds_case))
-def test_htcds_xlsx_round_trips(engine: Engine, tmp_path: Path, documents: list[dict[str, Any]]) -> None:
+def test_htcds_xlsx_round_trips(
+    engine: Engine, tmp_path: Path, documents: list[dict[str, Any]]
+) -> None:
     _round_trip(engine, tmp_path, documents, "htcds-xlsx", ".xlsx")
 
 

@@ -46,7 +46,11 @@ def test_unknown_code_is_rejected_with_the_valid_ones() -> None:
         codelist("trafficking_status").normalise("Maybe")
     message = str(raised.value)
     assert "'Maybe'" in message
-    for code in ("PossibleVictimOfTrafficking", "ActualVictimOfTrafficking", "NotAVictimOfTrafficking"):
+    for code in (
+        "PossibleVictimOfTrafficking",
+        "ActualVictimOfTrafficking",
+        "NotAVictimOfTrafficking",
+    ):
         assert code in message
 
 

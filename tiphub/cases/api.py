@@ -55,7 +55,9 @@ class CaseStore:
     def create(self, record: CaseRecord | dict[str, Any]) -> CaseRecord:
         case = record if isinstance(record, CaseRecord) else CaseRecord.model_validate(record)
         if self.get(case.organisation, case.external_id) is not None:
-            raise CaseExistsError(f"case {case.external_id!r} already exists at {case.organisation}")
+            raise CaseExistsError(
+                f"case {case.external_id!r} already exists at {case.organisation}"
+            )
         self.save(case)
         return case
 
@@ -93,7 +95,8 @@ class CaseStore:
                 continue
             victims = case.victims()
             if exploitation_type is not None and not any(
-                exploitation_type in (v.victim.exploitation_types if v.victim else []) for v in victims
+                exploitation_type in (v.victim.exploitation_types if v.victim else [])
+                for v in victims
             ):
                 continue
             if exploitation_country is not None and not any(
@@ -115,7 +118,14 @@ class CaseStore:
         )
         with self.engine.connect() as connection:
             return [
-                Version(row.version, row.operation, row.changed_by, row.changed_at, list(row.changed_fields), row.data)
+                Version(
+                    row.version,
+                    row.operation,
+                    row.changed_by,
+                    row.changed_at,
+                    list(row.changed_fields),
+                    row.data,
+                )
                 for row in connection.execute(query)
             ]
 
@@ -133,6 +143,8 @@ class CaseStore:
 
     def _document(self, organisation: str, external_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as connection:
-            for document in iter_case_documents(connection, organisation=organisation, external_id=external_id):
+            for document in iter_case_documents(
+                connection, organisation=organisation, external_id=external_id
+            ):
                 return document
         return None

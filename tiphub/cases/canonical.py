@@ -44,11 +44,12 @@ def clean(value: Any) -> Any:
 
 
 def case_document(record: CaseRecord) -> dict[str, Any]:
-    return clean(record.model_dump(mode="json"))  # type: ignore[no-any-return]
+    # pydantic drops the nulls natively (fast); ``clean`` then only has empty lists left.
+    return clean(record.model_dump(mode="json", exclude_none=True))  # type: ignore[no-any-return]
 
 
 def person_document(record: PersonRecord) -> dict[str, Any]:
-    return clean(record.model_dump(mode="json"))  # type: ignore[no-any-return]
+    return clean(record.model_dump(mode="json", exclude_none=True))  # type: ignore[no-any-return]
 
 
 def without_identity(document: dict[str, Any]) -> dict[str, Any]:

@@ -69,7 +69,7 @@ def _date(value: str | None) -> dt.date | None:
     return dt.date.fromisoformat(value) if value else None
 
 
-def _table(model: type[m.Base]) -> Table:
+def table_of(model: type[m.Base]) -> Table:
     return model.__table__  # type: ignore[return-value]
 
 
@@ -118,7 +118,7 @@ class CaseWriter:
     # -- organisations ------------------------------------------------------------------
     def organisation_id(self, slug: str) -> uuid.UUID:
         if slug not in self._organisations:
-            table = _table(m.Organisation)
+            table = table_of(m.Organisation)
             found = self.connection.execute(
                 select(table.c.id).where(table.c.slug == slug)
             ).scalar_one_or_none()
@@ -167,8 +167,8 @@ class CaseWriter:
                 counts.cases_updated += 1
                 replaced.append(case_id)
                 self.connection.execute(
-                    update(_table(m.Case))
-                    .where(_table(m.Case).c.id == case_id)
+                    update(table_of(m.Case))
+                    .where(table_of(m.Case).c.id == case_id)
                     .values(
                         **self._case_columns(record),
                         version=version,
@@ -179,22 +179,28 @@ class CaseWriter:
             self._case_children(record, case_id, org_id, people, rows)
             rows.add(
                 m.RecordVersion,
-                self._version_row("case", case_id, version, operation, now, without_identity(document)),
+                self._version_row(
+                    "case", case_id, version, operation, now, without_identity(document)
+                ),
             )
         if replaced:
-            self._fill_changed_fields(rows.by_table.get(m.RecordVersion.__tablename__, []), replaced)
+            self._fill_changed_fields(
+                rows.by_table.get(m.RecordVersion.__tablename__, []), replaced
+            )
             for model in CHILD_TABLES_OF_CASE:
-                table = _table(model)
+                table = table_of(model)
                 self.connection.execute(delete(table).where(table.c.case_id.in_(replaced)))
         for model in INSERT_ORDER:
             batch = rows.by_table.get(model.__tablename__)
             if batch:
-                self.connection.execute(_table(model).insert(), batch)
+                self.connection.execute(table_of(model).insert(), batch)
         return counts
 
-    def _fill_changed_fields(self, version_rows: list[dict[str, Any]], case_ids: list[uuid.UUID]) -> None:
+    def _fill_changed_fields(
+        self, version_rows: list[dict[str, Any]], case_ids: list[uuid.UUID]
+    ) -> None:
         """Name the top-level fields an update changed, against each case's previous version."""
-        table = _table(m.RecordVersion)
+        table = table_of(m.RecordVersion)
         wanted = set(case_ids)
         previous: dict[uuid.UUID, tuple[int, dict[str, Any]]] = {}
         query = select(table.c.entity_id, table.c.version, table.c.data).where(
@@ -204,7 +210,11 @@ class CaseWriter:
             if entity_id not in previous or previous[entity_id][0] < version:
                 previous[entity_id] = (version, data)
         for row in version_rows:
-            if row["entity_type"] == "case" and row["entity_id"] in wanted and row["entity_id"] in previous:
+            if (
+                row["entity_type"] == "case"
+                and row["entity_id"] in wanted
+                and row["entity_id"] in previous
+            ):
                 before, after = previous[row["entity_id"]][1], row["data"]
                 keys = set(before) | set(after)
                 row["changed_fields"] = sorted(k for k in keys if before.get(k) != after.get(k))
@@ -234,7 +244,7 @@ class CaseWriter:
     def _existing(
         self, model: type[m.Base], keys: Iterable[tuple[str, str]]
     ) -> dict[tuple[uuid.UUID, str], tuple[uuid.UUID, str, int]]:
-        table = _table(model)
+        table = table_of(model)
         wanted: dict[uuid.UUID, set[str]] = {}
         for slug, external_id in keys:
             wanted.setdefault(self.organisation_id(slug), set()).add(external_id)
@@ -294,7 +304,7 @@ class CaseWriter:
                 person_id, version, operation = previous[0], previous[2] + 1, "update"
                 counts.people_updated += 1
                 changed.append(person_id)
-                table = _table(m.Person)
+                table = table_of(m.Person)
                 self.connection.execute(
                     update(table)
                     .where(table.c.id == person_id)
@@ -303,7 +313,10 @@ class CaseWriter:
             ids[(org_id, external_id)] = person_id
             rows.add(
                 m.PersonIdentity,
-                {"person_id": person_id, **{name: getattr(person, name) for name in IDENTITY_COLUMNS}},
+                {
+                    "person_id": person_id,
+                    **{name: getattr(person, name) for name in IDENTITY_COLUMNS},
+                },
             )
             for position, identifier in enumerate(person.identifiers):
                 rows.add(
@@ -315,10 +328,13 @@ class CaseWriter:
                         **identifier.model_dump(),
                     },
                 )
-            rows.add(m.RecordVersion, self._version_row("person", person_id, version, operation, now, document))
+            rows.add(
+                m.RecordVersion,
+                self._version_row("person", person_id, version, operation, now, document),
+            )
         if changed:
             for model in (m.PersonIdentity, m.PersonIdentifier):
-                table = _table(model)
+                table = table_of(model)
                 self.connection.execute(delete(table).where(table.c.person_id.in_(changed)))
         return ids
 
@@ -431,7 +447,7 @@ def _row_dict(row: Any, skip: Iterable[str] = ()) -> dict[str, Any]:
 def _children(
     connection: Connection, model: type[m.Base], key: str, ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, list[Any]]:
-    table = _table(model)
+    table = table_of(model)
     grouped: dict[uuid.UUID, list[Any]] = {}
     if not ids:
         return grouped
@@ -450,8 +466,8 @@ def iter_case_documents(
     external_id: str | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Every case in canonical form, ordered by organisation then external ID."""
-    cases = _table(m.Case)
-    orgs = _table(m.Organisation)
+    cases = table_of(m.Case)
+    orgs = table_of(m.Organisation)
     query = (
         select(cases, orgs.c.slug)
         .join(orgs, orgs.c.id == cases.c.organisation_id)
@@ -473,37 +489,48 @@ def _assemble(
     participants = _children(connection, m.CaseParticipant, "case_id", case_ids)
     participant_ids = [p.id for group in participants.values() for p in group]
     person_ids = list({p.person_id for group in participants.values() for p in group})
-    people = {row.id: row for row in connection.execute(select(_table(m.Person)).where(_table(m.Person).c.id.in_(person_ids)))}
+    people = {
+        row.id: row
+        for row in connection.execute(
+            select(table_of(m.Person)).where(table_of(m.Person).c.id.in_(person_ids))
+        )
+    }
     identities = (
         {
             row.person_id: row
             for row in connection.execute(
-                select(_table(m.PersonIdentity)).where(
-                    _table(m.PersonIdentity).c.person_id.in_(person_ids)
+                select(table_of(m.PersonIdentity)).where(
+                    table_of(m.PersonIdentity).c.person_id.in_(person_ids)
                 )
             )
         }
         if include_identity
         else {}
     )
-    identifiers = _children(connection, m.PersonIdentifier, "person_id", person_ids) if include_identity else {}
+    identifiers = (
+        _children(connection, m.PersonIdentifier, "person_id", person_ids)
+        if include_identity
+        else {}
+    )
     victims = {
         row.participant_id: row
         for row in connection.execute(
-            select(_table(m.VictimContext)).where(
-                _table(m.VictimContext).c.participant_id.in_(participant_ids)
+            select(table_of(m.VictimContext)).where(
+                table_of(m.VictimContext).c.participant_id.in_(participant_ids)
             )
         )
     }
     perpetrators = {
         row.participant_id: row
         for row in connection.execute(
-            select(_table(m.PerpetratorContext)).where(
-                _table(m.PerpetratorContext).c.participant_id.in_(participant_ids)
+            select(table_of(m.PerpetratorContext)).where(
+                table_of(m.PerpetratorContext).c.participant_id.in_(participant_ids)
             )
         )
     }
-    assertions = _children(connection, m.TraffickingStatusAssertion, "participant_id", participant_ids)
+    assertions = _children(
+        connection, m.TraffickingStatusAssertion, "participant_id", participant_ids
+    )
     events = _children(connection, m.TraffickingEvent, "case_id", case_ids)
     consents = _children(connection, m.Consent, "case_id", case_ids)
     referrals = _children(connection, m.Referral, "case_id", case_ids)
@@ -524,7 +551,9 @@ def _assemble(
             person_doc.update({name: getattr(person, name) for name in PERSON_FACT_FIELDS})
             identity = identities.get(person.id)
             if identity is not None:
-                person_doc.update({name: _jsonable(getattr(identity, name)) for name in IDENTITY_COLUMNS})
+                person_doc.update(
+                    {name: _jsonable(getattr(identity, name)) for name in IDENTITY_COLUMNS}
+                )
                 person_doc["identifiers"] = [
                     _row_dict(row, skip=("person_id",)) for row in identifiers.get(person.id, [])
                 ]
@@ -543,7 +572,9 @@ def _assemble(
                 doc["perpetrator"] = _row_dict(perpetrator, skip=("participant_id",))
             participant_docs.append(doc)
 
-        def person_ref(row: Any, column: str, key: str) -> dict[str, Any]:
+        def person_ref(
+            row: Any, column: str, key: str, external_of: dict[uuid.UUID, str] = external_of
+        ) -> dict[str, Any]:
             values = _row_dict(row, skip=(column,))
             values[key] = external_of.get(row._mapping[column]) if row._mapping[column] else None
             return values
@@ -557,19 +588,28 @@ def _assemble(
             "case_owner": case.case_owner,
             "opened_on": _jsonable(case.opened_on),
             "participants": participant_docs,
-            "events": [person_ref(row, "participant_id", "person_external_id") for row in events.get(case.id, [])],
-            "consents": [person_ref(row, "participant_id", "person_external_id") for row in consents.get(case.id, [])],
+            "events": [
+                person_ref(row, "participant_id", "person_external_id")
+                for row in events.get(case.id, [])
+            ],
+            "consents": [
+                person_ref(row, "participant_id", "person_external_id")
+                for row in consents.get(case.id, [])
+            ],
             "referrals": [_row_dict(row) for row in referrals.get(case.id, [])],
             "support_plans": [
                 {
                     **person_ref(row, "participant_id", "person_external_id"),
-                    "services": [_row_dict(s, skip=("support_plan_id",)) for s in services.get(row.id, [])],
+                    "services": [
+                        _row_dict(s, skip=("support_plan_id",)) for s in services.get(row.id, [])
+                    ],
                 }
                 for row in plans.get(case.id, [])
             ],
             "notes": [_row_dict(row) for row in notes.get(case.id, [])],
             "identification_decisions": [
-                person_ref(row, "participant_id", "person_external_id") for row in decisions.get(case.id, [])
+                person_ref(row, "participant_id", "person_external_id")
+                for row in decisions.get(case.id, [])
             ],
             "criminal_proceedings": [
                 person_ref(row, "perpetrator_participant_id", "perpetrator_external_id")

@@ -7,13 +7,13 @@ store is already on the standard. ``case_json_schema()`` publishes the format.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from tiphub.standard.codelists import codelist, normalise_country, normalise_language
 
-SCHEMA_VERSION = "tiphub-case/1"
+SCHEMA_VERSION: Final = "tiphub-case/1"
 EARLIEST_DATE = dt.date(1900, 1, 1)
 
 
@@ -30,7 +30,9 @@ def _not_future(value: dt.date | None) -> dt.date | None:
 Country = Annotated[
     str,
     AfterValidator(normalise_country),
-    WithJsonSchema({"type": "string", "pattern": "^[A-Z]{2}$", "description": "ISO 3166-1 alpha-2"}),
+    WithJsonSchema(
+        {"type": "string", "pattern": "^[A-Z]{2}$", "description": "ISO 3166-1 alpha-2"}
+    ),
 ]
 Language = Annotated[
     str,
@@ -264,8 +266,14 @@ class CaseRecord(Record):
             *(("events", e.person_external_id) for e in self.events),
             *(("consents", c.person_external_id) for c in self.consents),
             *(("support_plans", s.person_external_id) for s in self.support_plans),
-            *(("identification_decisions", d.person_external_id) for d in self.identification_decisions),
-            *(("criminal_proceedings", c.perpetrator_external_id) for c in self.criminal_proceedings),
+            *(
+                ("identification_decisions", d.person_external_id)
+                for d in self.identification_decisions
+            ),
+            *(
+                ("criminal_proceedings", c.perpetrator_external_id)
+                for c in self.criminal_proceedings
+            ),
         ]
         for section, reference in references:
             if reference is not None and reference not in known:

@@ -22,7 +22,18 @@ SEX_OF_GENDER = {
     "NonConforming": "Trans / non-conforming",
     "NonSpecifiedUnknown": "Unknown",
 }
-AGE_BAND_ORDER = ["0--8", "9--17", "18--20", "21--23", "24--26", "27--29", "30--38", "39--47", "48+", "Unknown"]
+AGE_BAND_ORDER = [
+    "0--8",
+    "9--17",
+    "18--20",
+    "21--23",
+    "24--26",
+    "27--29",
+    "30--38",
+    "39--47",
+    "48+",
+    "Unknown",
+]
 
 
 @dataclass
@@ -42,7 +53,9 @@ class StoreSummary:
             "victims": self.victims,
             "by_exploitation_type": dict(self.by_exploitation_type.most_common()),
             "by_sex": dict(self.by_sex.most_common()),
-            "by_age_band": {band: self.by_age_band[band] for band in AGE_BAND_ORDER if self.by_age_band[band]},
+            "by_age_band": {
+                band: self.by_age_band[band] for band in AGE_BAND_ORDER if self.by_age_band[band]
+            },
             "top_country_pairs": [
                 {"origin": origin, "destination": destination, "victims": count}
                 for origin, destination, count in self.top_country_pairs
@@ -59,16 +72,23 @@ def summarise(connection: Connection, top: int = 10) -> StoreSummary:
     participant = m.CaseParticipant.__table__
     person = m.Person.__table__
     victim_roles = participant.c.role.in_(sorted(VICTIM_ROLES))
-    summary.organisations = connection.execute(select(func.count()).select_from(m.Organisation.__table__)).scalar_one()
-    summary.cases = connection.execute(select(func.count()).select_from(m.Case.__table__)).scalar_one()
+    summary.organisations = connection.execute(
+        select(func.count()).select_from(m.Organisation.__table__)
+    ).scalar_one()
+    summary.cases = connection.execute(
+        select(func.count()).select_from(m.Case.__table__)
+    ).scalar_one()
     summary.victims = connection.execute(select(func.count()).where(victim_roles)).scalar_one()
 
     for (types,) in connection.execute(select(m.VictimContext.__table__.c.exploitation_types)):
         summary.by_exploitation_type.update(types or ["Not recorded"])
 
-    gender_counts = select(person.c.gender, func.count()).join_from(
-        participant, person, participant.c.person_id == person.c.id
-    ).where(victim_roles).group_by(person.c.gender)
+    gender_counts = (
+        select(person.c.gender, func.count())
+        .join_from(participant, person, participant.c.person_id == person.c.id)
+        .where(victim_roles)
+        .group_by(person.c.gender)
+    )
     for gender, count in connection.execute(gender_counts):
         summary.by_sex[SEX_OF_GENDER.get(gender or "", "Unknown")] += count
 
@@ -98,7 +118,11 @@ def summarise(connection: Connection, top: int = 10) -> StoreSummary:
                 destination.c.type == "Exploitation",
             ),
         )
-        .where(origin.c.type == "Recruitment", origin.c.country.is_not(None), destination.c.country.is_not(None))
+        .where(
+            origin.c.type == "Recruitment",
+            origin.c.country.is_not(None),
+            destination.c.country.is_not(None),
+        )
         .group_by(origin.c.country, destination.c.country)
         .order_by(func.count().desc(), origin.c.country, destination.c.country)
         .limit(top)

@@ -21,6 +21,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from sqlalchemy import Engine
 
 from tiphub.store.config import database_url
 
@@ -50,12 +51,14 @@ def _progress(label: str, total: int | None = None) -> Iterator[Progress]:
         MofNCompleteColumn() if total else TextColumn("{task.completed:,} rows"),
         TimeElapsedColumn(),
     ]
-    with Progress(*columns, console=errors, transient=False, disable=not errors.is_terminal) as progress:
+    with Progress(
+        *columns, console=errors, transient=False, disable=not errors.is_terminal
+    ) as progress:
         progress.add_task(label, total=total)
         yield progress
 
 
-def _engine():  # type: ignore[no-untyped-def]
+def _engine() -> Engine:
     from tiphub.store.db import default_engine
 
     _quiet_alembic()
@@ -67,10 +70,14 @@ def import_command(
     path: Annotated[Path, typer.Argument(help="File to import.")],
     format: Annotated[
         str | None,
-        typer.Option("--format", help="htcds-csv | htcds-xlsx | jsonl | xlsform (default: from the file name)"),
+        typer.Option(
+            "--format",
+            help="htcds-csv | htcds-xlsx | jsonl | xlsform (default: from the file name)",
+        ),
     ] = None,
     organisation: Annotated[
-        str | None, typer.Option("--organisation", help="Slug of the organisation the records belong to.")
+        str | None,
+        typer.Option("--organisation", help="Slug of the organisation the records belong to."),
     ] = None,
     report: Annotated[
         Path | None, typer.Option("--report", help="Write every issue to this CSV (or .json) file.")
@@ -91,11 +98,16 @@ def import_command(
     if report is not None:
         result.write_report(report)
     if not result.ok:
-        errors.print(f"[red]Import refused: {len(result.issues)} problem(s); nothing was written.[/red]")
+        errors.print(
+            f"[red]Import refused: {len(result.issues)} problem(s); nothing was written.[/red]"
+        )
         for issue in result.issues[:50]:
             errors.print(f"  {issue}", markup=False, highlight=False)
         if len(result.issues) > 50:
-            errors.print(f"  … and {len(result.issues) - 50} more" + (f" (see {report})" if report else " (use --report FILE)"))
+            errors.print(
+                f"  … and {len(result.issues) - 50} more"
+                + (f" (see {report})" if report else " (use --report FILE)")
+            )
         raise typer.Exit(code=1)
     counts = result.counts
     console.print(
@@ -106,11 +118,18 @@ def import_command(
 
 @app.command("export")
 def export_command(
-    format: Annotated[str, typer.Option("--format", help="htcds-csv | htcds-xlsx | jsonl | ctdc | ctdc-global")],
+    format: Annotated[
+        str, typer.Option("--format", help="htcds-csv | htcds-xlsx | jsonl | ctdc | ctdc-global")
+    ],
     output: Annotated[Path, typer.Option("--output", help="File to write.")],
-    organisation: Annotated[str | None, typer.Option("--organisation", help="Only this organisation's cases.")] = None,
+    organisation: Annotated[
+        str | None, typer.Option("--organisation", help="Only this organisation's cases.")
+    ] = None,
     without_identity: Annotated[
-        bool, typer.Option("--without-identity", help="Leave out names, birth dates, contacts and identifiers.")
+        bool,
+        typer.Option(
+            "--without-identity", help="Leave out names, birth dates, contacts and identifiers."
+        ),
     ] = False,
 ) -> None:
     """Export cases. CTDC formats carry no identifying fields."""
@@ -130,15 +149,20 @@ def export_command(
     except ValueError as error:
         errors.print(f"[red]{error}[/red]")
         raise typer.Exit(code=2) from None
-    console.print(f"Exported {result.cases:,} case(s) as {result.rows:,} {format} record(s) to {output}.")
+    console.print(
+        f"Exported {result.cases:,} case(s) as {result.rows:,} {format} record(s) to {output}."
+    )
 
 
 @app.command("demo")
 def demo_command(
-    cases: Annotated[int, typer.Option("--cases", min=1, help="Number of case records to generate.")] = DEFAULT_DEMO_CASES,
+    cases: Annotated[
+        int, typer.Option("--cases", min=1, help="Number of case records to generate.")
+    ] = DEFAULT_DEMO_CASES,
     seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same data.")] = 1,
     truth: Annotated[
-        Path | None, typer.Option("--truth", help="Write which records are the same person to this CSV.")
+        Path | None,
+        typer.Option("--truth", help="Write which records are the same person to this CSV."),
     ] = None,
 ) -> None:
     """Load synthetic demo cases (never real people) into the database."""
@@ -153,7 +177,11 @@ def demo_command(
             truth,
             on_progress=lambda done: progress.update(progress.task_ids[0], completed=done),
         )
-    console.print(f"Loaded {loaded.cases:,} synthetic case(s) across {loaded.organisations} organisations" + (f"; truth in {truth}" if truth else "") + ".")
+    console.print(
+        f"Loaded {loaded.cases:,} synthetic case(s) across {loaded.organisations} organisations"
+        + (f"; truth in {truth}" if truth else "")
+        + "."
+    )
 
 
 @app.command("summary")
@@ -196,7 +224,9 @@ def _print_summary(as_json: bool) -> None:
         f"{data['organisations']} organisations  ({_redacted_url()})"
     )
     labels = codelist("exploitation_type")
-    exploitation = {labels.label(k) if k in labels else k: v for k, v in data["by_exploitation_type"].items()}
+    exploitation = {
+        labels.label(k) if k in labels else k: v for k, v in data["by_exploitation_type"].items()
+    }
     console.print(_bar_table("Victims by exploitation type", exploitation, data["victims"]))
     console.print(_bar_table("Victims by sex", data["by_sex"], data["victims"]))
     console.print(_bar_table("Victims by age band", data["by_age_band"], data["victims"]))
@@ -217,7 +247,9 @@ def _redacted_url() -> str:
 
 @app.command("start")
 def start_command(
-    cases: Annotated[int, typer.Option("--cases", min=1, help="Demo cases to load into an empty database.")] = DEFAULT_DEMO_CASES,
+    cases: Annotated[
+        int, typer.Option("--cases", min=1, help="Demo cases to load into an empty database.")
+    ] = DEFAULT_DEMO_CASES,
     seed: Annotated[int, typer.Option("--seed")] = 1,
 ) -> None:
     """The main job: load demo data into an empty database, then print the summary."""
@@ -229,7 +261,9 @@ def start_command(
     engine = _engine()
     ensure_schema(engine)
     with engine.connect() as connection:
-        existing = connection.execute(select(func.count()).select_from(m.Case.__table__)).scalar_one()
+        existing = connection.execute(
+            select(func.count()).select_from(m.Case.__table__)
+        ).scalar_one()
     if existing == 0:
         demo_command(cases=cases, seed=seed, truth=None)
     _print_summary(as_json=False)
@@ -266,7 +300,9 @@ def codes_command(
 
 @app.command("schema")
 def schema_command(
-    output: Annotated[Path | None, typer.Option("--output", help="Write to this file instead of stdout.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Write to this file instead of stdout.")
+    ] = None,
 ) -> None:
     """Print the JSON Schema of tiphub's case exchange format."""
     from tiphub.cases.schema import case_json_schema
@@ -293,7 +329,13 @@ def history_command(
         raise typer.Exit(code=1)
     table = Table("version", "operation", "by", "at", "changed")
     for version in versions:
-        table.add_row(str(version.version), version.operation, version.changed_by, version.changed_at.isoformat(timespec="seconds"), ", ".join(version.changed_fields) or "—")
+        table.add_row(
+            str(version.version),
+            version.operation,
+            version.changed_by,
+            version.changed_at.isoformat(timespec="seconds"),
+            ", ".join(version.changed_fields) or "—",
+        )
     console.print(table)
 
 
@@ -307,7 +349,9 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
 
 
 @db_app.command("downgrade")
-def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, e.g. base.")]) -> None:
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision, e.g. base.")],
+) -> None:
     """Revert migrations down to REVISION."""
     from tiphub.store.db import downgrade
 

@@ -24,6 +24,7 @@ from tiphub.store.db import default_engine, ensure_schema
 
 FORMATS = ("htcds-csv", "htcds-xlsx", "jsonl", "ctdc", "ctdc-global")
 
+
 @dataclass
 class ExportResult:
     path: Path
@@ -139,6 +140,10 @@ def _write_xlsx(path: Path, header: list[str], rows: Iterable[dict[str, str]]) -
         count += 1
     attribution = workbook.create_sheet("about")
     attribution.append(["Exported by tiphub in the HTCDS 2.0 flat layout (one row per victim)."])
-    attribution.append(["HTCDS by IOM, https://github.com/UNMigration/HTCDS, CC BY 4.0; tip_ columns are tiphub extensions."])
+    attribution.append(
+        [
+            "HTCDS by IOM, https://github.com/UNMigration/HTCDS, CC BY 4.0; tip_ columns are tiphub extensions."
+        ]
+    )
     workbook.save(path)
     return count

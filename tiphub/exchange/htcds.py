@@ -172,7 +172,9 @@ def _columns() -> list[Column]:
         Column("prs_MailingCountry", person, parse_country),
         Column("con_Consent", person, parse_bool),
         Column("vic_TraffickingStatus", person, code_parser("trafficking_status")),
-        Column("vic_TraffickingStatusDecisionMakingOrg", person, code_parser("decision_making_org")),
+        Column(
+            "vic_TraffickingStatusDecisionMakingOrg", person, code_parser("decision_making_org")
+        ),
         Column("tip_TraffickingStatusBy", person, text),
         Column("tip_TraffickingStatusOn", person, date),
         Column("vic_RelationshipToTrafficker", person, code_parser("relationship_to_trafficker")),
@@ -299,8 +301,12 @@ def build_case(
                 "recruitment_methods": p.get("vic_MethodOfRecruitment") or [],
                 "recruitment_websites": p.get("vic_RecruitmentWebsitesAndApps") or [],
                 "location_of_recruitment": p.get("vic_LocationOfRecruitment"),
-                "means_of_control": p.get("tip_MethodsOfControl") or p.get("vic_MethodsOfControl") or [],
-                "exploitation_types": p.get("tip_TypeOfExploitation") or p.get("vic_TypeOfExploitation") or [],
+                "means_of_control": p.get("tip_MethodsOfControl")
+                or p.get("vic_MethodsOfControl")
+                or [],
+                "exploitation_types": p.get("tip_TypeOfExploitation")
+                or p.get("vic_TypeOfExploitation")
+                or [],
                 "sex_exploitation_types": p.get("vic_TypeOfSexExploitation") or [],
                 "industry": p.get("vic_ForcedLabourIndustry"),
                 "location_of_exploitation": p.get("vic_LocationOfExploitation"),
@@ -311,10 +317,20 @@ def build_case(
             }
         participants.append({"role": role, "person": person, "victim": victim})
         if p.get("tip_RecruitmentCountry"):
-            events.append({"type": "Recruitment", "person_external_id": person_id, "country": p["tip_RecruitmentCountry"]})
+            events.append(
+                {
+                    "type": "Recruitment",
+                    "person_external_id": person_id,
+                    "country": p["tip_RecruitmentCountry"],
+                }
+            )
         for country in p.get("tip_TransitCountries") or []:
             events.append({"type": "Transit", "person_external_id": person_id, "country": country})
-        if p.get("tip_ExploitationCountry") or p.get("tip_ExploitationStartedOn") or p.get("tip_ExploitationEndedOn"):
+        if (
+            p.get("tip_ExploitationCountry")
+            or p.get("tip_ExploitationStartedOn")
+            or p.get("tip_ExploitationEndedOn")
+        ):
             events.append(
                 {
                     "type": "Exploitation",
@@ -354,7 +370,11 @@ def build_case(
                 "referring_case_worker": c.get("cas_ReferringPrimaryCaseWorker"),
             }
         )
-    outgoing_targets = [part.strip() for part in (c.get("cas_ReferredOrganisation") or "").split("|") if part.strip()]
+    outgoing_targets = [
+        part.strip()
+        for part in (c.get("cas_ReferredOrganisation") or "").split("|")
+        if part.strip()
+    ]
     outgoing_other = [
         c.get(name)
         for name in (
@@ -406,7 +426,7 @@ def case_rows(document: dict[str, Any]) -> list[dict[str, str]]:
     """The HTCDS flat rows (one per victim) for one canonical case document."""
     org = document["organisation"]
     referrals = document.get("referrals", [])
-    incoming = next((r for r in referrals if r["direction"] == "Incoming"), {})
+    incoming: dict[str, Any] = next((r for r in referrals if r["direction"] == "Incoming"), {})
     outgoing = [r for r in referrals if r["direction"] == "Outgoing"]
     first_out = outgoing[0] if outgoing else {}
     case_cells = {
@@ -421,7 +441,9 @@ def case_rows(document: dict[str, Any]) -> list[dict[str, str]]:
         "cas_ReferringPrimaryCaseWorker": incoming.get("referring_case_worker"),
         "cas_ReasonForIncomingReferral": incoming.get("reason"),
         "cas_IncomingReferralDetails": incoming.get("details"),
-        "cas_ReferredOrganisation": join(r["to_organisation"] for r in outgoing if r.get("to_organisation")),
+        "cas_ReferredOrganisation": join(
+            r["to_organisation"] for r in outgoing if r.get("to_organisation")
+        ),
         "cas_ReferredPrimaryCaseWorker": first_out.get("referred_case_worker"),
         "cas_ReasonForOutgoingReferral": first_out.get("reason"),
         "cas_OutgoingReferralDate": first_out.get("referred_on"),
@@ -435,10 +457,12 @@ def case_rows(document: dict[str, Any]) -> list[dict[str, str]]:
         person = participant["person"]
         person_id = person["external_id"]
         events = [e for e in document.get("events", []) if e.get("person_external_id") == person_id]
-        recruitment = next((e for e in events if e["type"] == "Recruitment"), {})
-        exploitation = next((e for e in events if e["type"] == "Exploitation"), {})
+        recruitment: dict[str, Any] = next((e for e in events if e["type"] == "Recruitment"), {})
+        exploitation: dict[str, Any] = next((e for e in events if e["type"] == "Exploitation"), {})
         consents = [c for c in document.get("consents", []) if c["person_external_id"] == person_id]
-        processing = _latest([c for c in consents if c["purpose"] == "DataProcessing"], "recorded_on")
+        processing = _latest(
+            [c for c in consents if c["purpose"] == "DataProcessing"], "recorded_on"
+        )
         status = _latest(victim.get("trafficking_status", []), "asserted_on") or {}
         national_id = next(
             (i["value"] for i in person.get("identifiers", []) if i["kind"] == "NationalId"), None
@@ -492,7 +516,9 @@ def case_rows(document: dict[str, Any]) -> list[dict[str, str]]:
             "vic_ExploitationWebsitesAndApps": join(victim.get("exploitation_websites", [])),
             "vic_Vulnerabilities": join(victim.get("vulnerabilities", [])),
             "tip_RecruitmentCountry": recruitment.get("country"),
-            "tip_TransitCountries": join(e["country"] for e in events if e["type"] == "Transit" and e.get("country")),
+            "tip_TransitCountries": join(
+                e["country"] for e in events if e["type"] == "Transit" and e.get("country")
+            ),
             "tip_ExploitationCountry": exploitation.get("country"),
             "tip_ExploitationStartedOn": exploitation.get("started_on"),
             "tip_ExploitationEndedOn": exploitation.get("ended_on"),

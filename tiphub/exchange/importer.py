@@ -21,11 +21,11 @@ from pydantic import ValidationError
 from sqlalchemy import Engine, update
 
 from tiphub.cases.canonical import content_hash, person_document
-from tiphub.cases.persistence import CaseWriter, WriteCounts
+from tiphub.cases.persistence import CaseWriter, WriteCounts, table_of
 from tiphub.cases.schema import CaseRecord
 from tiphub.exchange import htcds, xlsform
-from tiphub.exchange.spreadsheet import restore
 from tiphub.exchange.sources import MAX_FIELD_CHARS, Row, SourceError, iter_csv, iter_xlsx
+from tiphub.exchange.spreadsheet import restore
 from tiphub.standard.codelists import htcds_fields
 from tiphub.store import models as m
 from tiphub.store.db import default_engine, ensure_schema
@@ -118,16 +118,30 @@ class _Importer:
         self.organisation = organisation
         self.rows_read = 0
 
-    def issue(self, row: int | None, column: str | None, value: Any, reason: str, identity: bool = False) -> ImportIssue:
-        shown = None if value is None else (REDACTED if identity and str(value) else str(value)[:200])
+    def issue(
+        self, row: int | None, column: str | None, value: Any, reason: str, identity: bool = False
+    ) -> ImportIssue:
+        shown = (
+            None if value is None else (REDACTED if identity and str(value) else str(value)[:200])
+        )
         return ImportIssue(self.name, row, column, shown, reason)
 
     # -- tabular (HTCDS CSV/XLSX, XLSForm submissions) ------------------------------------------
-    def tabular_units(self, header: list[str], rows: Iterator[Row], separator_fix: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> Iterator[_Unit | ImportIssue]:
+    def tabular_units(
+        self,
+        header: list[str],
+        rows: Iterator[Row],
+        separator_fix: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> Iterator[_Unit | ImportIssue]:
         known = [name for name in header if name in htcds.COLUMNS]
         unknown = [name for name in header if name and name not in htcds.COLUMNS]
         for name in unknown:
-            yield self.issue(1, name, None, "unknown column; expected an HTCDS field name (e.g. prs_Gender) or a tiphub tip_ column")
+            yield self.issue(
+                1,
+                name,
+                None,
+                "unknown column; expected an HTCDS field name (e.g. prs_Gender) or a tiphub tip_ column",
+            )
         duplicates = {name for name in known if known.count(name) > 1}
         for name in sorted(duplicates):
             yield self.issue(1, name, None, "column appears more than once")
@@ -147,7 +161,9 @@ class _Importer:
                 parsed["_broken"] = True
             key = parsed.get("tip_CaseId") if has_case_id else None
             if key is None:
-                key = htcds.derived_id(tuple(sorted((k, str(v)) for k, v in values.items() if v not in ("", None))))
+                key = htcds.derived_id(
+                    tuple(sorted((k, str(v)) for k, v in values.items() if v not in ("", None)))
+                )
                 if has_case_id and not issues:
                     yield self.issue(row.number, "tip_CaseId", None, "missing case ID")
             parsed["tip_CaseId"] = key
@@ -159,13 +175,22 @@ class _Importer:
         if group:
             yield self.build_unit(group)
 
-    def parse_row(self, number: int, values: dict[str, Any]) -> tuple[dict[str, Any], list[ImportIssue]]:
+    def parse_row(
+        self, number: int, values: dict[str, Any]
+    ) -> tuple[dict[str, Any], list[ImportIssue]]:
         parsed: dict[str, Any] = {}
         issues: list[ImportIssue] = []
         for name, value in values.items():
             column = htcds.COLUMNS[name]
             if isinstance(value, str) and len(value) > MAX_FIELD_CHARS:
-                issues.append(self.issue(number, name, f"{len(value)} characters", f"cell is longer than {MAX_FIELD_CHARS} characters"))
+                issues.append(
+                    self.issue(
+                        number,
+                        name,
+                        f"{len(value)} characters",
+                        f"cell is longer than {MAX_FIELD_CHARS} characters",
+                    )
+                )
                 continue
             try:
                 parsed[name] = column.parse(value)
@@ -179,19 +204,48 @@ class _Importer:
         for number, parsed in group[1:]:
             for name in htcds.CASE_COLUMNS:
                 if name in parsed and parsed.get(name) != first.get(name):
-                    issues.append(self.issue(number, name, parsed.get(name), "differs from the first row of the same case", identity=htcds.COLUMNS[name].identity))
+                    issues.append(
+                        self.issue(
+                            number,
+                            name,
+                            parsed.get(name),
+                            "differs from the first row of the same case",
+                            identity=htcds.COLUMNS[name].identity,
+                        )
+                    )
         organisation = first.get("tip_Organisation") or self.organisation
-        if self.organisation and first.get("tip_Organisation") and first["tip_Organisation"] != self.organisation:
-            issues.append(self.issue(first_row, "tip_Organisation", first["tip_Organisation"], f"differs from --organisation {self.organisation}"))
+        if (
+            self.organisation
+            and first.get("tip_Organisation")
+            and first["tip_Organisation"] != self.organisation
+        ):
+            issues.append(
+                self.issue(
+                    first_row,
+                    "tip_Organisation",
+                    first["tip_Organisation"],
+                    f"differs from --organisation {self.organisation}",
+                )
+            )
         if not organisation:
-            issues.append(self.issue(first_row, "tip_Organisation", None, "no organisation: add a tip_Organisation column or pass --organisation"))
+            issues.append(
+                self.issue(
+                    first_row,
+                    "tip_Organisation",
+                    None,
+                    "no organisation: add a tip_Organisation column or pass --organisation",
+                )
+            )
             organisation = "unknown"
         person_rows = []
         for number, parsed in group:
             if parsed.get("_broken"):
                 continue
             for column, what in CORE_COLUMNS.items():
-                if parsed.get(column) is None and (column != "vic_TraffickingStatus" or parsed.get("tip_Role") in (None, "Victim", "PresumedVictim")):
+                if parsed.get(column) is None and (
+                    column != "vic_TraffickingStatus"
+                    or parsed.get("tip_Role") in (None, "Victim", "PresumedVictim")
+                ):
                     issues.append(self.issue(number, column, None, f"missing core field: {what}"))
                     parsed["_broken"] = True
         for index, (number, parsed) in enumerate(group):
@@ -217,7 +271,11 @@ class _Importer:
                 try:
                     line = handle.readline()
                 except UnicodeDecodeError as error:
-                    raise SourceError(self.path, f"the file is not valid UTF-8 or UTF-16 text ({error.reason} at line {number + 1})", row=number + 1) from None
+                    raise SourceError(
+                        self.path,
+                        f"the file is not valid UTF-8 or UTF-16 text ({error.reason} at line {number + 1})",
+                        row=number + 1,
+                    ) from None
                 if not line:
                     break
                 number += 1
@@ -227,10 +285,14 @@ class _Importer:
                 try:
                     document = json.loads(line)
                 except json.JSONDecodeError as error:
-                    yield self.issue(number, None, None, f"not valid JSON ({error.msg} at character {error.pos})")
+                    yield self.issue(
+                        number, None, None, f"not valid JSON ({error.msg} at character {error.pos})"
+                    )
                     continue
                 if not isinstance(document, dict):
-                    yield self.issue(number, None, None, "each line must be one JSON object (a case)")
+                    yield self.issue(
+                        number, None, None, "each line must be one JSON object (a case)"
+                    )
                     continue
                 if self.organisation and "organisation" not in document:
                     document["organisation"] = self.organisation
@@ -241,7 +303,9 @@ class _Importer:
             yield from self.jsonl_units()
         elif self.format == "htcds-csv":
             header, rows = iter_csv(self.path)
-            yield from self.tabular_units([htcds.HEADER_ALIASES.get(n, n) for n in header], _renamed(rows))
+            yield from self.tabular_units(
+                [htcds.HEADER_ALIASES.get(n, n) for n in header], _renamed(rows)
+            )
         elif self.format == "htcds-xlsx":
             header, rows = _htcds_xlsx(self.path)
             yield from self.tabular_units(header, rows)
@@ -249,7 +313,9 @@ class _Importer:
             header, rows = xlsform.submissions(self.path)
             yield from self.tabular_units(header, rows)
         else:
-            raise ValueError(f"unknown import format {self.format!r}; choose one of {', '.join(FORMATS)}")
+            raise ValueError(
+                f"unknown import format {self.format!r}; choose one of {', '.join(FORMATS)}"
+            )
 
 
 CORE_COLUMNS = {
@@ -299,14 +365,21 @@ def _htcds_xlsx(path: Path) -> tuple[list[str], Iterator[Row]]:
     return names, rows()
 
 
-def _validation_issues(importer: _Importer, unit: _Unit, error: ValidationError) -> list[ImportIssue]:
+def _validation_issues(
+    importer: _Importer, unit: _Unit, error: ValidationError
+) -> list[ImportIssue]:
     issues = []
     for detail in error.errors():
         location = detail["loc"]
         row = unit.first_row
-        if importer.format != "jsonl" and len(location) > 1 and location[0] == "participants" and isinstance(location[1], int):
-            if location[1] < len(unit.person_rows):
-                row = unit.person_rows[location[1]]
+        if (
+            importer.format != "jsonl"
+            and len(location) > 1
+            and location[0] == "participants"
+            and isinstance(location[1], int)
+            and location[1] < len(unit.person_rows)
+        ):
+            row = unit.person_rows[location[1]]
         column = ".".join(str(part) for part in location) or None
         value = detail.get("input")
         identity = any(str(part) in IDENTITY_KEYS for part in location)
@@ -317,9 +390,22 @@ def _validation_issues(importer: _Importer, unit: _Unit, error: ValidationError)
 
 
 IDENTITY_KEYS = {
-    "first_name", "family_name", "middle_name", "salutation", "title", "birth_date", "email",
-    "home_phone", "mobile_phone", "mailing_street", "mailing_city", "mailing_state",
-    "mailing_postal_code", "identifiers", "value", "case_owner",
+    "first_name",
+    "family_name",
+    "middle_name",
+    "salutation",
+    "title",
+    "birth_date",
+    "email",
+    "home_phone",
+    "mobile_phone",
+    "mailing_street",
+    "mailing_city",
+    "mailing_state",
+    "mailing_postal_code",
+    "identifiers",
+    "value",
+    "case_owner",
 }
 
 
@@ -357,7 +443,7 @@ def import_file(
         transaction = connection.begin()
         batch_id = m.new_id()
         connection.execute(
-            m.ImportBatch.__table__.insert(),  # type: ignore[attr-defined]
+            table_of(m.ImportBatch).insert(),
             {
                 "id": batch_id,
                 "source_name": path.name,
@@ -389,7 +475,11 @@ def import_file(
                 if unit.document is None:
                     continue
                 if len(result.issues) >= max_issues:
-                    result.issues.append(ImportIssue(path.name, None, None, None, f"stopped after {max_issues} issues"))
+                    result.issues.append(
+                        ImportIssue(
+                            path.name, None, None, None, f"stopped after {max_issues} issues"
+                        )
+                    )
                     break
                 try:
                     record = CaseRecord.model_validate(unit.document)
@@ -398,14 +488,30 @@ def import_file(
                     continue
                 key = _fingerprint(record.organisation, record.external_id)
                 if key in seen_cases:
-                    result.issues.append(importer.issue(unit.first_row, "tip_CaseId" if fmt != "jsonl" else "external_id", record.external_id, f"duplicate case ID: already used at row {seen_cases[key]}"))
+                    result.issues.append(
+                        importer.issue(
+                            unit.first_row,
+                            "tip_CaseId" if fmt != "jsonl" else "external_id",
+                            record.external_id,
+                            f"duplicate case ID: already used at row {seen_cases[key]}",
+                        )
+                    )
                     continue
                 seen_cases[key] = unit.first_row
                 for participant in record.participants:
                     person_key = _fingerprint(record.organisation, participant.person.external_id)
                     digest = int(content_hash(person_document(participant.person))[:16], 16)
                     if seen_people.setdefault(person_key, digest) != digest:
-                        result.issues.append(importer.issue(unit.first_row, "tip_PersonId" if fmt != "jsonl" else "participants.person.external_id", participant.person.external_id, "the same person ID appears earlier in this file with different details"))
+                        result.issues.append(
+                            importer.issue(
+                                unit.first_row,
+                                "tip_PersonId"
+                                if fmt != "jsonl"
+                                else "participants.person.external_id",
+                                participant.person.external_id,
+                                "the same person ID appears earlier in this file with different details",
+                            )
+                        )
                 result.cases += 1
                 batch.append(record)
                 if len(batch) >= batch_size:
@@ -418,15 +524,24 @@ def import_file(
             raise
         result.rows = importer.rows_read
         if not result.issues and result.rows == 0:
-            result.issues.append(ImportIssue(path.name, None, None, None, "the file holds no rows to import"))
+            result.issues.append(
+                ImportIssue(path.name, None, None, None, "the file holds no rows to import")
+            )
         if result.issues:
             transaction.rollback()
             return result
         counts = result.counts
-        if counts.cases_created or counts.cases_updated or counts.people_created or counts.people_updated:
-            table = m.ImportBatch.__table__  # type: ignore[attr-defined]
+        if (
+            counts.cases_created
+            or counts.cases_updated
+            or counts.people_created
+            or counts.people_updated
+        ):
+            table = table_of(m.ImportBatch)
             connection.execute(
-                update(table).where(table.c.id == batch_id).values(
+                update(table)
+                .where(table.c.id == batch_id)
+                .values(
                     cases_created=counts.cases_created,
                     cases_updated=counts.cases_updated,
                     cases_unchanged=counts.cases_unchanged,

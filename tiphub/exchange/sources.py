@@ -88,11 +88,15 @@ def iter_csv(path: Path) -> tuple[list[str], Iterator[Row]]:
                     raise SourceError(
                         path, f"{len(values)} cells but only {len(header)} columns", row=number
                     )
-                yield Row(number, dict(zip(header, (cell.strip() for cell in values), strict=False)))
+                yield Row(
+                    number, dict(zip(header, (cell.strip() for cell in values), strict=False))
+                )
         except UnicodeDecodeError as error:
             raise undecodable(error) from None
         except csv.Error as error:
-            raise SourceError(path, f"not a readable CSV file ({error})", row=reader.line_num) from None
+            raise SourceError(
+                path, f"not a readable CSV file ({error})", row=reader.line_num
+            ) from None
         finally:
             raw.close()
 
@@ -121,7 +125,9 @@ def iter_xlsx(
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
-        raise SourceError(path, f"not a readable XLSX workbook ({type(error).__name__}: {error})") from None
+        raise SourceError(
+            path, f"not a readable XLSX workbook ({type(error).__name__}: {error})"
+        ) from None
     worksheet = workbook[sheet] if sheet else workbook.worksheets[0]
     iterator = worksheet.iter_rows(values_only=True)
     headers: list[list[str]] = []

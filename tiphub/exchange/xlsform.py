@@ -25,12 +25,42 @@ MULTI_SELECT = {
 }
 SUBMISSION_ID_COLUMNS = ("meta/instanceID", "meta-instanceID", "instanceID", "KEY", "_uuid")
 METADATA_COLUMNS = {
-    "start", "end", "today", "deviceid", "__version__", "_version_", "_id", "_uuid",
-    "_submission_time", "_validation_status", "_notes", "_status", "_submitted_by", "_tags",
-    "_index", "_attachments", "_geolocation", "_xform_id_string", "formhub/uuid",
-    "meta/rootUuid", "meta/deprecatedID", "SubmissionDate", "SubmitterID", "SubmitterName",
-    "AttachmentsPresent", "AttachmentsExpected", "Status", "ReviewState", "DeviceID", "Edits",
-    "FormVersion", "KEY", "meta/instanceID", "meta-instanceID", "instanceID", "meta/instanceName",
+    "start",
+    "end",
+    "today",
+    "deviceid",
+    "__version__",
+    "_version_",
+    "_id",
+    "_uuid",
+    "_submission_time",
+    "_validation_status",
+    "_notes",
+    "_status",
+    "_submitted_by",
+    "_tags",
+    "_index",
+    "_attachments",
+    "_geolocation",
+    "_xform_id_string",
+    "formhub/uuid",
+    "meta/rootUuid",
+    "meta/deprecatedID",
+    "SubmissionDate",
+    "SubmitterID",
+    "SubmitterName",
+    "AttachmentsPresent",
+    "AttachmentsExpected",
+    "Status",
+    "ReviewState",
+    "DeviceID",
+    "Edits",
+    "FormVersion",
+    "KEY",
+    "meta/instanceID",
+    "meta-instanceID",
+    "instanceID",
+    "meta/instanceName",
 }
 
 
@@ -70,10 +100,14 @@ def submissions(path: Path) -> tuple[list[str], Iterator[Row]]:
             for field, columns in split_choices.items():
                 if values.get(field):
                     continue
-                chosen = [choice for column, choice in columns if str(row.values.get(column, "")).strip() in ("1", "True", "TRUE", "true")]
+                chosen = [
+                    choice
+                    for column, choice in columns
+                    if str(row.values.get(column, "")).strip() in ("1", "True", "TRUE", "true")
+                ]
                 values[field] = " ".join(chosen)
             for field in MULTI_SELECT:
-                if field in values and values[field]:
+                if values.get(field):
                     values[field] = "|".join(str(values[field]).split())
             reason = values.get("cas_ReasonForIncomingReferral")
             if reason:

@@ -69,7 +69,7 @@ def utcnow() -> dt.datetime:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {dict[str, Any]: JsonList, list[str]: JsonList}
+    type_annotation_map = {dict[str, Any]: JsonList, list[str]: JsonList}  # noqa: RUF012
 
 
 def _id() -> Mapped[uuid.UUID]:
