@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select, update
 
-from tiphub.cases.persistence import CaseWriter
+from tiphub.cases.persistence import CaseWriter, table_of
 from tiphub.cases.schema import CaseRecord
 from tiphub.demo.generator import demo_organisations, generate
 from tiphub.store import models as m
@@ -27,7 +27,7 @@ class DemoLoad:
 
 
 def ensure_demo_organisations(engine: Engine) -> int:
-    table = m.Organisation.__table__
+    table = table_of(m.Organisation)
     organisations = demo_organisations()
     with engine.begin() as connection:
         existing = set(connection.execute(select(table.c.slug)).scalars())
@@ -36,7 +36,10 @@ def ensure_demo_organisations(engine: Engine) -> int:
             if org.slug in existing:
                 connection.execute(update(table).where(table.c.slug == org.slug).values(**values))
             else:
-                connection.execute(table.insert(), {"id": new_id(), "slug": org.slug, "created_at": utcnow(), **values})
+                connection.execute(
+                    table.insert(),
+                    {"id": new_id(), "slug": org.slug, "created_at": utcnow(), **values},
+                )
     return len(organisations)
 
 
@@ -65,7 +68,12 @@ def load_demo(
                 if truth_writer:
                     for truth in truths:
                         truth_writer.writerow(
-                            [truth.organisation, truth.case_external_id, truth.person_external_id, truth.true_person_id]
+                            [
+                                truth.organisation,
+                                truth.case_external_id,
+                                truth.person_external_id,
+                                truth.true_person_id,
+                            ]
                         )
                         truth_rows += 1
                 if len(batch) >= batch_size:
