@@ -20,11 +20,10 @@ import datetime as dt
 import itertools
 import random
 import unicodedata
+from bisect import bisect_right as _bisect
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
-
-from bisect import bisect_right as _bisect
 
 from tiphub.cases.schema import (
     CaseRecord,
@@ -55,9 +54,12 @@ FIRST_IDENTIFICATION = dt.date(2014, 1, 1)
 
 _REF = REFERENCE_DATE.toordinal()
 _FIRST = FIRST_IDENTIFICATION.toordinal()
-# Cases are generated in small groups (one trafficking situation and every record of its
-# people); a bounded shuffle buffer spreads a person's records apart in the output stream.
+# Records are planned in small groups (one trafficking situation and every record of its
+# people); a bounded pool of planned records spreads them apart in the output stream.
 _SHUFFLE_BUFFER = 256
+# Share of victims whom a second organisation is asked to meet (when one on their route is
+# left); about a quarter of all victims end up recorded at two or more organisations.
+_DUPLICATE_SHARE = 0.42
 
 
 # --- public API ------------------------------------------------------------------------
@@ -91,22 +93,73 @@ class _Org:
 
 
 _ORGS: tuple[_Org, ...] = (
-    _Org("gb-police", "Northmoor Constabulary Modern Slavery Unit", "LawEnforcement", "GB",
-         0.13, "Police", 0.15),
-    _Org("gb-nra", "National Referral Authority (demo)", "NationalAgency", "GB",
-         0.09, "NonPoliceGovernmentalOrganization", 0.35),
+    _Org(
+        "gb-police",
+        "Northmoor Constabulary Modern Slavery Unit",
+        "LawEnforcement",
+        "GB",
+        0.13,
+        "Police",
+        0.15,
+    ),
+    _Org(
+        "gb-nra",
+        "National Referral Authority (demo)",
+        "NationalAgency",
+        "GB",
+        0.09,
+        "NonPoliceGovernmentalOrganization",
+        0.35,
+    ),
     _Org("gb-harbour", "Safe Harbour Survivor Trust", "NGO", "GB", 0.10, "NGO", 0.85),
     _Org("ro-speranta", "Fundația Speranța Nouă", "NGO", "RO", 0.10, "NGO", 0.85),
     _Org("de-lichtblick", "Fachberatungsstelle Lichtblick", "NGO", "DE", 0.10, "NGO", 0.8),
-    _Org("it-ispettorato", "Ispettorato del Lavoro Campania Sud (demo)", "LabourInspectorate",
-         "IT", 0.08, "NonPoliceGovernmentalOrganization", 0.1),
-    _Org("ua-police", "Regional Police Anti-Trafficking Division Odesa (demo)",
-         "LawEnforcement", "UA", 0.09, "Police", 0.15),
-    _Org("nl-zorgpunt", "Zorgpunt Veilig Amsterdam", "HealthServiceOrganisation", "NL",
-         0.08, "Other", 0.7),
-    _Org("ng-agency", "National Anti-Trafficking Agency, Benin Zonal Command (demo)",
-         "NationalAgency", "NG", 0.12, "NonPoliceGovernmentalOrganization", 0.5),
-    _Org("th-mekong", "Mekong Migrant Rights Foundation", "NGO", "TH", 0.11, "NGO", 0.8),
+    _Org(
+        "it-ispettorato",
+        "Ispettorato del Lavoro Campania Sud (demo)",
+        "LabourInspectorate",
+        "IT",
+        0.08,
+        "NonPoliceGovernmentalOrganization",
+        0.1,
+    ),
+    _Org(
+        "ua-police",
+        "Regional Police Anti-Trafficking Division Odesa (demo)",
+        "LawEnforcement",
+        "UA",
+        0.09,
+        "Police",
+        0.15,
+    ),
+    _Org(
+        "nl-zorgpunt",
+        "Zorgpunt Veilig Amsterdam",
+        "HealthServiceOrganisation",
+        "NL",
+        0.08,
+        "Other",
+        0.7,
+    ),
+    _Org(
+        "ng-agency",
+        "National Anti-Trafficking Agency, Benin Zonal Command (demo)",
+        "NationalAgency",
+        "NG",
+        0.12,
+        "NonPoliceGovernmentalOrganization",
+        0.5,
+    ),
+    _Org("th-mekong", "Mekong Migrant Rights Foundation", "NGO", "TH", 0.08, "NGO", 0.8),
+    _Org(
+        "th-police",
+        "Provincial Anti-Human Trafficking Police, Region 7 (demo)",
+        "LawEnforcement",
+        "TH",
+        0.05,
+        "Police",
+        0.1,
+    ),
 )
 _ORG_BY_SLUG = {org.slug: org for org in _ORGS}
 
@@ -140,6 +193,15 @@ def _choice(text: str) -> _Choice[str]:
     for token in text.split():
         item, _, weight = token.rpartition(":")
         pairs.append((item, float(weight)))
+    return _Choice(pairs)
+
+
+def _int_choice(text: str) -> _Choice[int]:
+    """``"18:3 19:1"`` -> a weighted choice of the integers 18 and 19."""
+    pairs = []
+    for token in text.split():
+        item, _, weight = token.rpartition(":")
+        pairs.append((int(item), float(weight)))
     return _Choice(pairs)
 
 
@@ -348,8 +410,7 @@ _POOLS: dict[str, _NamePool] = {
         "VN",
         "Lan Hương Linh Trang Thảo Ngọc Hà Mai Phương Anh Huyền Thủy Yến Nhung Hoa Vy",
         "Minh Hùng Dũng Tuấn Long Nam Hải Đức Thắng Quang Sơn Phong Hiếu Tùng Khánh Bảo",
-        "Nguyễn Nguyễn Nguyễn Trần Trần Lê Phạm Hoàng Huỳnh Phan Vũ Võ Đặng Bùi Đỗ Hồ Ngô "
-        "Dương Lý",
+        "Nguyễn Nguyễn Nguyễn Trần Trần Lê Phạm Hoàng Huỳnh Phan Vũ Võ Đặng Bùi Đỗ Hồ Ngô Dương Lý",
         "vie:1",
         family_first=True,
         middle_female=_names("Thị Thị Thị Thị Ngọc Thu Thanh Kim"),
@@ -423,8 +484,7 @@ _POOLS: dict[str, _NamePool] = {
         "BD",
         "Fatema Rahima Nasrin Shirin Ayesha Salma Rokeya Sabina Shamima Taslima Farzana "
         "Sadia Rubina Amina",
-        "Mohammad Abdul Rahim Karim Rafiq Jahangir Imran Kamal Hasan Shahid Arif Masud Habib "
-        "Jamal",
+        "Mohammad Abdul Rahim Karim Rafiq Jahangir Imran Kamal Hasan Shahid Arif Masud Habib Jamal",
         "Hossain Rahman Islam Ahmed Khan Uddin Chowdhury Miah Sarkar Alam Haque Mondal Sheikh",
         "ben:1",
     ),
@@ -480,10 +540,8 @@ _POOLS: dict[str, _NamePool] = {
     ),
     "NL": _pool(
         "NL",
-        "Emma Sanne Lotte Anouk Fleur Lisa Eva Iris Sophie Femke Kim Lieke Maud Noa Julia "
-        "Esther",
-        "Daan Sem Lucas Thijs Jesse Bram Ruben Lars Tim Niels Stijn Bas Jeroen Sander "
-        "Wouter Joris",
+        "Emma Sanne Lotte Anouk Fleur Lisa Eva Iris Sophie Femke Kim Lieke Maud Noa Julia Esther",
+        "Daan Sem Lucas Thijs Jesse Bram Ruben Lars Tim Niels Stijn Bas Jeroen Sander Wouter Joris",
         "de_Jong Jansen de_Vries van_den_Berg van_Dijk Bakker Janssen Visser Smit Meijer "
         "de_Boer Mulder de_Groot Bos Vos Peters Hendriks van_Leeuwen Dekker Brouwer",
         "nld:1",
@@ -500,84 +558,205 @@ def _pool_for(country: str) -> _NamePool:
 # Spelling variants that a different transliteration (or a different clerk) produces.
 _VARIANTS: dict[str, tuple[str, ...]] = {
     # Ukrainian
-    "Mariia": ("Maria", "Mariya", "Marija"), "Olena": ("Elena", "Alena"),
-    "Iryna": ("Irina", "Iryna"), "Nataliia": ("Natalia", "Natalya", "Nataliya"),
-    "Tetiana": ("Tatiana", "Tetyana", "Tatyana"), "Yuliia": ("Yulia", "Julia", "Yuliya"),
-    "Anastasiia": ("Anastasia", "Anastasiya"), "Kateryna": ("Katerina", "Ekaterina"),
-    "Svitlana": ("Svetlana",), "Halyna": ("Galina", "Halina"),
-    "Liudmyla": ("Lyudmila", "Ludmila"), "Viktoriia": ("Viktoria", "Victoria"),
-    "Daryna": ("Darina",), "Sofiia": ("Sofia", "Sofiya"),
-    "Khrystyna": ("Khristina", "Kristina", "Hrystyna"), "Valentyna": ("Valentina",),
+    "Mariia": ("Maria", "Mariya", "Marija"),
+    "Olena": ("Elena", "Alena"),
+    "Iryna": ("Irina", "Iryna"),
+    "Nataliia": ("Natalia", "Natalya", "Nataliya"),
+    "Tetiana": ("Tatiana", "Tetyana", "Tatyana"),
+    "Yuliia": ("Yulia", "Julia", "Yuliya"),
+    "Anastasiia": ("Anastasia", "Anastasiya"),
+    "Kateryna": ("Katerina", "Ekaterina"),
+    "Svitlana": ("Svetlana",),
+    "Halyna": ("Galina", "Halina"),
+    "Liudmyla": ("Lyudmila", "Ludmila"),
+    "Viktoriia": ("Viktoria", "Victoria"),
+    "Daryna": ("Darina",),
+    "Sofiia": ("Sofia", "Sofiya"),
+    "Khrystyna": ("Khristina", "Kristina", "Hrystyna"),
+    "Valentyna": ("Valentina",),
     "Oleksandr": ("Aleksandr", "Alexander", "Oleksander"),
-    "Andrii": ("Andriy", "Andrey", "Andrij"), "Serhii": ("Serhiy", "Sergey", "Sergii"),
-    "Dmytro": ("Dmitry", "Dmitro"), "Volodymyr": ("Vladimir", "Volodimir"),
-    "Mykola": ("Nikolay", "Mikola"), "Yurii": ("Yuriy", "Yuri", "Jurij"), "Oleh": ("Oleg",),
-    "Maksym": ("Maxim", "Maksim"), "Vasyl": ("Vasiliy", "Vasil"), "Petro": ("Petr", "Pyotr"),
-    "Viktor": ("Victor",), "Kovalenko": ("Kowalenko",),
-    "Shevchenko": ("Shewchenko", "Schewtschenko"), "Tkachenko": ("Tkatchenko",),
-    "Kravchenko": ("Krawczenko",), "Melnyk": ("Melnik",), "Boiko": ("Boyko",),
-    "Oliinyk": ("Oliynyk", "Olijnyk"), "Polishchuk": ("Polischuk",),
-    "Savchenko": ("Sawtschenko",), "Hrytsenko": ("Gritsenko",),
-    "Kovalskyi": ("Kovalskiy", "Kowalski"), "Kovalska": ("Kowalska",), "Zaiets": ("Zayets",),
+    "Andrii": ("Andriy", "Andrey", "Andrij"),
+    "Serhii": ("Serhiy", "Sergey", "Sergii"),
+    "Dmytro": ("Dmitry", "Dmitro"),
+    "Volodymyr": ("Vladimir", "Volodimir"),
+    "Mykola": ("Nikolay", "Mikola"),
+    "Yurii": ("Yuriy", "Yuri", "Jurij"),
+    "Oleh": ("Oleg",),
+    "Maksym": ("Maxim", "Maksim"),
+    "Vasyl": ("Vasiliy", "Vasil"),
+    "Petro": ("Petr", "Pyotr"),
+    "Viktor": ("Victor",),
+    "Kovalenko": ("Kowalenko",),
+    "Shevchenko": ("Shewchenko", "Schewtschenko"),
+    "Tkachenko": ("Tkatchenko",),
+    "Kravchenko": ("Krawczenko",),
+    "Melnyk": ("Melnik",),
+    "Boiko": ("Boyko",),
+    "Oliinyk": ("Oliynyk", "Olijnyk"),
+    "Polishchuk": ("Polischuk",),
+    "Savchenko": ("Sawtschenko",),
+    "Hrytsenko": ("Gritsenko",),
+    "Kovalskyi": ("Kovalskiy", "Kowalski"),
+    "Kovalska": ("Kowalska",),
+    "Zaiets": ("Zayets",),
     # Moldovan / Russian-influenced spellings
-    "Ecaterina": ("Ekaterina",), "Nadejda": ("Nadezhda",), "Vitalie": ("Vitalii",),
+    "Ecaterina": ("Ekaterina",),
+    "Nadejda": ("Nadezhda",),
+    "Vitalie": ("Vitalii",),
     # Bulgarian
-    "Silviya": ("Silvia",), "Tsvetelina": ("Cvetelina",), "Mihaylov": ("Mihailov",),
-    "Mihaylova": ("Mihailova",), "Nikolay": ("Nikolai",), "Hristo": ("Christo",),
-    "Hristov": ("Christov",), "Hristova": ("Christova",),
+    "Silviya": ("Silvia",),
+    "Tsvetelina": ("Cvetelina",),
+    "Mihaylov": ("Mihailov",),
+    "Mihaylova": ("Mihailova",),
+    "Nikolay": ("Nikolai",),
+    "Hristo": ("Christo",),
+    "Hristov": ("Christov",),
+    "Hristova": ("Christova",),
     # Arabic
-    "Mohamed": ("Mohammed", "Muhammad", "Mohamad"), "Youssef": ("Yousef", "Yusuf"),
-    "Omar": ("Umar",), "Hassan": ("Hasan",), "Osman": ("Othman", "Usman"),
-    "Abdallah": ("Abdullah",), "Mustafa": ("Mostafa",), "Khalid": ("Khaled",),
-    "Aisha": ("Aicha", "Ayesha"), "Fatima": ("Fatma", "Fatimah"), "Khadija": ("Khadidja",),
-    "Zainab": ("Zeinab",), "Mariam": ("Maryam", "Meriem"), "Iman": ("Eman",),
-    "Layla": ("Leila", "Laila"), "Tarek": ("Tariq",), "Said": ("Saeed",),
-    "Ibrahim": ("Ebrahim",), "El Amrani": ("Elamrani", "Amrani"), "Abdalla": ("Abdullah",),
-    "Muhammad": ("Mohammad", "Muhammed"), "Mohammad": ("Mohammed", "Md."),
+    "Mohamed": ("Mohammed", "Muhammad", "Mohamad"),
+    "Youssef": ("Yousef", "Yusuf"),
+    "Omar": ("Umar",),
+    "Hassan": ("Hasan",),
+    "Osman": ("Othman", "Usman"),
+    "Abdallah": ("Abdullah",),
+    "Mustafa": ("Mostafa",),
+    "Khalid": ("Khaled",),
+    "Aisha": ("Aicha", "Ayesha"),
+    "Fatima": ("Fatma", "Fatimah"),
+    "Khadija": ("Khadidja",),
+    "Zainab": ("Zeinab",),
+    "Mariam": ("Maryam", "Meriem"),
+    "Iman": ("Eman",),
+    "Layla": ("Leila", "Laila"),
+    "Tarek": ("Tariq",),
+    "Said": ("Saeed",),
+    "Ibrahim": ("Ebrahim",),
+    "El Amrani": ("Elamrani", "Amrani"),
+    "Abdalla": ("Abdullah",),
+    "Muhammad": ("Mohammad", "Muhammed"),
+    "Mohammad": ("Mohammed", "Md."),
     # Eritrean
-    "Tesfay": ("Tesfaye",), "Yohannes": ("Johannes",), "Haile": ("Hayle",),
-    "Tekle": ("Tecle",), "Ghebremedhin": ("Gebremedhin",), "Gebreyesus": ("Ghebreyesus",),
+    "Tesfay": ("Tesfaye",),
+    "Yohannes": ("Johannes",),
+    "Haile": ("Hayle",),
+    "Tekle": ("Tecle",),
+    "Ghebremedhin": ("Gebremedhin",),
+    "Gebreyesus": ("Ghebreyesus",),
     # German
-    "Meyer": ("Meier", "Maier"), "Schmidt": ("Schmitt",),
+    "Meyer": ("Meier", "Maier"),
+    "Schmidt": ("Schmitt",),
     # Thai
-    "Somchai": ("Somchay",), "Siriporn": ("Siripon",), "Pornthip": ("Porntip",),
+    "Somchai": ("Somchay",),
+    "Siriporn": ("Siripon",),
+    "Pornthip": ("Porntip",),
     "Saetang": ("Sae-Tang", "Sae Tang"),
     # Filipino
     "dela Cruz": ("Dela Cruz", "Delacruz", "De la Cruz"),
 }
 
 _NICKNAMES: dict[str, tuple[str, ...]] = {
-    "Oleksandr": ("Sasha", "Oles"), "Mariia": ("Masha", "Marichka"), "Kateryna": ("Katia",),
-    "Anastasiia": ("Nastia",), "Dmytro": ("Dima",), "Volodymyr": ("Vova",),
-    "Mykola": ("Kolia",), "Iryna": ("Ira",), "Nataliia": ("Natasha",), "Tetiana": ("Tania",),
-    "Svitlana": ("Sveta",), "Viktoriia": ("Vika",), "Maksym": ("Maks",), "Bohdan": ("Bodia",),
-    "Alexandru": ("Alex",), "Gheorghe": ("Ghiță", "Gică"), "Constantin": ("Costel", "Costi"),
-    "Ștefan": ("Fane",), "Gabriela": ("Gabi",), "Daniela": ("Dana",), "Mădălina": ("Mădă",),
-    "Nicoleta": ("Nico",), "Florin": ("Flori",), "Mihaela": ("Miha",),
-    "Elizabeth": ("Liz", "Beth"), "William": ("Will", "Bill"), "Robert": ("Rob", "Bob"),
-    "Michael": ("Mike",), "Jessica": ("Jess",), "Rebecca": ("Becky",), "Thomas": ("Tom",),
-    "Daniel": ("Dan", "Danny"), "Christopher": ("Chris",), "Samantha": ("Sam",),
-    "Katherine": ("Kate", "Katie"), "Jonathan": ("Jon",), "Joseph": ("Joe",),
-    "Matthew": ("Matt",), "Jennifer": ("Jen",), "Nicola": ("Nicky",), "James": ("Jim",),
-    "Oluwaseun": ("Seun",), "Funmilayo": ("Funmi",), "Temitope": ("Tope",),
-    "Oluwatoyin": ("Toyin",), "Bukola": ("Buki",), "Chukwuemeka": ("Emeka",),
-    "Oluwafemi": ("Femi",), "Babatunde": ("Tunde",), "Chinonso": ("Nonso",),
-    "Ikechukwu": ("Ike",), "Chiamaka": ("Amaka",), "Ifeoma": ("Ify",), "Olumide": ("Mide",),
-    "Adebayo": ("Bayo",), "Uchenna": ("Uche",), "Katarzyna": ("Kasia",),
-    "Małgorzata": ("Gosia",), "Aleksandra": ("Ola",), "Krzysztof": ("Krzysiek",),
-    "Tomasz": ("Tomek",), "Dimitar": ("Mitko",), "Georgi": ("Gosho",), "Yordanka": ("Dancho",),
-    "Maximilian": ("Max",), "Katharina": ("Kathi",), "Francesca": ("Franci",),
-    "Giuseppe": ("Peppe",), "Salvatore": ("Totò",), "Alessandro": ("Ale",),
-    "Mark Anthony": ("Mark",), "John Paul": ("JP",), "Maria Cristina": ("Tina",),
-    "Mohamed": ("Hamada",), "Abdallah": ("Abdou",),
+    "Oleksandr": ("Sasha", "Oles"),
+    "Mariia": ("Masha", "Marichka"),
+    "Kateryna": ("Katia",),
+    "Anastasiia": ("Nastia",),
+    "Dmytro": ("Dima",),
+    "Volodymyr": ("Vova",),
+    "Mykola": ("Kolia",),
+    "Iryna": ("Ira",),
+    "Nataliia": ("Natasha",),
+    "Tetiana": ("Tania",),
+    "Svitlana": ("Sveta",),
+    "Viktoriia": ("Vika",),
+    "Maksym": ("Maks",),
+    "Bohdan": ("Bodia",),
+    "Alexandru": ("Alex",),
+    "Gheorghe": ("Ghiță", "Gică"),
+    "Constantin": ("Costel", "Costi"),
+    "Ștefan": ("Fane",),
+    "Gabriela": ("Gabi",),
+    "Daniela": ("Dana",),
+    "Mădălina": ("Mădă",),
+    "Nicoleta": ("Nico",),
+    "Florin": ("Flori",),
+    "Mihaela": ("Miha",),
+    "Elizabeth": ("Liz", "Beth"),
+    "William": ("Will", "Bill"),
+    "Robert": ("Rob", "Bob"),
+    "Michael": ("Mike",),
+    "Jessica": ("Jess",),
+    "Rebecca": ("Becky",),
+    "Thomas": ("Tom",),
+    "Daniel": ("Dan", "Danny"),
+    "Christopher": ("Chris",),
+    "Samantha": ("Sam",),
+    "Katherine": ("Kate", "Katie"),
+    "Jonathan": ("Jon",),
+    "Joseph": ("Joe",),
+    "Matthew": ("Matt",),
+    "Jennifer": ("Jen",),
+    "Nicola": ("Nicky",),
+    "James": ("Jim",),
+    "Oluwaseun": ("Seun",),
+    "Funmilayo": ("Funmi",),
+    "Temitope": ("Tope",),
+    "Oluwatoyin": ("Toyin",),
+    "Bukola": ("Buki",),
+    "Chukwuemeka": ("Emeka",),
+    "Oluwafemi": ("Femi",),
+    "Babatunde": ("Tunde",),
+    "Chinonso": ("Nonso",),
+    "Ikechukwu": ("Ike",),
+    "Chiamaka": ("Amaka",),
+    "Ifeoma": ("Ify",),
+    "Olumide": ("Mide",),
+    "Adebayo": ("Bayo",),
+    "Uchenna": ("Uche",),
+    "Katarzyna": ("Kasia",),
+    "Małgorzata": ("Gosia",),
+    "Aleksandra": ("Ola",),
+    "Krzysztof": ("Krzysiek",),
+    "Tomasz": ("Tomek",),
+    "Dimitar": ("Mitko",),
+    "Georgi": ("Gosho",),
+    "Yordanka": ("Dancho",),
+    "Maximilian": ("Max",),
+    "Katharina": ("Kathi",),
+    "Francesca": ("Franci",),
+    "Giuseppe": ("Peppe",),
+    "Salvatore": ("Totò",),
+    "Alessandro": ("Ale",),
+    "Mark Anthony": ("Mark",),
+    "John Paul": ("JP",),
+    "Maria Cristina": ("Tina",),
+    "Mohamed": ("Hamada",),
+    "Abdallah": ("Abdou",),
 }
 
 # Generic transliteration rules, tried when a name has no listed variant.
 _RULES: tuple[tuple[str, str], ...] = (
-    ("ii", "iy"), ("iy", "ii"), ("kh", "h"), ("ch", "tch"), ("w", "v"), ("v", "w"),
-    ("ph", "f"), ("th", "t"), ("oo", "u"), ("ee", "i"), ("ou", "u"), ("y", "i"), ("j", "y"),
-    ("x", "ks"), ("ks", "x"), ("sh", "sch"), ("ts", "tz"), ("c", "k"), ("k", "c"),
-    ("ie", "y"), ("ll", "l"), ("nn", "n"), ("tt", "t"),
+    ("ii", "iy"),
+    ("iy", "ii"),
+    ("kh", "h"),
+    ("ch", "tch"),
+    ("w", "v"),
+    ("v", "w"),
+    ("ph", "f"),
+    ("th", "t"),
+    ("oo", "u"),
+    ("ee", "i"),
+    ("ou", "u"),
+    ("y", "i"),
+    ("j", "y"),
+    ("x", "ks"),
+    ("ks", "x"),
+    ("sh", "sch"),
+    ("ts", "tz"),
+    ("c", "k"),
+    ("k", "c"),
+    ("ie", "y"),
+    ("ll", "l"),
+    ("nn", "n"),
+    ("tt", "t"),
 )
 _LEGACY_CEDILLA = str.maketrans("șțȘȚ", "şţŞŢ")
 _VOWELS = "aeiou"
@@ -630,8 +809,10 @@ def _cyrillic(text: str | None) -> str | None:
 # --- places ----------------------------------------------------------------------------
 
 _CITIES: dict[str, tuple[str, ...]] = {
-    "GB": _names("London Birmingham Manchester Leeds Glasgow Bristol Liverpool Sheffield "
-                 "Leicester Cardiff Peterborough Boston"),
+    "GB": _names(
+        "London Birmingham Manchester Leeds Glasgow Bristol Liverpool Sheffield "
+        "Leicester Cardiff Peterborough Boston"
+    ),
     "RO": _names("București Constanța Iași Craiova Galați Brașov Bacău Timișoara Ploiești"),
     "UA": _names("Kyiv Odesa Kharkiv Lviv Dnipro Zaporizhzhia Chernivtsi Vinnytsia"),
     "DE": _names("Berlin Hamburg München Köln Frankfurt_am_Main Stuttgart Dortmund Leipzig"),
@@ -653,8 +834,7 @@ _CITIES: dict[str, tuple[str, ...]] = {
 
 # Where the people identified in a destination country come from.
 _SOURCES_FOR: dict[str, _Choice[str]] = {
-    "GB": _choice("GB:26 AL:14 VN:10 RO:8 ER:4 SD:4 IN:4 PL:3 NG:4 UA:4 CN:4 PH:3 BG:3 "
-                  "PK:2 BD:2"),
+    "GB": _choice("GB:26 AL:14 VN:10 RO:8 ER:4 SD:4 IN:4 PL:3 NG:4 UA:4 CN:4 PH:3 BG:3 PK:2 BD:2"),
     "DE": _choice("RO:20 BG:15 DE:15 UA:10 NG:8 PL:6 VN:5 MD:5 TH:4 AL:3 CN:3 IN:3 MA:3"),
     "IT": _choice("NG:30 RO:12 IT:8 IN:8 BD:8 PK:5 AL:5 MA:6 CN:5 UA:4 BG:4 ER:3 SD:2"),
     "NL": _choice("NL:30 RO:10 NG:8 UA:8 PL:10 BG:6 VN:5 PH:4 CN:3 ER:4 MA:3 IN:3 BD:2"),
@@ -668,38 +848,83 @@ _DESTINATIONS_FROM: dict[str, _Choice[str]] = {
     "NG": _choice("IT:25 LY:18 ES:8 ML:7 BF:4 AE:5 LB:5 SA:6 RU:5 GB:6 DE:5 FR:4 GH:2"),
 }
 _TRANSIT_FROM: dict[str, tuple[str, ...]] = {
-    "VN": ("CN", "RU", "PL", "FR", "BE"), "NG": ("NE", "LY", "ML", "DZ"),
-    "AL": ("IT", "GR", "FR", "BE"), "ER": ("SD", "LY", "ET", "EG"), "SD": ("LY", "EG", "TN"),
-    "MM": ("TH",), "KH": ("TH",), "UA": ("PL", "HU", "MD"), "MD": ("RO", "UA"),
-    "RO": ("HU", "AT"), "BG": ("RO", "HU", "AT"), "IN": ("AE", "QA"), "BD": ("IN", "AE"),
-    "PK": ("AE", "IR", "TR"), "CN": ("RU", "HK"), "PH": ("AE", "HK", "SG"),
+    "VN": ("CN", "RU", "PL", "FR", "BE"),
+    "NG": ("NE", "LY", "ML", "DZ"),
+    "AL": ("IT", "GR", "FR", "BE"),
+    "ER": ("SD", "LY", "ET", "EG"),
+    "SD": ("LY", "EG", "TN"),
+    "MM": ("TH",),
+    "KH": ("TH",),
+    "UA": ("PL", "HU", "MD"),
+    "MD": ("RO", "UA"),
+    "RO": ("HU", "AT"),
+    "BG": ("RO", "HU", "AT"),
+    "IN": ("AE", "QA"),
+    "BD": ("IN", "AE"),
+    "PK": ("AE", "IR", "TR"),
+    "CN": ("RU", "HK"),
+    "PH": ("AE", "HK", "SG"),
     "MA": ("ES", "FR"),
 }
 _TRANSIT_TO: dict[str, tuple[str, ...]] = {
-    "GB": ("FR", "BE", "NL", "IE"), "DE": ("AT", "CZ", "PL", "HU"), "IT": ("LY", "GR", "AT"),
-    "NL": ("BE", "DE", "FR"), "TH": ("MY", "LA"), "ES": ("MA", "FR"), "FR": ("IT", "ES"),
-    "PL": ("UA", "SK"), "RU": ("BY", "KZ"), "AE": ("OM", "QA"), "LY": ("NE", "TD"),
-    "US": ("MX", "GT"), "TR": ("GE",), "AT": ("HU", "SK"),
+    "GB": ("FR", "BE", "NL", "IE"),
+    "DE": ("AT", "CZ", "PL", "HU"),
+    "IT": ("LY", "GR", "AT"),
+    "NL": ("BE", "DE", "FR"),
+    "TH": ("MY", "LA"),
+    "ES": ("MA", "FR"),
+    "FR": ("IT", "ES"),
+    "PL": ("UA", "SK"),
+    "RU": ("BY", "KZ"),
+    "AE": ("OM", "QA"),
+    "LY": ("NE", "TD"),
+    "US": ("MX", "GT"),
+    "TR": ("GE",),
+    "AT": ("HU", "SK"),
 }
 _CALLING_CODES = {
-    "GB": "44", "RO": "40", "MD": "373", "UA": "380", "BG": "359", "AL": "355", "PL": "48",
-    "NG": "234", "VN": "84", "PH": "63", "TH": "66", "KH": "855", "MM": "95", "CN": "86",
-    "IN": "91", "BD": "880", "PK": "92", "SD": "249", "MA": "212", "ER": "291", "DE": "49",
-    "IT": "39", "NL": "31",
+    "GB": "44",
+    "RO": "40",
+    "MD": "373",
+    "UA": "380",
+    "BG": "359",
+    "AL": "355",
+    "PL": "48",
+    "NG": "234",
+    "VN": "84",
+    "PH": "63",
+    "TH": "66",
+    "KH": "855",
+    "MM": "95",
+    "CN": "86",
+    "IN": "91",
+    "BD": "880",
+    "PK": "92",
+    "SD": "249",
+    "MA": "212",
+    "ER": "291",
+    "DE": "49",
+    "IT": "39",
+    "NL": "31",
 }
 
 # --- fact distributions ----------------------------------------------------------------
 
 _EXPLOITATION = _choice(
-    "SexualExploitation:50 ForcedLabour:35.5 ForcedCriminality:5.5 ForcedMarriage:3.5 "
+    "SexualExploitation:50 ForcedLabour:32 ForcedCriminality:5.5 ForcedMarriage:3.5 "
     "ForcedBegging:2.5 Servitude:2 Other:1"
 )
 _EXPLOITATION_LABOUR_INSPECTORATE = _choice(
     "ForcedLabour:88 SexualExploitation:4 ForcedCriminality:4 Servitude:4"
 )
 _MINOR_SHARE = {
-    "SexualExploitation": 0.25, "ForcedLabour": 0.12, "ForcedCriminality": 0.42,
-    "ForcedMarriage": 0.5, "ForcedBegging": 0.6, "Servitude": 0.18, "Other": 0.2,
+    "SexualExploitation": 0.25,
+    "ForcedLabour": 0.12,
+    "ForcedCriminality": 0.42,
+    "ForcedMarriage": 0.5,
+    "ForcedBegging": 0.6,
+    "Servitude": 0.18,
+    "Other": 0.2,
 }
 _GENDER_FOR: dict[str, _Choice[str]] = {
     "SexualExploitation": _choice(
@@ -717,15 +942,19 @@ _GENDER_FOR: dict[str, _Choice[str]] = {
     "Other": _choice("Feminine:55 Masculine:44 NonSpecifiedUnknown:1"),
 }
 _FEMININE = frozenset({"Feminine", "TransgenderFeminine"})
-_ADULT_AGE = _choice("18:4 19:5 20:5 21:5 22:5 23:5 24:5 25:5 26:5 27:4 28:4 29:4 30:3.2 "
-                     "31:3.2 32:3 33:3 34:3 35:2.8 36:2.6 37:2.4 38:2.2 39:2 40:2 41:1.8 "
-                     "42:1.6 43:1.4 44:1.3 45:1.2 46:1.1 47:1 48:0.9 50:0.8 52:0.7 55:0.6 "
-                     "58:0.5 61:0.4 65:0.2")
-_MINOR_AGE = _choice("3:0.5 5:1 7:1.5 9:2 10:2.5 11:3 12:4 13:6 14:9 15:12 16:16 17:18")
-_MINOR_AGE_BEGGING = _choice("3:3 4:3 5:4 6:4 7:4 8:4 9:4 10:4 11:3 12:3 13:3 14:3 15:2 "
-                             "16:2 17:2")
-_SEX_TYPES = _choice("Prostitution:74 PrivateSexualServices:11 Pornography:8 "
-                     "RemoteInteractiveServices:7")
+_ADULT_AGE = _int_choice(
+    "18:4 19:5 20:5 21:5 22:5 23:5 24:5 25:5 26:5 27:4 28:4 29:4 30:3.2 "
+    "31:3.2 32:3 33:3 34:3 35:2.8 36:2.6 37:2.4 38:2.2 39:2 40:2 41:1.8 "
+    "42:1.6 43:1.4 44:1.3 45:1.2 46:1.1 47:1 48:0.9 50:0.8 52:0.7 55:0.6 "
+    "58:0.5 61:0.4 65:0.2"
+)
+_MINOR_AGE = _int_choice("3:0.5 5:1 7:1.5 9:2 10:2.5 11:3 12:4 13:6 14:9 15:12 16:16 17:18")
+_MINOR_AGE_BEGGING = _int_choice(
+    "3:3 4:3 5:4 6:4 7:4 8:4 9:4 10:4 11:3 12:3 13:3 14:3 15:2 16:2 17:2"
+)
+_SEX_TYPES = _choice(
+    "Prostitution:74 PrivateSexualServices:11 Pornography:8 RemoteInteractiveServices:7"
+)
 _INDUSTRY = _choice(
     "A_AgricultureForestryAndFishing:26 F_Construction:18 T_ActivitiesOfHouseholdsAsEmployers:17 "
     "I_AccommodationAndFoodServiceActivities:14 C_Manufacturing:12 "
@@ -774,25 +1003,35 @@ _WEBSITES_BY_COUNTRY: dict[str, _Choice[str]] = {
     "VN": _choice("Facebook:6 FacebookMessenger:3 TikTok:1"),
     "PH": _choice("Facebook:6 FacebookMessenger:3 TikTok:1"),
 }
-_WEBSITES = _choice("Facebook:30 Instagram:15 WhatsApp:15 TikTok:10 Telegram:6 "
-                    "FacebookMessenger:8 SnapChat:5 Viber:3 Twitter:2 Other:6")
+_WEBSITES = _choice(
+    "Facebook:30 Instagram:15 WhatsApp:15 TikTok:10 Telegram:6 "
+    "FacebookMessenger:8 SnapChat:5 Viber:3 Twitter:2 Other:6"
+)
 _VULNERABILITIES: tuple[tuple[str, float], ...] = (
-    ("Poverty", 0.5), ("Migration", 0.3), ("Education", 0.15), ("Homelessness", 0.07),
-    ("MentalHealth", 0.08), ("Addiction", 0.06), ("AbusePhysical", 0.08),
-    ("DisabilityAndPhysicalHealth", 0.05), ("Discrimination", 0.05), ("SocialGroup", 0.03),
-    ("WorkEnvironment", 0.04), ("AbuseSocialMedia", 0.02),
+    ("Poverty", 0.5),
+    ("Migration", 0.3),
+    ("Education", 0.15),
+    ("Homelessness", 0.07),
+    ("MentalHealth", 0.08),
+    ("Addiction", 0.06),
+    ("AbusePhysical", 0.08),
+    ("DisabilityAndPhysicalHealth", 0.05),
+    ("Discrimination", 0.05),
+    ("SocialGroup", 0.03),
+    ("WorkEnvironment", 0.04),
+    ("AbuseSocialMedia", 0.02),
 )
 _PERPETRATOR_ROLES = _choice(
     "RecruiterOrIntermediary:30 Exploiter:30 ControlledIndividual:10 Transporter:8 "
     "HarbouredIndividual:5 ReceivedIndividual:4 SoldIndividual:3 BoughtIndividual:2 "
     "Abuser:3 BrokerTravelAgent:2 Smuggler:2 Other:1"
 )
-_PERPETRATOR_AGE_BAND = _choice(
-    "18--20:3 21--23:6 24--26:10 27--29:12 30--38:35 39--47:22 48+:12"
-)
+_PERPETRATOR_AGE_BAND = _choice("18--20:3 21--23:6 24--26:10 27--29:12 30--38:35 39--47:22 48+:12")
 _PERPETRATOR_SEX = _choice("Male:64 Female:33 Unknown:3")
-_COMPANY_CORE = _names("Agro Star Euro Prime Golden Green_Field Nord Atlas Delta Orion "
-                       "Sunrise Vista Royal Silver Eagle Blue_Line Central Premier")
+_COMPANY_CORE = _names(
+    "Agro Star Euro Prime Golden Green_Field Nord Atlas Delta Orion "
+    "Sunrise Vista Royal Silver Eagle Blue_Line Central Premier"
+)
 _COMPANY_SECTOR = {
     "A_AgricultureForestryAndFishing": _names("Farms Harvest Fresh_Produce Fisheries"),
     "F_Construction": _names("Construction Builders Building_Services"),
@@ -801,27 +1040,52 @@ _COMPANY_SECTOR = {
     "T_ActivitiesOfHouseholdsAsEmployers": _names("Home_Care Domestic_Staffing"),
 }
 _COMPANY_SUFFIX = {
-    "GB": "Ltd", "DE": "GmbH", "IT": "S.r.l.", "NL": "B.V.", "RO": "S.R.L.",
-    "TH": "Co., Ltd.", "UA": "TOV", "NG": "Ltd", "ES": "S.L.", "PL": "Sp. z o.o.",
+    "GB": "Ltd",
+    "DE": "GmbH",
+    "IT": "S.r.l.",
+    "NL": "B.V.",
+    "RO": "S.R.L.",
+    "TH": "Co., Ltd.",
+    "UA": "TOV",
+    "NG": "Ltd",
+    "ES": "S.L.",
+    "PL": "Sp. z o.o.",
 }
 _CHARGES: dict[str, tuple[str, ...]] = {
-    "GB": ("Modern Slavery Act 2015 s.2 (human trafficking)",
-           "Modern Slavery Act 2015 s.1 (slavery, servitude, forced or compulsory labour)",
-           "Controlling prostitution for gain"),
-    "DE": ("§ 232 StGB Menschenhandel", "§ 232a StGB Zwangsprostitution",
-           "§ 232b StGB Zwangsarbeit", "§ 233 StGB Ausbeutung der Arbeitskraft"),
-    "IT": ("Art. 601 c.p. tratta di persone",
-           "Art. 603-bis c.p. intermediazione illecita e sfruttamento del lavoro",
-           "Art. 600 c.p. riduzione in schiavitù"),
-    "RO": ("Art. 210 Cod penal - traficul de persoane",
-           "Art. 211 Cod penal - traficul de minori", "Art. 213 Cod penal - proxenetismul"),
-    "UA": ("Art. 149 Criminal Code of Ukraine - trafficking in human beings",
-           "Art. 303 Criminal Code of Ukraine - pimping"),
+    "GB": (
+        "Modern Slavery Act 2015 s.2 (human trafficking)",
+        "Modern Slavery Act 2015 s.1 (slavery, servitude, forced or compulsory labour)",
+        "Controlling prostitution for gain",
+    ),
+    "DE": (
+        "§ 232 StGB Menschenhandel",
+        "§ 232a StGB Zwangsprostitution",
+        "§ 232b StGB Zwangsarbeit",
+        "§ 233 StGB Ausbeutung der Arbeitskraft",
+    ),
+    "IT": (
+        "Art. 601 c.p. tratta di persone",
+        "Art. 603-bis c.p. intermediazione illecita e sfruttamento del lavoro",
+        "Art. 600 c.p. riduzione in schiavitù",
+    ),
+    "RO": (
+        "Art. 210 Cod penal - traficul de persoane",
+        "Art. 211 Cod penal - traficul de minori",
+        "Art. 213 Cod penal - proxenetismul",
+    ),
+    "UA": (
+        "Art. 149 Criminal Code of Ukraine - trafficking in human beings",
+        "Art. 303 Criminal Code of Ukraine - pimping",
+    ),
     "NL": ("Art. 273f Sr mensenhandel",),
-    "NG": ("Trafficking in Persons Act 2015 s.13 (trafficking)",
-           "Trafficking in Persons Act 2015 s.22 (forced labour)"),
-    "TH": ("Anti-Trafficking in Persons Act B.E. 2551 s.6",
-           "Anti-Trafficking in Persons Act B.E. 2551 s.6/1 (forced labour)"),
+    "NG": (
+        "Trafficking in Persons Act 2015 s.13 (trafficking)",
+        "Trafficking in Persons Act 2015 s.22 (forced labour)",
+    ),
+    "TH": (
+        "Anti-Trafficking in Persons Act B.E. 2551 s.6",
+        "Anti-Trafficking in Persons Act B.E. 2551 s.6/1 (forced labour)",
+    ),
 }
 _PARTNERS_OUT = _names(
     "Local_authority_social_services Legal_aid_clinic Women's_refuge Migrant_health_clinic "
@@ -833,13 +1097,18 @@ _PARTNERS_IN = _names(
     "Trade_union_outreach Street_outreach_team Consulate School_safeguarding_lead "
     "Labour_rights_helpline"
 )
-_SERVICES = _choice("Accommodation:18 Medical:14 Psychological:14 Legal:14 Interpretation:9 "
-                    "Financial:8 Education:5 Employment:6 Repatriation:5 FamilyTracing:3 "
-                    "Other:4")
+_SERVICES = _choice(
+    "Accommodation:18 Medical:14 Psychological:14 Legal:14 Interpretation:9 "
+    "Financial:8 Education:5 Employment:6 Repatriation:5 FamilyTracing:3 "
+    "Other:4"
+)
 _CLOSURE_REASONS = (
-    "Support objectives met.", "Client returned to country of origin.",
-    "Client disengaged from services.", "Referred to partner organisation for long-term support.",
-    "Lost contact with client.", "Client moved to another region.",
+    "Support objectives met.",
+    "Client returned to country of origin.",
+    "Client disengaged from services.",
+    "Referred to partner organisation for long-term support.",
+    "Lost contact with client.",
+    "Client moved to another region.",
 )
 _NOTES = (
     "Initial interview conducted with interpreter present.",
@@ -876,6 +1145,29 @@ _ACTION_PLANS = (
 )
 
 
+_MARITAL = _choice("Single:55 Married:25 Divorced:8 Separated:7 Widowed:3 RegisteredPartnership:2")
+_EDUCATION = _choice(
+    "PrimaryEducation:25 LowerSecondaryEducation:30 UpperSecondaryEducation:28 "
+    "PostSecondaryNonTertiaryEducation:7 BachelorsOrEquivalentLevel:8 MastersOrEquivalentLevel:2"
+)
+_RELATIONSHIP = _choice("Acquainted:55 Unaquainted:45")
+_TRANSIT_COUNT = _Choice([(0, 0.45), (1, 0.4), (2, 0.15)])
+_OUTGOING_COUNT = _Choice([(0, 0.55), (1, 0.3), (2, 0.12), (3, 0.03)])
+_REFERRAL_STATUS = _choice("Completed:45 Accepted:30 Declined:10 Requested:15")
+_PROCEEDING_OUTCOME = _choice("Convicted:45 Acquitted:15 Dismissed:25 PleaAgreement:15")
+# (purpose, share of victims asked, share who agree)
+_CONSENT_PURPOSES: tuple[tuple[str, float, float], ...] = (
+    ("DataProcessing", 1.0, 0.97),
+    ("Interview", 0.8, 0.9),
+    ("Referral", 0.6, 0.88),
+    ("Disclosure", 0.4, 0.75),
+    ("Research", 0.25, 0.7),
+)
+_STATUS_RECENT = _choice("Active:80 FollowUp:15 Closed:5")
+_STATUS_MIDDLE = _choice("Active:40 FollowUp:30 Closed:20 ClosedReferred:10")
+_STATUS_OLD = _choice("Closed:60 ClosedReferred:20 FollowUp:10 Active:10")
+
+
 # --- the synthetic world ---------------------------------------------------------------
 
 
@@ -904,7 +1196,7 @@ class _Victim:
     person: _Person
     relationship: str | None
     vulnerabilities: list[str]
-    # decisions of the national referral mechanism, fixed once per person
+    # formal identification decisions (kind -> day, outcome), the same at every organisation
     decisions: dict[str, tuple[int, str]] = field(default_factory=dict)
 
 
@@ -975,8 +1267,9 @@ class _World:
     def _person(self, country: str, gender: str, birth: dt.date, *, victim: bool) -> _Person:
         rng = self.rng
         pool = _pool_for(country)
-        female = gender in _FEMININE or (gender not in ("Masculine", "TransgenderMasculine")
-                                         and rng.random() < 0.5)
+        female = gender in _FEMININE or (
+            gender not in ("Masculine", "TransgenderMasculine") and rng.random() < 0.5
+        )
         first = _one(rng, pool.female if female else pool.male)
         family = pool.family_name(_below(rng, len(pool.family)), female)
         middle = None
@@ -993,14 +1286,24 @@ class _World:
             national_id = self._national_id(country, birth, female)
         adult = _age(birth, REFERENCE_DATE) >= 18
         person = _Person(
-            self._true_id(), pool, country, gender, female, first, middle, family, birth,
-            pool.languages.pick(rng), self._phone(country) if rng.random() < 0.4 else None,
-            passport, national_id,
+            self._true_id(),
+            pool,
+            country,
+            gender,
+            female,
+            first,
+            middle,
+            family,
+            birth,
+            pool.languages.pick(rng),
+            self._phone(country) if rng.random() < 0.4 else None,
+            passport,
+            national_id,
         )
         if victim and adult:
-            person.marital = _choice_marital.pick(rng) if rng.random() < 0.5 else None
+            person.marital = _MARITAL.pick(rng) if rng.random() < 0.5 else None
             if rng.random() < 0.3:
-                person.education = _choice_education.pick(rng)
+                person.education = _EDUCATION.pick(rng)
             if rng.random() < 0.35:
                 person.children = _one(rng, (0, 0, 0, 1, 1, 2, 2, 3, 4))
         return person
@@ -1015,7 +1318,7 @@ class _World:
             return f"{birth:%y}{month:02d}{birth:%d}{_below(rng, 10**4):04d}"
         digits = {"NG": 11, "TH": 13, "UA": 9, "CN": 18, "IN": 12, "PK": 13, "BD": 10}
         count = digits.get(country, 10)
-        return "".join(str(_below(rng, 10)) for _ in range(count))
+        return f"{_below(rng, 10**count):0{count}d}"
 
     # -- one trafficking situation ------------------------------------------------------
     def _route(self, org: _Org) -> tuple[str, str]:
@@ -1042,10 +1345,11 @@ class _World:
         transits: list[str] = []
         if not domestic:
             candidates = [
-                c for c in (*_TRANSIT_FROM.get(source, ()), *_TRANSIT_TO.get(destination, ()))
+                c
+                for c in (*_TRANSIT_FROM.get(source, ()), *_TRANSIT_TO.get(destination, ()))
                 if c not in (source, destination)
             ]
-            count = _choice_transits.pick(rng)
+            count = _TRANSIT_COUNT.pick(rng)
             if candidates and count:
                 transits = rng.sample(candidates, min(count, len(candidates)))
         transit_dates = sorted(_between(rng, recruited, start) for _ in transits)
@@ -1060,7 +1364,7 @@ class _World:
             types.append("SexualExploitation")
         elif main == "ForcedLabour" and extra < 0.07:
             types.append("ForcedCriminality")
-        elif main == "Servitude" and extra < 0.5:
+        elif main == "Servitude" and extra < 0.3:
             types.append("ForcedLabour")
         sexual = "SexualExploitation" in types
         labour = "ForcedLabour" in types
@@ -1091,17 +1395,31 @@ class _World:
             if other not in methods:
                 methods.append(other)
         websites: list[str] = []
-        if any(m in ("ThroughOnlineSocialNetworks", "ThroughAnOnlineAdvertisement")
-               for m in methods):
+        if any(
+            m in ("ThroughOnlineSocialNetworks", "ThroughAnOnlineAdvertisement") for m in methods
+        ):
             websites.append(_WEBSITES_BY_COUNTRY.get(source, _WEBSITES).pick(rng))
             if rng.random() < 0.2:
                 other = _WEBSITES.pick(rng)
                 if other not in websites:
                     websites.append(other)
         return _Story(
-            source, destination, transits, recruited, transit_dates, start, end, identified,
-            types, sex_types, industry, means, methods, websites,
-            self._city(source), self._city(destination),
+            source,
+            destination,
+            transits,
+            recruited,
+            transit_dates,
+            start,
+            end,
+            identified,
+            types,
+            sex_types,
+            industry,
+            means,
+            methods,
+            websites,
+            self._city(source),
+            self._city(destination),
         )
 
     def _city(self, country: str) -> str | None:
@@ -1115,13 +1433,12 @@ class _World:
         if story.source == story.destination and rng.random() < 0.05:
             citizenship = _one(rng, ("RO", "PL", "NG", "VN", "AL"))  # resident foreigner
         if main == "ForcedMarriage":
-            age = _between(rng, 13, 17) if rng.random() < _MINOR_SHARE[main] else _between(rng, 
-                18, 26)
+            minor = rng.random() < _MINOR_SHARE[main]
+            age = _between(rng, 13, 17) if minor else _between(rng, 18, 26)
         elif rng.random() < _MINOR_SHARE[main]:
             age = (_MINOR_AGE_BEGGING if main == "ForcedBegging" else _MINOR_AGE).pick(rng)
-            age = int(age)
         else:
-            age = int(_ADULT_AGE.pick(rng))
+            age = _ADULT_AGE.pick(rng)
         # nobody is recruited before their first birthday
         age = max(age, (story.identified - story.recruited) // 365 + 1)
         identified = dt.date.fromordinal(story.identified)
@@ -1137,9 +1454,11 @@ class _World:
             familial = 0.7
         roll = rng.random()
         relationship = (
-            None if roll < 0.12
-            else "Familial" if roll < 0.12 + familial * 0.88
-            else _choice_relationship.pick(rng)
+            None
+            if roll < 0.12
+            else "Familial"
+            if roll < 0.12 + familial * 0.88
+            else _RELATIONSHIP.pick(rng)
         )
         random = rng.random
         vulnerabilities = [code for code, p in _VULNERABILITIES if random() < p]
@@ -1158,30 +1477,45 @@ class _World:
             sector = _one(rng, _COMPANY_SECTOR.get(story.industry or "", ("Services",)))
             suffix = _COMPANY_SUFFIX.get(story.destination, "Ltd")
             return _Perpetrator(
-                self._true_id(), "Company", None, f"{core} {sector} {suffix}",
+                self._true_id(),
+                "Company",
+                None,
+                f"{core} {sector} {suffix}",
                 rng.sample(["Exploiter", "RecruiterOrIntermediary"], _between(rng, 1, 2)),
-                "Unknown", "48+", story.destination,
+                "Unknown",
+                "48+",
+                story.destination,
             )
         roll = rng.random()
         nationality = (
-            victim.person.country if roll < 0.6
-            else story.destination if roll < 0.85
+            victim.person.country
+            if roll < 0.6
+            else story.destination
+            if roll < 0.85
             else _SOURCES_FOR["GB"].pick(rng)
         )
         if _POOL_OF_COUNTRY.get(nationality, nationality) not in _POOLS:
             nationality = victim.person.country
         sex = _PERPETRATOR_SEX.pick(rng)
         band = _PERPETRATOR_AGE_BAND.pick(rng)
-        low = {"18--20": 18, "21--23": 21, "24--26": 24, "27--29": 27, "30--38": 30,
-               "39--47": 39, "48+": 48}[band]
+        low = {
+            "18--20": 18,
+            "21--23": 21,
+            "24--26": 24,
+            "27--29": 27,
+            "30--38": 30,
+            "39--47": 39,
+            "48+": 48,
+        }[band]
         high = {"48+": 66}.get(band, low + (8 if band in ("30--38", "39--47") else 2))
         age = _between(rng, low, high)
         identified = dt.date.fromordinal(story.identified)
         birth = identified - dt.timedelta(days=age * 365 + _below(rng, 365))
         gender = {"Female": "Feminine", "Male": "Masculine"}.get(sex, "NonSpecifiedUnknown")
         person = self._person(nationality, gender, birth, victim=False)
-        return _Perpetrator(self._true_id(), "Individual", person, None, roles, sex, band,
-                            nationality)
+        return _Perpetrator(
+            self._true_id(), "Individual", person, None, roles, sex, band, nationality
+        )
 
     def situation(self) -> tuple[_Story, list[_Appearance]]:
         """One trafficking situation and every organisation's record of it."""
@@ -1197,7 +1531,7 @@ class _World:
         appearances = [primary]
         labour = "ForcedLabour" in story.exploitation_types
         for victim in victims:
-            if rng.random() >= 0.285:
+            if rng.random() >= _DUPLICATE_SHARE:
                 continue
             extra = _one(rng, (1, 1, 1, 1, 1, 1, 1, 2, 2, 3))
             used = {org.slug}
@@ -1215,24 +1549,65 @@ class _World:
                     referred_on = None
                     when = min(story.identified + _between(rng, 20, 900), _REF)
                 carries_perpetrator = perpetrator is not None and rng.random() < 0.5
-                appearances.append(_Appearance(
-                    other, [victim], perpetrator if carries_perpetrator else None, when,
-                    primary=False, referred_by=org.slug if via_referral else None,
-                    referred_on=referred_on,
-                ))
+                appearances.append(
+                    _Appearance(
+                        other,
+                        [victim],
+                        perpetrator if carries_perpetrator else None,
+                        when,
+                        primary=False,
+                        referred_by=org.slug if via_referral else None,
+                        referred_on=referred_on,
+                    )
+                )
+        for victim in victims:
+            self._decide(victim, appearances)
         return story, appearances
 
-    def _other_org(self, story: _Story, used: set[str], labour: bool) -> _Org | None:
+    def _decide(self, victim: _Victim, appearances: list[_Appearance]) -> None:
+        """The formal identification decisions about a victim, whoever records them."""
         rng = self.rng
-        pairs = []
+        mine = [a for a in appearances if any(v is victim for v in a.victims)]
+        gb = [a.opened for a in mine if a.org.country == "GB"]
+        if gb:
+            rg_day = min(gb) + _between(rng, 2, 10)
+            rg = "Positive" if rng.random() < 0.9 else "Negative"
+            victim.decisions["ReasonableGrounds"] = (rg_day, rg if rg_day <= _REF else "Pending")
+            if rg == "Positive" and rg_day <= _REF:
+                cg_day = rg_day + _between(rng, 90, 700)
+                cg = "Positive" if rng.random() < 0.85 else "Negative"
+                victim.decisions["ConclusiveGrounds"] = (
+                    cg_day,
+                    cg if cg_day <= _REF else "Pending",
+                )
+        for appearance in mine:
+            if appearance.org.country in ("NG", "UA") and rng.random() < 0.7:
+                day = appearance.opened + _between(rng, 1, 60)
+                outcome = "Positive" if rng.random() < 0.85 else "Negative"
+                victim.decisions["FormalIdentification"] = (
+                    day,
+                    outcome if day <= _REF else "Pending",
+                )
+
+    def _other_org(self, story: _Story, used: set[str], labour: bool) -> _Org | None:
+        """Another organisation that meets the same victim: one in a country on the route,
+        seldom one elsewhere (the victim moved on), never a labour inspectorate unless the
+        victim was in forced labour."""
+        rng = self.rng
+        related: list[_Org] = []
+        unrelated: list[_Org] = []
         for org in _ORGS:
             if org.slug in used or (org.type == "LabourInspectorate" and not labour):
                 continue
-            related = org.country in (story.source, story.destination, *story.transits)
-            pairs.append((org, 12.0 if related else 1.0))
-        if not pairs:
-            return None
-        return _Choice(pairs).pick(rng)
+            if org.country in (story.source, story.destination, *story.transits):
+                related.append(org)
+            else:
+                unrelated.append(org)
+        if related and rng.random() < 0.97:
+            return _one(rng, related)
+        if unrelated and rng.random() < 0.2:
+            return _one(rng, unrelated)
+        return None
 
     # -- records ------------------------------------------------------------------------
     def _next_case_id(self, org: _Org) -> str:
@@ -1258,8 +1633,7 @@ class _World:
                 first = _variant(rng, person.first) or _typo(rng, person.first)
             elif roll < 0.33:
                 nicknames = _NICKNAMES.get(person.first) or (
-                    person.pool.nicknames_female if person.female
-                    else person.pool.nicknames_male
+                    person.pool.nicknames_female if person.female else person.pool.nicknames_male
                 )
                 first = _one(rng, nicknames) if nicknames else person.first
             elif roll < 0.39:
@@ -1339,11 +1713,17 @@ class _World:
             value = person.passport
             if noisy and rng.random() < 0.06:
                 value = _typo(rng, value)
-            identifiers.append({"kind": "Passport", "value": value,
-                                "issuing_country": person.country})
+            identifiers.append(
+                {"kind": "Passport", "value": value, "issuing_country": person.country}
+            )
         if person.national_id and rng.random() < 0.6:
-            identifiers.append({"kind": "NationalId", "value": person.national_id,
-                                "issuing_country": person.country})
+            identifiers.append(
+                {
+                    "kind": "NationalId",
+                    "value": person.national_id,
+                    "issuing_country": person.country,
+                }
+            )
         if identifiers:
             identity["identifiers"] = identifiers
         if person.phone:
@@ -1386,15 +1766,18 @@ class _World:
         for victim in appearance.victims:
             person_id = self._next_person_id(org)
             truth.append(TruthRow(org.slug, case_id, person_id, victim.person.true_id))
-            person = {"external_id": person_id,
-                      **self._identity(victim.person, org, noisy, victim=True)}
+            person = {
+                "external_id": person_id,
+                **self._identity(victim.person, org, noisy, victim=True),
+            }
             if person["gender"] is None:
                 person["gender"] = "NonSpecifiedUnknown"
             statuses, victim_decisions = self._status(victim, org, opened, person_id)
             decisions.extend(victim_decisions)
             confirmed = statuses[-1]["status"] == "ActualVictimOfTrafficking"
-            age_trafficked: int | None = _age(victim.person.birth,
-                                              dt.date.fromordinal(facts.recruited))
+            age_trafficked: int | None = max(
+                0, _age(victim.person.birth, dt.date.fromordinal(facts.recruited))
+            )
             if noisy and age_trafficked is not None:
                 roll = rng.random()
                 if roll < 0.15:
@@ -1411,7 +1794,8 @@ class _World:
                 "industry": facts.industry,
                 "age_when_trafficked": age_trafficked,
                 "relationship_to_trafficker": victim.relationship
-                if not noisy or rng.random() < 0.8 else None,
+                if not noisy or rng.random() < 0.8
+                else None,
                 "vulnerabilities": list(victim.vulnerabilities),
             }
             if facts.recruitment_city:
@@ -1420,11 +1804,13 @@ class _World:
                 context["location_of_exploitation"] = (
                     f"{facts.exploitation_city}, {facts.destination}"
                 )
-            participants.append({
-                "role": "Victim" if confirmed else "PresumedVictim",
-                "person": person,
-                "victim": context,
-            })
+            participants.append(
+                {
+                    "role": "Victim" if confirmed else "PresumedVictim",
+                    "person": person,
+                    "victim": context,
+                }
+            )
             identified = facts.identified if appearance.primary else opened
             events.extend(self._events(facts, org, identified, person_id))
             consents.extend(self._consents(person_id, opened, caseworker))
@@ -1435,8 +1821,9 @@ class _World:
         if perpetrator is not None:
             perpetrator_id = self._next_person_id(org)
             truth.append(TruthRow(org.slug, case_id, perpetrator_id, perpetrator.true_id))
-            participants.append(self._perpetrator_participant(perpetrator, perpetrator_id, org,
-                                                              noisy))
+            participants.append(
+                self._perpetrator_participant(perpetrator, perpetrator_id, org, noisy)
+            )
         age_days = _REF - opened
         status = _status_for_age(age_days).pick(rng)
         document: dict[str, Any] = {
@@ -1468,8 +1855,9 @@ class _World:
         rng = self.rng
         shift = _between(rng, -20, 20) if rng.random() < 0.4 else 0
         start = min(story.exploitation_start + shift, story.identified)
-        recruited = min(story.recruited + (_between(rng, -30, 30) if rng.random() < 0.3 else 0),
-                        start)
+        recruited = min(
+            story.recruited + (_between(rng, -30, 30) if rng.random() < 0.3 else 0), start
+        )
         types = list(story.exploitation_types)
         if len(types) > 1 and rng.random() < 0.4:
             types = types[:1]
@@ -1480,9 +1868,14 @@ class _World:
                 means.append(code)
         transits = story.transits if rng.random() < 0.7 else []
         return _Story(
-            story.source, story.destination, transits, recruited,
+            story.source,
+            story.destination,
+            transits,
+            recruited,
             [min(max(d, recruited), start) for d in story.transit_dates[: len(transits)]],
-            start, max(story.exploitation_end, start), max(story.identified, start),
+            start,
+            max(story.exploitation_end, start),
+            max(story.identified, start),
             types,
             story.sex_types if "SexualExploitation" in types else [],
             story.industry if rng.random() < 0.85 else None,
@@ -1502,37 +1895,31 @@ class _World:
             if org.type in ("NationalAgency", "LawEnforcement") and rng.random() < 0.3
             else "PossibleVictimOfTrafficking"
         )
-        statuses = [{
-            "status": first_status,
-            "decided_by_type": org.decider,
-            "asserted_by": org.slug,
-            "asserted_on": _date(opened),
-        }]
+        statuses = [
+            {
+                "status": first_status,
+                "decided_by_type": org.decider,
+                "asserted_by": org.slug,
+                "asserted_on": _date(opened),
+            }
+        ]
         decisions: list[dict[str, Any]] = []
-        if org.country == "GB":
-            nrm = victim.decisions
-            if "ReasonableGrounds" not in nrm:
-                rg_day = opened + _between(rng, 2, 10)
-                rg = "Positive" if rng.random() < 0.9 else "Negative"
-                nrm["ReasonableGrounds"] = (rg_day, rg)
-                if rg == "Positive":
-                    cg_day = rg_day + _between(rng, 90, 700)
-                    cg = "Positive" if rng.random() < 0.85 else "Negative"
-                    nrm["ConclusiveGrounds"] = (cg_day, cg if cg_day <= _REF else "Pending")
+        nrm = victim.decisions
+        if org.country == "GB" and "ReasonableGrounds" in nrm:
             for kind in ("ReasonableGrounds", "ConclusiveGrounds"):
                 if kind not in nrm:
                     continue
                 day, outcome = nrm[kind]
-                if day > _REF and kind == "ReasonableGrounds":
-                    outcome = "Pending"
-                decisions.append({
-                    "person_external_id": person_id,
-                    "decision_type": kind,
-                    "outcome": outcome,
-                    "decided_by": "gb-nra",
-                    "decided_on": _date(day) if outcome != "Pending" else None,
-                    "jurisdiction": "GB",
-                })
+                decisions.append(
+                    {
+                        "person_external_id": person_id,
+                        "decision_type": kind,
+                        "outcome": outcome,
+                        "decided_by": "gb-nra",
+                        "decided_on": _date(day) if outcome != "Pending" else None,
+                        "jurisdiction": "GB",
+                    }
+                )
             final = decisions[-1]
             decided_on = final["decided_on"]
             status = None
@@ -1552,84 +1939,96 @@ class _World:
                 else:  # decided before this organisation met the person
                     statuses = [decision, {**statuses[0], "status": status}]
             return statuses, decisions
-        if org.country in ("NG", "UA") and rng.random() < 0.7:
-            nrm = victim.decisions
-            if "FormalIdentification" not in nrm:
-                day = opened + _between(rng, 1, 60)
-                outcome = "Positive" if rng.random() < 0.85 else "Negative"
-                nrm["FormalIdentification"] = (day, outcome if day <= _REF else "Pending")
+        if org.country in ("NG", "UA") and "FormalIdentification" in nrm:
             day, outcome = nrm["FormalIdentification"]
-            decisions.append({
-                "person_external_id": person_id,
-                "decision_type": "FormalIdentification",
-                "outcome": outcome,
-                "decided_by": org.slug,
-                "decided_on": _date(day) if outcome != "Pending" else None,
-                "jurisdiction": org.country,
-            })
+            decisions.append(
+                {
+                    "person_external_id": person_id,
+                    "decision_type": "FormalIdentification",
+                    "outcome": outcome,
+                    "decided_by": org.slug,
+                    "decided_on": _date(day) if outcome != "Pending" else None,
+                    "jurisdiction": org.country,
+                }
+            )
             if outcome != "Pending" and day >= opened:
-                statuses.append({
-                    "status": "ActualVictimOfTrafficking" if outcome == "Positive"
-                    else "NotAVictimOfTrafficking",
-                    "decided_by_type": org.decider,
-                    "asserted_by": org.slug,
-                    "asserted_on": _date(day),
-                })
+                statuses.append(
+                    {
+                        "status": "ActualVictimOfTrafficking"
+                        if outcome == "Positive"
+                        else "NotAVictimOfTrafficking",
+                        "decided_by_type": org.decider,
+                        "asserted_by": org.slug,
+                        "asserted_on": _date(day),
+                    }
+                )
             return statuses, decisions
         if rng.random() < 0.3:
-            decisions.append({
-                "person_external_id": person_id,
-                "decision_type": "PreliminaryIdentification",
-                "outcome": "Positive" if rng.random() < 0.9 else "Pending",
-                "decided_by": org.slug,
-                "decided_on": _date(opened),
-                "jurisdiction": org.country,
-            })
+            decisions.append(
+                {
+                    "person_external_id": person_id,
+                    "decision_type": "PreliminaryIdentification",
+                    "outcome": "Positive" if rng.random() < 0.9 else "Pending",
+                    "decided_by": org.slug,
+                    "decided_on": _date(opened),
+                    "jurisdiction": org.country,
+                }
+            )
         if first_status == "PossibleVictimOfTrafficking" and rng.random() < 0.45:
             day = opened + _between(rng, 20, 400)
             if day <= _REF:
-                statuses.append({
-                    "status": "ActualVictimOfTrafficking" if rng.random() < 0.87
-                    else "NotAVictimOfTrafficking",
-                    "decided_by_type": _one(rng, 
-                        (org.decider, "CourtOrProsecution", "Police")),
-                    "asserted_by": org.slug,
-                    "asserted_on": _date(day),
-                })
+                statuses.append(
+                    {
+                        "status": "ActualVictimOfTrafficking"
+                        if rng.random() < 0.87
+                        else "NotAVictimOfTrafficking",
+                        "decided_by_type": _one(rng, (org.decider, "CourtOrProsecution", "Police")),
+                        "asserted_by": org.slug,
+                        "asserted_on": _date(day),
+                    }
+                )
         return statuses, decisions
 
     def _events(
         self, story: _Story, org: _Org, identified_on: int, person_id: str
     ) -> list[dict[str, Any]]:
-        events: list[dict[str, Any]] = [{
-            "type": "Recruitment",
-            "person_external_id": person_id,
-            "country": story.source,
-            "city": story.recruitment_city,
-            "started_on": _date(story.recruited),
-        }]
-        for country, day in zip(story.transits, story.transit_dates, strict=False):
-            events.append({
-                "type": "Transit",
+        events: list[dict[str, Any]] = [
+            {
+                "type": "Recruitment",
                 "person_external_id": person_id,
-                "country": country,
-                "started_on": _date(day),
-            })
+                "country": story.source,
+                "city": story.recruitment_city,
+                "started_on": _date(story.recruited),
+            }
+        ]
+        for country, day in zip(story.transits, story.transit_dates, strict=False):
+            events.append(
+                {
+                    "type": "Transit",
+                    "person_external_id": person_id,
+                    "country": country,
+                    "started_on": _date(day),
+                }
+            )
         identified = max(identified_on, story.exploitation_start)
-        events.append({
-            "type": "Exploitation",
-            "person_external_id": person_id,
-            "country": story.destination,
-            "city": story.exploitation_city,
-            "started_on": _date(story.exploitation_start),
-            "ended_on": _date(min(story.exploitation_end, identified)),
-        })
-        events.append({
-            "type": "Identification",
-            "person_external_id": person_id,
-            "country": org.country,
-            "started_on": _date(identified),
-        })
+        events.append(
+            {
+                "type": "Exploitation",
+                "person_external_id": person_id,
+                "country": story.destination,
+                "city": story.exploitation_city,
+                "started_on": _date(story.exploitation_start),
+                "ended_on": _date(min(story.exploitation_end, identified)),
+            }
+        )
+        events.append(
+            {
+                "type": "Identification",
+                "person_external_id": person_id,
+                "country": org.country,
+                "started_on": _date(identified),
+            }
+        )
         return events
 
     def _consents(self, person_id: str, opened: int, caseworker: str) -> list[dict[str, Any]]:
@@ -1642,17 +2041,27 @@ class _World:
             if rng.random() >= asked:
                 continue
             given = rng.random() < yes
-            consents.append({
-                "person_external_id": person_id, "purpose": purpose, "given": given,
-                "recorded_on": recorded_on, "recorded_by": caseworker,
-            })
+            consents.append(
+                {
+                    "person_external_id": person_id,
+                    "purpose": purpose,
+                    "given": given,
+                    "recorded_on": recorded_on,
+                    "recorded_by": caseworker,
+                }
+            )
             if given and rng.random() < 0.03:
                 later = day + _between(rng, 10, 500)
                 if later <= _REF:
-                    consents.append({
-                        "person_external_id": person_id, "purpose": purpose, "given": False,
-                        "recorded_on": _date(later), "recorded_by": caseworker,
-                    })
+                    consents.append(
+                        {
+                            "person_external_id": person_id,
+                            "purpose": purpose,
+                            "given": False,
+                            "recorded_on": _date(later),
+                            "recorded_by": caseworker,
+                        }
+                    )
         return consents
 
     def _services(self, count: int) -> list[str]:
@@ -1671,51 +2080,61 @@ class _World:
         referrals: list[dict[str, Any]] = []
         if appearance.referred_by is not None and appearance.referred_on is not None:
             other = _ORG_BY_SLUG[appearance.referred_by]
-            referrals.append({
-                "direction": "Incoming",
-                "from_organisation": other.slug if rng.random() < 0.7 else other.name,
-                "to_organisation": org.slug,
-                "referred_on": _date(appearance.referred_on),
-                "reason": "MigrationOrChangeOfLocation" if other.country != org.country
-                else "AdditionalServicesRequired",
-                "services": self._services(_between(rng, 1, 3)),
-                "status": "Accepted",
-            })
+            referrals.append(
+                {
+                    "direction": "Incoming",
+                    "from_organisation": other.slug if rng.random() < 0.7 else other.name,
+                    "to_organisation": org.slug,
+                    "referred_on": _date(appearance.referred_on),
+                    "reason": "MigrationOrChangeOfLocation"
+                    if other.country != org.country
+                    else "AdditionalServicesRequired",
+                    "services": self._services(_between(rng, 1, 3)),
+                    "status": "Accepted",
+                }
+            )
         elif rng.random() < 0.3:
-            referrals.append({
-                "direction": "Incoming",
-                "from_organisation": _one(rng, _PARTNERS_IN),
-                "to_organisation": org.slug,
-                "referred_on": _date(opened - _between(rng, 0, 5)),
-                "reason": _one(rng, ("AdditionalServicesRequired", "Other")),
-                "services": self._services(_between(rng, 0, 2)),
-                "status": "Accepted",
-            })
+            referrals.append(
+                {
+                    "direction": "Incoming",
+                    "from_organisation": _one(rng, _PARTNERS_IN),
+                    "to_organisation": org.slug,
+                    "referred_on": _date(opened - _between(rng, 0, 5)),
+                    "reason": _one(rng, ("AdditionalServicesRequired", "Other")),
+                    "services": self._services(_between(rng, 0, 2)),
+                    "status": "Accepted",
+                }
+            )
         for slug, day in appearance.referred_to:
             other = _ORG_BY_SLUG[slug]
-            referrals.append({
-                "direction": "Outgoing",
-                "from_organisation": org.slug,
-                "to_organisation": slug if rng.random() < 0.7 else other.name,
-                "referred_on": _date(day),
-                "reason": "MigrationOrChangeOfLocation" if other.country != org.country
-                else "AdditionalServicesRequired",
-                "services": self._services(_between(rng, 1, 3)),
-                "status": "Accepted" if day + 30 < _REF else "Requested",
-                "referring_case_worker": caseworker,
-            })
-        for _ in range(_choice_outgoing.pick(rng)):
+            referrals.append(
+                {
+                    "direction": "Outgoing",
+                    "from_organisation": org.slug,
+                    "to_organisation": slug if rng.random() < 0.7 else other.name,
+                    "referred_on": _date(day),
+                    "reason": "MigrationOrChangeOfLocation"
+                    if other.country != org.country
+                    else "AdditionalServicesRequired",
+                    "services": self._services(_between(rng, 1, 3)),
+                    "status": "Accepted" if day + 30 < _REF else "Requested",
+                    "referring_case_worker": caseworker,
+                }
+            )
+        for _ in range(_OUTGOING_COUNT.pick(rng)):
             day = min(opened + _between(rng, 0, 180), _REF)
-            referrals.append({
-                "direction": "Outgoing",
-                "from_organisation": org.slug,
-                "to_organisation": _one(rng, _PARTNERS_OUT),
-                "referred_on": _date(day),
-                "reason": "AdditionalServicesRequired",
-                "services": self._services(_between(rng, 1, 3)),
-                "status": _choice_referral_status.pick(rng) if day + 30 < _REF else "Requested",
-                "referring_case_worker": caseworker,
-            })
+            referrals.append(
+                {
+                    "direction": "Outgoing",
+                    "from_organisation": org.slug,
+                    "to_organisation": _one(rng, _PARTNERS_OUT),
+                    "referred_on": _date(day),
+                    "reason": "AdditionalServicesRequired",
+                    "services": self._services(_between(rng, 1, 3)),
+                    "status": _REFERRAL_STATUS.pick(rng) if day + 30 < _REF else "Requested",
+                    "referring_case_worker": caseworker,
+                }
+            )
         return referrals
 
     def _plan(self, person_id: str, org: _Org, story: _Story, opened: int) -> dict[str, Any]:
@@ -1732,12 +2151,14 @@ class _World:
         for service in self._services(_between(rng, 1, 4)):
             begin = min(start + _between(rng, 0, 30), _REF)
             end = begin + _between(rng, 7, 200)
-            services.append({
-                "service": service,
-                "provider": org.slug if rng.random() < 0.6 else _one(rng, _PARTNERS_OUT),
-                "started_on": _date(begin),
-                "ended_on": _date(end) if end <= _REF else None,
-            })
+            services.append(
+                {
+                    "service": service,
+                    "provider": org.slug if rng.random() < 0.6 else _one(rng, _PARTNERS_OUT),
+                    "started_on": _date(begin),
+                    "ended_on": _date(end) if end <= _REF else None,
+                }
+            )
         actual_end = planned_end + _between(rng, -30, 60)
         return {
             "person_external_id": person_id,
@@ -1751,11 +2172,12 @@ class _World:
 
     def _notes(self, opened: int, caseworker: str) -> list[dict[str, Any]]:
         rng = self.rng
-        notes = []
+        notes: list[dict[str, Any]] = []
         for _ in range(_one(rng, (0, 1, 1, 2, 2, 3, 4))):
             day = min(opened + int(rng.expovariate(1 / 60)), _REF)
-            notes.append({"text": _one(rng, _NOTES), "author": caseworker,
-                          "written_on": _date(day)})
+            notes.append(
+                {"text": _one(rng, _NOTES), "author": caseworker, "written_on": _date(day)}
+            )
         notes.sort(key=lambda note: note["written_on"])
         return notes
 
@@ -1766,15 +2188,18 @@ class _World:
         if perpetrator.person is None:
             person: dict[str, Any] = {"external_id": person_id}
         else:
-            person = {"external_id": person_id,
-                      **self._identity(perpetrator.person, org, noisy, victim=False)}
+            person = {
+                "external_id": person_id,
+                **self._identity(perpetrator.person, org, noisy, victim=False),
+            }
         context: dict[str, Any] = {
             "kind": perpetrator.kind,
             "roles": list(perpetrator.roles),
             "company_name": perpetrator.company_name,
             "sex": perpetrator.sex if perpetrator.kind == "Individual" else None,
             "age_band": perpetrator.age_band
-            if perpetrator.kind == "Individual" and rng.random() < 0.7 else None,
+            if perpetrator.kind == "Individual" and rng.random() < 0.7
+            else None,
             "nationality": [perpetrator.nationality] if rng.random() < 0.8 else [],
         }
         return {"role": "Perpetrator", "person": person, "perpetrator": context}
@@ -1788,7 +2213,8 @@ class _World:
         started = min(opened + _between(rng, 0, 120), _REF)
         elapsed = _REF - started
         stage = (
-            _one(rng, ("Investigation", "Investigation", "Prosecution")) if elapsed < 365
+            _one(rng, ("Investigation", "Investigation", "Prosecution"))
+            if elapsed < 365
             else _one(rng, ("Prosecution", "Trial", "Closed", "Closed", "Appeal"))
             if elapsed < 1100
             else _one(rng, ("Closed", "Closed", "Closed", "Appeal", "Trial"))
@@ -1802,13 +2228,14 @@ class _World:
             "outcome": "Pending",
         }
         if stage in ("Closed", "Appeal"):
-            outcome = _choice_outcome.pick(rng)
+            outcome = _PROCEEDING_OUTCOME.pick(rng)
             decided = started + _between(rng, 200, max(201, elapsed))
             proceeding["outcome"] = outcome
             proceeding["outcome_on"] = _date(decided)
             if outcome in ("Convicted", "PleaAgreement"):
-                proceeding["sentence_months"] = _one(rng, 
-                    (6, 12, 18, 24, 30, 36, 48, 60, 72, 96, 120, 180))
+                proceeding["sentence_months"] = _one(
+                    rng, (6, 12, 18, 24, 30, 36, 48, 60, 72, 96, 120, 180)
+                )
         return proceeding
 
 
@@ -1817,29 +2244,6 @@ def _shift_year(day: dt.date, years: int) -> dt.date:
         return day.replace(year=day.year + years)
     except ValueError:
         return day.replace(year=day.year + years, day=28)
-
-
-_choice_marital = _choice("Single:55 Married:25 Divorced:8 Separated:7 Widowed:3 "
-                          "RegisteredPartnership:2")
-_choice_education = _choice("PrimaryEducation:25 LowerSecondaryEducation:30 "
-                            "UpperSecondaryEducation:28 PostSecondaryNonTertiaryEducation:7 "
-                            "BachelorsOrEquivalentLevel:8 MastersOrEquivalentLevel:2")
-_choice_relationship = _choice("Acquainted:55 Unaquainted:45")
-_choice_transits = _Choice([(0, 0.45), (1, 0.4), (2, 0.15)])
-_choice_outgoing = _Choice([(0, 0.55), (1, 0.3), (2, 0.12), (3, 0.03)])
-_choice_referral_status = _choice("Completed:45 Accepted:30 Declined:10 Requested:15")
-_choice_outcome = _choice("Convicted:45 Acquitted:15 Dismissed:25 PleaAgreement:15")
-# (purpose, share of victims asked, share who agree)
-_CONSENT_PURPOSES: tuple[tuple[str, float, float], ...] = (
-    ("DataProcessing", 1.0, 0.97),
-    ("Interview", 0.8, 0.9),
-    ("Referral", 0.6, 0.88),
-    ("Disclosure", 0.4, 0.75),
-    ("Research", 0.25, 0.7),
-)
-_STATUS_RECENT = _choice("Active:80 FollowUp:15 Closed:5")
-_STATUS_MIDDLE = _choice("Active:40 FollowUp:30 Closed:20 ClosedReferred:10")
-_STATUS_OLD = _choice("Closed:60 ClosedReferred:20 FollowUp:10 Active:10")
 
 
 def _status_for_age(days: int) -> _Choice[str]:
@@ -1953,29 +2357,27 @@ def _case(document: dict[str, Any], index: int) -> CaseRecord:
 def generate(n_cases: int, seed: int) -> Iterator[tuple[CaseRecord, list[TruthRow]]]:
     """``n_cases`` synthetic cases (duplicates included), each with its truth rows.
 
-    A streaming generator: memory stays flat however many cases are asked for.
+    A streaming generator: memory stays flat however many cases are asked for. The same
+    ``(n_cases, seed)`` always gives the same cases in the same order.
     """
     if n_cases < 0:
         raise ValueError("n_cases must not be negative")
     world = _World(seed)
     rng = world.rng
-    buffer: list[tuple[CaseRecord, list[TruthRow]]] = []
-    produced = 0
+    # Planned records wait in a small pool and are built in random order, so that the
+    # records of one person are spread out (and only light plans, not cases, are kept).
+    pending: list[tuple[_Story, _Appearance]] = []
+    planned = produced = 0
     while produced < n_cases:
-        story, appearances = world.situation()
-        for appearance in appearances[: n_cases - produced]:
-            document, truth = world.record(appearance, story)
-            buffer.append((_case(document, produced), truth))
-            produced += 1
-            if len(buffer) >= _SHUFFLE_BUFFER:
-                yield _pop_random(buffer, rng)
-    while buffer:
-        yield _pop_random(buffer, rng)
-
-
-def _pop_random(
-    buffer: list[tuple[CaseRecord, list[TruthRow]]], rng: random.Random
-) -> tuple[CaseRecord, list[TruthRow]]:
-    index = _below(rng, len(buffer))
-    buffer[index], buffer[-1] = buffer[-1], buffer[index]
-    return buffer.pop()
+        while planned < n_cases and len(pending) < _SHUFFLE_BUFFER:
+            story, appearances = world.situation()
+            for appearance in appearances[: n_cases - planned]:
+                pending.append((story, appearance))
+                planned += 1
+        index = _below(rng, len(pending))
+        pending[index], pending[-1] = pending[-1], pending[index]
+        story, appearance = pending.pop()
+        document, truth = world.record(appearance, story)
+        case = _case(document, produced)
+        produced += 1
+        yield case, truth

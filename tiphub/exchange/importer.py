@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import Engine, update
 
-from tiphub.cases.canonical import content_hash, person_document
+from tiphub.cases.canonical import IDENTITY_FIELDS, content_hash, person_document
 from tiphub.cases.persistence import CaseWriter, WriteCounts, table_of
 from tiphub.cases.schema import CaseRecord
 from tiphub.exchange import htcds, xlsform
@@ -389,23 +389,13 @@ def _validation_issues(
     return issues
 
 
+# Report values under these keys are masked: they can identify a person.
 IDENTITY_KEYS = {
-    "first_name",
-    "family_name",
-    "middle_name",
-    "salutation",
-    "title",
-    "birth_date",
-    "email",
-    "home_phone",
-    "mobile_phone",
-    "mailing_street",
-    "mailing_city",
-    "mailing_state",
-    "mailing_postal_code",
-    "identifiers",
+    *IDENTITY_FIELDS,
     "value",
     "case_owner",
+    "referring_case_worker",
+    "referred_case_worker",
 }
 
 
