@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 import psycopg
-from tiphub.demo.generator import generate
 
 from tiphub.cases.canonical import case_document
+from tiphub.demo.generator import generate
 from tiphub.exchange import htcds
 from tiphub.exchange.exporter import export
 from tiphub.exchange.importer import import_file

@@ -315,12 +315,11 @@ def _split_cyrillic(text: str) -> tuple[str, dict[str, str]]:
     return " ".join(latin), cyrillic
 
 
-_CYRILLIC: dict[str, str] = {}
-_ua_parts = []
-for _text in (_UA_FEMALE, _UA_MALE, _UA_FAMILY):
-    _latin, _map = _split_cyrillic(_text)
-    _ua_parts.append(_latin)
-    _CYRILLIC.update(_map)
+_UA_FEMALE_LATIN, _CYRILLIC_FEMALE = _split_cyrillic(_UA_FEMALE)
+_UA_MALE_LATIN, _CYRILLIC_MALE = _split_cyrillic(_UA_MALE)
+_UA_FAMILY_LATIN, _CYRILLIC_FAMILY = _split_cyrillic(_UA_FAMILY)
+# Latin spelling -> Cyrillic spelling of every Ukrainian name
+_CYRILLIC: dict[str, str] = {**_CYRILLIC_FEMALE, **_CYRILLIC_MALE, **_CYRILLIC_FAMILY}
 
 _POOLS: dict[str, _NamePool] = {
     "GB": _pool(
@@ -357,7 +356,7 @@ _POOLS: dict[str, _NamePool] = {
         "Bejenaru Moraru Croitoru Guțu Melnic Botnari Balan",
         "ron:7 rus:3",
     ),
-    "UA": _pool("UA", _ua_parts[0], _ua_parts[1], _ua_parts[2], "ukr:8 rus:2"),
+    "UA": _pool("UA", _UA_FEMALE_LATIN, _UA_MALE_LATIN, _UA_FAMILY_LATIN, "ukr:8 rus:2"),
     "BG": _pool(
         "BG",
         "Maria Ivanka Elena Yordanka Petya Desislava Gergana Silviya Tsvetelina Radka "
@@ -881,6 +880,18 @@ _TRANSIT_TO: dict[str, tuple[str, ...]] = {
     "US": ("MX", "GT"),
     "TR": ("GE",),
     "AT": ("HU", "SK"),
+}
+# Broad regions: a victim who moves on is met by an organisation in the same region.
+_REGION: dict[str, str] = {
+    **dict.fromkeys(
+        _names(
+            "GB IE FR BE NL DE AT CH IT ES PT GR CY PL CZ SK HU RO BG MD UA AL XK RS LT LV "
+            "EE SE NO DK FI"
+        ),
+        "Europe",
+    ),
+    **dict.fromkeys(_names("NG GH NE ML BF LY TN DZ MA EG SD ER ET TD"), "Africa"),
+    **dict.fromkeys(_names("TH MM KH LA VN MY SG CN HK PH ID"), "EastAsia"),
 }
 _CALLING_CODES = {
     "GB": "44",
@@ -1591,17 +1602,19 @@ class _World:
 
     def _other_org(self, story: _Story, used: set[str], labour: bool) -> _Org | None:
         """Another organisation that meets the same victim: one in a country on the route,
-        seldom one elsewhere (the victim moved on), never a labour inspectorate unless the
-        victim was in forced labour."""
+        seldom one elsewhere in the region (the victim moved on), never a labour inspectorate
+        unless the victim was in forced labour."""
         rng = self.rng
+        route = (story.source, story.destination, *story.transits)
+        regions = {_REGION.get(country) for country in route}
         related: list[_Org] = []
         unrelated: list[_Org] = []
         for org in _ORGS:
             if org.slug in used or (org.type == "LabourInspectorate" and not labour):
                 continue
-            if org.country in (story.source, story.destination, *story.transits):
+            if org.country in route:
                 related.append(org)
-            else:
+            elif _REGION[org.country] in regions:
                 unrelated.append(org)
         if related and rng.random() < 0.97:
             return _one(rng, related)
@@ -2208,7 +2221,8 @@ class _World:
         self, perpetrator_id: str, org: _Org, story: _Story, opened: int
     ) -> dict[str, Any]:
         rng = self.rng
-        jurisdiction = org.country if rng.random() < 0.8 else story.destination
+        on_route = org.country in (story.source, story.destination)
+        jurisdiction = org.country if on_route and rng.random() < 0.75 else story.destination
         charges = _CHARGES.get(jurisdiction, ("Trafficking in persons",))
         started = min(opened + _between(rng, 0, 120), _REF)
         elapsed = _REF - started
