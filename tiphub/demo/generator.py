@@ -1,12 +1,13 @@
 """Reproducible synthetic demo data: cases at several organisations, with known duplicates.
 
 Everything here is invented. Names are drawn from small per-country lists of common given
-and family names, combined at random; phone numbers use ranges reserved for fiction; dates,
-routes and facts are sampled from distributions loosely shaped on the CTDC global data set
-(about 70 % of victims female, a fifth minors, about half sexual exploitation, a third to
-two fifths forced labour, a few per cent forced criminality).
+and family names, combined at random; phone numbers use the UK range kept for drama
+(+44 7700 900xxx) or a 555 prefix; dates, routes and facts are sampled from distributions
+loosely shaped on the CTDC global data set (about 70 % of victims female, a fifth minors,
+about half sexual exploitation, a third to two fifths forced labour, a few per cent forced
+criminality).
 
-``generate(n, seed)`` streams ``n`` validated :class:`CaseRecord` objects, each with the
+``generate(n, seed)`` streams ``n`` schema-valid :class:`CaseRecord` objects, each with the
 :class:`TruthRow` list that says which synthetic person every participant really is. About
 a quarter of the victims are recorded by two or more organisations, as separate cases with
 the kind of noise real records have (typos, transliteration variants, nicknames, swapped
