@@ -18,7 +18,11 @@ ROOT = Path(__file__).resolve().parents[1]
 def tiphub(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "TIPHUB_DATABASE_URL": database_url}
     return subprocess.run(
-        [sys.executable, "-m", "tiphub.cli", *args], env=env, capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "tiphub.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 
@@ -27,7 +31,12 @@ def test_demo_summary_export_and_reimport(database_url: str, tmp_path: Path) -> 
     loaded = tiphub(database_url, "demo", "--cases", "300", "--seed", "5", "--truth", str(truth))
     assert loaded.returncode == 0, loaded.stderr
     truth_rows = list(csv.DictReader(truth.open(encoding="utf-8")))
-    assert truth_rows and set(truth_rows[0]) == {"organisation", "case_external_id", "person_external_id", "true_person_id"}
+    assert truth_rows and set(truth_rows[0]) == {
+        "organisation",
+        "case_external_id",
+        "person_external_id",
+        "true_person_id",
+    }
 
     summary = tiphub(database_url, "summary", "--json")
     assert summary.returncode == 0, summary.stderr
@@ -46,21 +55,30 @@ def test_demo_summary_export_and_reimport(database_url: str, tmp_path: Path) -> 
         assert sum(1 for _ in reader) == data["victims"]
 
     jsonl = tmp_path / "cases.jsonl"
-    assert tiphub(database_url, "export", "--format", "jsonl", "--output", str(jsonl)).returncode == 0
+    assert (
+        tiphub(database_url, "export", "--format", "jsonl", "--output", str(jsonl)).returncode == 0
+    )
     again = tiphub(database_url, "import", str(jsonl))
     assert again.returncode == 0, again.stderr
     assert "300 unchanged" in again.stdout
 
 
-def test_a_refused_import_exits_non_zero_and_writes_the_report(database_url: str, tmp_path: Path) -> None:
+def test_a_refused_import_exits_non_zero_and_writes_the_report(
+    database_url: str, tmp_path: Path
+) -> None:
     bad = tmp_path / "bad.csv"
-    bad.write_text("tip_CaseId,tip_Organisation,prs_Gender,vic_TraffickingStatus\nc1,ngo-east,Feminine,Perhaps\n", encoding="utf-8")
+    bad.write_text(
+        "tip_CaseId,tip_Organisation,prs_Gender,vic_TraffickingStatus\nc1,ngo-east,Feminine,Perhaps\n",
+        encoding="utf-8",
+    )
     report = tmp_path / "report.json"
     result = tiphub(database_url, "import", str(bad), "--report", str(report))
     assert result.returncode == 1
     assert "nothing was written" in result.stderr
     issues = json.loads(report.read_text(encoding="utf-8"))["issues"]
-    assert [(i["row"], i["column"], i["value"]) for i in issues] == [(2, "vic_TraffickingStatus", "Perhaps")]
+    assert [(i["row"], i["column"], i["value"]) for i in issues] == [
+        (2, "vic_TraffickingStatus", "Perhaps")
+    ]
 
 
 def test_the_published_schema_is_current() -> None:

@@ -422,3 +422,16 @@ def test_odk_and_kobo_submissions_of_the_htcds_xlsform(engine: Engine, tmp_path:
         "ForcedLabour",
         "ForcedBegging",
     ]  # type: ignore[union-attr]
+
+
+def test_reporting_stops_at_the_issue_cap_even_when_every_row_is_bad(
+    engine: Engine, tmp_path: Path
+) -> None:
+    bad = [
+        [f"c{i}", "ngo-east", "A", "B", "", "Feminine", "RO", "Perhaps", "", "", "", ""]
+        for i in range(10)
+    ]
+    result = import_file(write_csv(tmp_path / "bad.csv", bad), engine=engine, max_issues=3)
+    assert len(result.issues) == 4
+    assert result.issues[-1].reason == "stopped after 3 issues"
+    assert counts(engine)[0] == 0

@@ -388,23 +388,23 @@ class CaseWriter:
                     {"participant_id": participant_id, **participant.perpetrator.model_dump()},
                 )
 
-        def child(model: type[m.Base], position: int, values: dict[str, Any]) -> dict[str, Any]:
+        def child(position: int, values: dict[str, Any]) -> dict[str, Any]:
             return {"id": new_id(), "case_id": case_id, "position": position, **values}
 
         for position, event in enumerate(record.events):
             values = event.model_dump(exclude={"person_external_id"})
             values["participant_id"] = participant_ids.get(event.person_external_id or "")
-            rows.add(m.TraffickingEvent, child(m.TraffickingEvent, position, values))
+            rows.add(m.TraffickingEvent, child(position, values))
         for position, consent in enumerate(record.consents):
             values = consent.model_dump(exclude={"person_external_id"})
             values["participant_id"] = participant_ids[consent.person_external_id]
-            rows.add(m.Consent, child(m.Consent, position, values))
+            rows.add(m.Consent, child(position, values))
         for position, referral in enumerate(record.referrals):
-            rows.add(m.Referral, child(m.Referral, position, referral.model_dump()))
+            rows.add(m.Referral, child(position, referral.model_dump()))
         for position, plan in enumerate(record.support_plans):
             values = plan.model_dump(exclude={"person_external_id", "services"})
             values["participant_id"] = participant_ids.get(plan.person_external_id or "")
-            plan_row = child(m.SupportPlan, position, values)
+            plan_row = child(position, values)
             rows.add(m.SupportPlan, plan_row)
             for index, service in enumerate(plan.services):
                 rows.add(
@@ -417,17 +417,17 @@ class CaseWriter:
                     },
                 )
         for position, note in enumerate(record.notes):
-            rows.add(m.Note, child(m.Note, position, note.model_dump()))
+            rows.add(m.Note, child(position, note.model_dump()))
         for position, decision in enumerate(record.identification_decisions):
             values = decision.model_dump(exclude={"person_external_id"})
             values["participant_id"] = participant_ids[decision.person_external_id]
-            rows.add(m.IdentificationDecision, child(m.IdentificationDecision, position, values))
+            rows.add(m.IdentificationDecision, child(position, values))
         for position, proceeding in enumerate(record.criminal_proceedings):
             values = proceeding.model_dump(exclude={"perpetrator_external_id"})
             values["perpetrator_participant_id"] = participant_ids.get(
                 proceeding.perpetrator_external_id or ""
             )
-            rows.add(m.CriminalProceeding, child(m.CriminalProceeding, position, values))
+            rows.add(m.CriminalProceeding, child(position, values))
 
 
 # --- reading ------------------------------------------------------------------------------

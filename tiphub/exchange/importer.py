@@ -458,12 +458,7 @@ def import_file(
             for unit in importer.units():
                 if on_progress is not None:
                     on_progress(importer.rows_read)
-                if isinstance(unit, ImportIssue):
-                    result.issues.append(unit)
-                    continue
-                result.issues.extend(unit.issues)
-                if unit.document is None:
-                    continue
+                # Checked for every unit, so that a file of nothing but bad rows stops too.
                 if len(result.issues) >= max_issues:
                     result.issues.append(
                         ImportIssue(
@@ -471,6 +466,12 @@ def import_file(
                         )
                     )
                     break
+                if isinstance(unit, ImportIssue):
+                    result.issues.append(unit)
+                    continue
+                result.issues.extend(unit.issues)
+                if unit.document is None:
+                    continue
                 try:
                     record = CaseRecord.model_validate(unit.document)
                 except ValidationError as error:
