@@ -23,6 +23,7 @@ from rich.progress import (
 from rich.table import Table
 from sqlalchemy import Engine
 
+from tiphub.cli.estimate import estimate_command
 from tiphub.store.config import database_url
 
 app = typer.Typer(
@@ -32,6 +33,7 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.command("estimate")(estimate_command)
 console = Console()
 errors = Console(stderr=True)
 

@@ -1,0 +1,175 @@
+"""``tiphub estimate``: Multiple Systems Estimation from a capture-history CSV."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+console = Console(emoji=False, highlight=False)
+errors = Console(stderr=True, emoji=False)
+
+METHOD_HELP = "main | stepwise | aic-stepwise | bic | fixed | lcmcr"
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=errors,
+        disable=not errors.is_terminal,
+    ) as progress:
+        task = progress.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield update
+
+
+def estimate_command(
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="Capture-history CSV (one 0/1 column per list plus count, or one row per person); "
+            "or the word 'robustness' followed by the CSV.",
+            metavar="PATH",
+        ),
+    ],
+    robustness_path: Annotated[
+        Path | None, typer.Argument(help="The CSV, after 'robustness'.", show_default=False)
+    ] = None,
+    method: Annotated[str, typer.Option("--method", help=METHOD_HELP)] = "stepwise",
+    pthresh: Annotated[
+        float | None,
+        typer.Option("--pthresh", help="p-value threshold (stepwise 0.02, aic-stepwise 0.05)."),
+    ] = None,
+    max_order: Annotated[
+        int | None, typer.Option("--max-order", help="Largest interaction order for bic.")
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="Interaction terms for --method fixed, e.g. 'A:B,B:C'."),
+    ] = None,
+    bootstrap: Annotated[
+        int, typer.Option("--bootstrap", help="BCa bootstrap replicates (0 = none).")
+    ] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 1234,
+    merge: Annotated[
+        list[str] | None, typer.Option("--merge", help="Merge lists, e.g. PF+NCA (repeatable).")
+    ] = None,
+    omit: Annotated[list[str] | None, typer.Option("--omit", help="Omit a list (repeatable).")] = None,
+    strata: Annotated[
+        str | None, typer.Option("--strata", help="Column to stratify by; strata are summed.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write an HTML report with charts.")
+    ] = None,
+    classes: Annotated[int, typer.Option("--classes", help="LCMCR latent classes K.")] = 5,
+    burnin: Annotated[int, typer.Option("--burnin", help="LCMCR burn-in iterations.")] = 100_000,
+    samples: Annotated[int, typer.Option("--samples", help="LCMCR kept draws.")] = 1_000,
+    thinning: Annotated[int, typer.Option("--thinning", help="LCMCR thinning.")] = 100,
+) -> None:
+    """Estimate the hidden population by Multiple Systems Estimation.
+
+    `tiphub estimate robustness PATH --report OUT.html` compares every method and every
+    single list merge or omission.
+    """
+    from tiphub.estimate.api import apply_list_changes, estimate, estimate_strata
+    from tiphub.estimate.loglinear import EstimationError
+    from tiphub.estimate.table import CaptureTableError, read_capture_csv
+
+    robustness_mode = target == "robustness" and robustness_path is not None
+    path = robustness_path if robustness_mode else Path(target)
+    if path is None or (robustness_path is not None and not robustness_mode):
+        errors.print("[red]Give one CSV, or 'robustness' and a CSV.[/red]")
+        raise typer.Exit(code=2)
+    try:
+        tables = read_capture_csv(path, strata=[strata] if strata else [])
+        tables = {
+            key: apply_list_changes(table, merge or [], omit or []) if (merge or omit) else table
+            for key, table in tables.items()
+        }
+        if robustness_mode:
+            _robustness(tables, report, as_json, seed)
+            return
+        common: dict[str, Any] = {
+            "pthresh": pthresh,
+            "max_order": max_order,
+            "model": [t.strip() for t in model.split(",") if t.strip()] if model else [],
+        }
+        if strata:
+            named = {"/".join(key): table for key, table in tables.items()}
+            with _progress("bootstrapping strata") as update:
+                stratified = estimate_strata(
+                    named, method, replicates=bootstrap or 200, seed=seed, progress=update, **common
+                )
+            if report is not None:
+                from tiphub.estimate.report import write_strata_report
+
+                write_strata_report(stratified, named, report)
+            if as_json:
+                print(json.dumps(stratified.to_dict(), ensure_ascii=False))
+            else:
+                print(stratified.summary())
+            return
+        table = tables[()]
+        with _progress(f"estimating ({method})") as update:
+            result = estimate(
+                table,
+                method,
+                bootstrap_replicates=bootstrap,
+                seed=seed,
+                lcmcr_classes=classes,
+                lcmcr_burnin=burnin,
+                lcmcr_samples=samples,
+                lcmcr_thinning=thinning,
+                progress=update,
+                **common,
+            )
+    except (CaptureTableError, EstimationError) as error:
+        errors.print(f"[red]Error:[/red] {error}", highlight=False)
+        raise typer.Exit(code=1) from None
+    if report is not None:
+        from tiphub.estimate.report import write_estimate_report
+
+        write_estimate_report(result, table, report)
+    if as_json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        print(result.summary())
+        if report is not None:
+            console.print(f"Report written to {report}")
+
+
+def _robustness(tables: Mapping[tuple[str, ...], object], report: Path | None, as_json: bool, seed: int) -> None:
+    from tiphub.estimate.report import robustness
+    from tiphub.estimate.table import CaptureTable
+
+    if len(tables) != 1:
+        errors.print("[red]The robustness report takes an unstratified table.[/red]")
+        raise typer.Exit(code=2)
+    table = next(iter(tables.values()))
+    assert isinstance(table, CaptureTable)
+    with _progress("robustness: every method, merge and omission") as update:
+        result = robustness(table, seed=seed, progress=update)
+    if report is not None:
+        result.write_html(report)
+    if as_json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+        return
+    console.print(result.headline(), markup=False, highlight=False)
+    for sentence in result.disagreements():
+        console.print(f"  • {sentence}", markup=False, highlight=False)
+    if report is not None:
+        console.print(f"Report written to {report}")

@@ -1,0 +1,473 @@
+"""One entry point for every estimation method, returning :class:`MSEResult`."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tiphub.estimate.intervals import (
+    BootstrapResult,
+    bootstrap,
+    lognormal_interval,
+    profile_interval,
+)
+from tiphub.estimate.loglinear import EXISTENCE_MESSAGES, EstimationError, existence_code
+from tiphub.estimate.results import MSEResult
+from tiphub.estimate.selection import (
+    Selection,
+    aic_stepwise,
+    bic_among,
+    bic_search,
+    default_top_models,
+    fixed,
+    main_effects,
+    model_label,
+    project_model,
+    stepwise,
+)
+from tiphub.estimate.table import CaptureTable
+
+METHODS = ("main", "stepwise", "aic-stepwise", "bic", "fixed", "lcmcr")
+DEFAULT_PTHRESH = {"stepwise": 0.02, "aic-stepwise": 0.05}
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class EstimateOptions:
+    """Settings of a method; the same settings are reused inside the bootstrap."""
+
+    method: str = "stepwise"
+    pthresh: float | None = None
+    max_order: int | None = None
+    model: tuple[str, ...] = ()
+    bootstrap: int = 0
+    seed: int = 1234
+    profile: bool = True
+    lcmcr_classes: int = 5
+    lcmcr_burnin: int = 100_000
+    lcmcr_samples: int = 1_000
+    lcmcr_thinning: int = 100
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def threshold(self) -> float:
+        if self.pthresh is not None:
+            return self.pthresh
+        return DEFAULT_PTHRESH.get(self.method, 0.02)
+
+
+def select_model(table: CaptureTable, options: EstimateOptions) -> Selection:
+    method = options.method
+    if method == "main":
+        return main_effects(table)
+    if method == "stepwise":
+        return stepwise(table, options.threshold())
+    if method == "aic-stepwise":
+        return aic_stepwise(table, options.threshold())
+    if method == "bic":
+        return bic_search(table, options.max_order)
+    if method == "fixed":
+        return fixed(table, [table.term_mask(term) for term in options.model])
+    raise EstimationError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+
+
+def point_estimate(table: CaptureTable, options: EstimateOptions) -> float:
+    """The population estimate alone, as the bootstrap needs it."""
+    selection = select_model(table, options)
+    if options.method == "aic-stepwise":
+        maximum, _ = profile_interval(selection.fit, levels=())
+        return maximum
+    return selection.fit.population
+
+
+def estimate(
+    table: CaptureTable,
+    method: str = "stepwise",
+    *,
+    pthresh: float | None = None,
+    max_order: int | None = None,
+    model: Sequence[str] = (),
+    bootstrap_replicates: int = 0,
+    seed: int = 1234,
+    profile: bool = True,
+    lcmcr_classes: int = 5,
+    lcmcr_burnin: int = 100_000,
+    lcmcr_samples: int = 1_000,
+    lcmcr_thinning: int = 100,
+    progress: ProgressCallback | None = None,
+) -> MSEResult:
+    """Estimate the population behind a capture-history table.
+
+    ``method`` is one of :data:`METHODS`. ``bootstrap_replicates`` > 0 adds the BCa
+    interval (model selection repeated in every replicate) and makes it the headline one.
+    """
+    if method not in METHODS:
+        raise EstimationError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if pthresh is not None and not 0 <= pthresh <= 1:
+        raise EstimationError(f"--pthresh must be between 0 and 1, got {pthresh}")
+    options = EstimateOptions(
+        method=method,
+        pthresh=pthresh,
+        max_order=max_order,
+        model=tuple(model),
+        bootstrap=bootstrap_replicates,
+        seed=seed,
+        profile=profile,
+        lcmcr_classes=lcmcr_classes,
+        lcmcr_burnin=lcmcr_burnin,
+        lcmcr_samples=lcmcr_samples,
+        lcmcr_thinning=lcmcr_thinning,
+    )
+    table.validate()
+    started = time.perf_counter()
+    if method == "lcmcr":
+        result = _estimate_lcmcr(table, options)
+    else:
+        result = _estimate_loglinear(table, options, progress)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _settings(options: EstimateOptions) -> dict[str, Any]:
+    settings: dict[str, Any] = {"seed": options.seed}
+    if options.method in DEFAULT_PTHRESH:
+        settings["pthresh"] = options.threshold()
+    if options.method == "bic":
+        settings["max_order"] = options.max_order
+    if options.method == "fixed":
+        settings["model"] = list(options.model)
+    if options.bootstrap:
+        settings["bootstrap"] = options.bootstrap
+    return settings
+
+
+def _estimate_loglinear(
+    table: CaptureTable, options: EstimateOptions, progress: ProgressCallback | None
+) -> MSEResult:
+    selection = select_model(table, options)
+    fit = selection.fit
+    warnings: list[str] = []
+    intervals: dict[str, dict[str, tuple[float | None, float | None]]] = {}
+    lognormal = {f"{round(level * 100)}": lognormal_interval(fit, level) for level in (0.95, 0.8)}
+    intervals["lognormal"] = {key: (low, high) for key, (low, high) in lognormal.items()}
+    population = fit.population
+    headline = "lognormal"
+    if options.profile or options.method == "aic-stepwise":
+        maximum, profile = profile_interval(fit)
+        intervals["profile"] = {f"{round(level * 100)}": pair for level, pair in profile.items()}
+        if any(high is None for _, high in profile.values()):
+            warnings.append(
+                "the profile-likelihood upper limit lies beyond 3 × the estimate "
+                "(reported as unbounded)"
+            )
+        if options.method == "aic-stepwise":
+            # modslavmse reports Rcapture's profile-likelihood maximiser, not exp(intercept).
+            population = maximum
+            headline = "profile"
+    diagnostics: dict[str, Any] = {
+        "deviance": fit.deviance,
+        "aic": fit.aic,
+        "bic": fit.bic,
+        "converged": fit.converged,
+    }
+    if selection.models_considered:
+        diagnostics["models_considered"] = selection.models_considered
+        diagnostics["models_admissible"] = selection.models_admissible
+        if len(selection.ranking) > 1:
+            diagnostics["bic_runner_up"] = selection.ranking[1][0]
+            diagnostics["bic_gap_to_runner_up"] = selection.ranking[1][1] - selection.ranking[0][1]
+    if selection.steps:
+        diagnostics["selection_path"] = " → ".join(
+            f"{step.added} (p={step.criterion:.3g}{', ' + step.note if step.note else ''})"
+            for step in selection.steps
+        )
+    draws = None
+    if options.bootstrap:
+        estimator = _bootstrap_estimator(table, options, selection)
+        if options.method == "bic":
+            diagnostics["bootstrap_models"] = len(selection.ranked_models[: _top_models(table)])
+        boot = bootstrap(
+            table,
+            estimator,
+            replicates=options.bootstrap,
+            seed=options.seed,
+            estimate=population,
+            progress=progress,
+        )
+        intervals["bca"] = {
+            f"{round(level * 100)}": boot.interval(level) for level in (0.95, 0.8)
+        }
+        headline = "bca"
+        diagnostics.update(_bootstrap_diagnostics(boot))
+        if boot.failed:
+            warnings.append(
+                f"{boot.failed} of {options.bootstrap} bootstrap replicates gave no estimate "
+                "and were left out"
+            )
+        draws = boot.replicates[np.isfinite(boot.replicates)]
+    if fit.infinite_terms:
+        warnings.append(
+            "terms set to −∞ because no one is on both lists: " + ", ".join(fit.infinite_term_names())
+        )
+    if not fit.converged:
+        warnings.append("the Poisson fit did not converge; treat the estimate with caution")
+    if population > 20 * table.observed:
+        warnings.append("the estimate is more than 20 times the number observed; the data carry little information")
+    return MSEResult(
+        method=options.method,
+        lists=table.lists,
+        observed=table.observed,
+        population=population,
+        interval_method=headline,
+        intervals=intervals,
+        model=fit.term_names(),
+        infinite_terms=fit.infinite_term_names(),
+        existence_code=existence_code(
+            table.counts, table.n_lists, [*fit.terms, *fit.infinite_terms]
+        ),
+        warnings=warnings,
+        settings=_settings(options),
+        model_label=model_label(table, [*fit.terms, *fit.infinite_terms]),
+        fit=fit,
+        selection=selection,
+        diagnostics=diagnostics,
+        population_draws=draws,
+    )
+
+
+def _top_models(table: CaptureTable) -> int | None:
+    return default_top_models(table.n_lists)
+
+
+def _bootstrap_estimator(
+    table: CaptureTable, options: EstimateOptions, selection: Selection
+) -> Callable[[CaptureTable], float]:
+    """The estimator each replicate reruns, model selection included.
+
+    For BIC, as in MultipleSystemsEstimation, replicates choose among the original data's
+    best-ranked models only; an exhaustive search per replicate would be needlessly slow.
+    """
+    if options.method != "bic":
+        return lambda resampled: point_estimate(resampled, options)
+    candidates = selection.ranked_models[: _top_models(table)]
+
+    def estimator(resampled: CaptureTable) -> float:
+        dropped = [i for i, name in enumerate(table.lists) if name not in resampled.lists]
+        models = [project_model(m, dropped) for m in candidates] if dropped else candidates
+        return bic_among(resampled, list(dict.fromkeys(models)))
+
+    return estimator
+
+
+def _bootstrap_diagnostics(boot: BootstrapResult) -> dict[str, Any]:
+    finite = boot.replicates[np.isfinite(boot.replicates)]
+    return {
+        "bootstrap_replicates": int(finite.size),
+        "bootstrap_median": float(np.median(finite)) if finite.size else math.nan,
+        "bca_acceleration": boot.acceleration,
+        "bca_bias_z0": boot.bias_z0,
+    }
+
+
+def _estimate_lcmcr(table: CaptureTable, options: EstimateOptions) -> MSEResult:
+    from tiphub.estimate.lcmcr import lcmcr
+
+    posterior = lcmcr(
+        table.histories(),
+        table.counts[table.observed_cells()],
+        K=options.lcmcr_classes,
+        burnin=options.lcmcr_burnin,
+        samples=options.lcmcr_samples,
+        thinning=options.lcmcr_thinning,
+        seed=options.seed,
+    )
+    intervals = {
+        "posterior": {
+            "95": posterior.interval(0.95),
+            "80": posterior.interval(0.8),
+        }
+    }
+    diagnostics: dict[str, Any] = dict(posterior.diagnostics())
+    diagnostics["posterior_mean"] = float(np.mean(posterior.population_draws))
+    warnings = []
+    geweke = diagnostics.get("geweke_z")
+    if isinstance(geweke, float) and abs(geweke) > 3:
+        warnings.append(f"the chain may not have converged (Geweke z = {geweke:.2f}); run it longer")
+    return MSEResult(
+        method="lcmcr",
+        lists=table.lists,
+        observed=table.observed,
+        population=posterior.median(),
+        interval_method="posterior",
+        intervals={k: {lv: (float(a), float(b)) for lv, (a, b) in v.items()} for k, v in intervals.items()},
+        existence_code=0,
+        warnings=warnings,
+        settings={
+            "seed": options.seed,
+            "classes": options.lcmcr_classes,
+            "burnin": options.lcmcr_burnin,
+            "samples": options.lcmcr_samples,
+            "thinning": options.lcmcr_thinning,
+        },
+        diagnostics=diagnostics,
+        population_draws=posterior.population_draws.astype(float),
+    )
+
+
+def check_model(table: CaptureTable, terms: Sequence[str]) -> tuple[int, str]:
+    """SparseMSE's ``checkident`` for a model named by its interaction terms."""
+    code = existence_code(table.counts, table.n_lists, [table.term_mask(t) for t in terms])
+    return code, EXISTENCE_MESSAGES[code]
+
+
+def apply_list_changes(
+    table: CaptureTable, merges: Sequence[str] = (), omits: Sequence[str] = ()
+) -> CaptureTable:
+    """Apply ``--merge A+B`` and ``--omit C`` in the order given (merges first)."""
+    for merge in merges:
+        parts = [part.strip() for part in merge.split("+") if part.strip()]
+        table = table.merge(parts)
+    for name in omits:
+        table = table.omit(name)
+    table.validate()
+    return table
+
+
+# ---------------------------------------------------------------------- strata
+
+
+@dataclass
+class StratifiedResult:
+    """Separate estimates per stratum and their sum with a bootstrap interval."""
+
+    strata: dict[str, MSEResult]
+    population: float
+    interval_95: tuple[float, float]
+    interval_80: tuple[float, float]
+    replicates: int
+    seed: int
+    seconds: float
+    failed_strata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def observed(self) -> int:
+        return sum(result.observed for result in self.strata.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        first = next(iter(self.strata.values()), None)
+        return {
+            "method": first.method if first else None,
+            "observed": self.observed,
+            "population": round(self.population, 1),
+            "dark_figure": round(self.population - self.observed, 1),
+            "interval_95": [round(v, 1) for v in self.interval_95],
+            "interval_80": [round(v, 1) for v in self.interval_80],
+            "interval_method": "percentile bootstrap of the summed strata",
+            "model": None,
+            "infinite_terms": sorted({t for r in self.strata.values() for t in r.infinite_terms}),
+            "existence_code": max((r.existence_code for r in self.strata.values()), default=0),
+            "seconds": round(self.seconds, 4),
+            "bootstrap": self.replicates,
+            "seed": self.seed,
+            "strata": {name: result.to_dict() for name, result in self.strata.items()},
+            "failed_strata": dict(self.failed_strata),
+        }
+
+    def summary(self) -> str:
+        lines = [f"{'stratum':<24}{'observed':>10}{'estimate':>12}{'95% interval':>28}  model"]
+        for name, result in self.strata.items():
+            low, high = result.interval_95
+            shown_high = f"{high:,.0f}" if high is not None else "unbounded"
+            shown_low = f"{low:,.0f}" if low is not None else "?"
+            lines.append(
+                f"{name:<24}{result.observed:>10,}{result.population:>12,.0f}"
+                f"{shown_low + ' – ' + shown_high:>28}  {' + '.join(result.model) or 'main'}"
+            )
+        for name, reason in self.failed_strata.items():
+            lines.append(f"{name:<24}  no estimate: {reason}")
+        lines.append(
+            f"{'total':<24}{self.observed:>10,}{self.population:>12,.0f}"
+            f"{f'{self.interval_95[0]:,.0f} – {self.interval_95[1]:,.0f}':>28}"
+            f"  (bootstrap, {self.replicates} replicates)"
+        )
+        return "\n".join(lines)
+
+
+def estimate_strata(
+    tables: Mapping[str, CaptureTable],
+    method: str = "stepwise",
+    *,
+    replicates: int = 200,
+    seed: int = 1234,
+    progress: ProgressCallback | None = None,
+    **kwargs: Any,
+) -> StratifiedResult:
+    """Fit each stratum separately and sum, with a percentile bootstrap of the sum.
+
+    Each replicate resamples every stratum (multinomially, keeping its size) and repeats the
+    model selection there, so the interval carries the selection uncertainty of each part.
+    Lists nobody is on within a stratum are dropped for that stratum.
+    """
+    if method == "lcmcr":
+        raise EstimationError("stratified estimation supports the log-linear methods only")
+    started = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    results: dict[str, MSEResult] = {}
+    failed: dict[str, str] = {}
+    usable: dict[str, CaptureTable] = {}
+    for name, table in tables.items():
+        reduced, dropped = table.without_empty_lists()
+        try:
+            result = estimate(reduced, method, seed=seed, **kwargs)
+        except (EstimationError, ValueError) as error:
+            failed[name] = str(error)
+            continue
+        if dropped:
+            result.warnings.append(f"lists with nobody on them in this stratum were left out: {', '.join(dropped)}")
+        result.stratum = name
+        results[name] = result
+        usable[name] = reduced
+    if not results:
+        raise EstimationError("no stratum could be estimated: " + "; ".join(f"{k}: {v}" for k, v in failed.items()))
+    options = EstimateOptions(
+        method=method,
+        pthresh=kwargs.get("pthresh"),
+        max_order=kwargs.get("max_order"),
+        model=tuple(kwargs.get("model", ())),
+        profile=False,
+    )
+    totals = np.zeros(replicates)
+    for index in range(replicates):
+        total = 0.0
+        for table in usable.values():
+            cells = table.observed_cells()
+            weights = table.counts[cells]
+            draw = rng.multinomial(int(weights.sum()), weights / weights.sum())
+            counts = np.zeros_like(table.counts)
+            counts[cells] = draw
+            reduced, _ = table.with_counts(counts).without_empty_lists()
+            try:
+                total += point_estimate(reduced, options) if reduced.n_lists >= 2 else math.nan
+            except (EstimationError, ValueError, np.linalg.LinAlgError):
+                total = math.nan
+        totals[index] = total
+        if progress is not None:
+            progress(index + 1, replicates)
+    finite = totals[np.isfinite(totals)]
+    if finite.size == 0:
+        raise EstimationError("every bootstrap replicate of the strata failed")
+    q = np.quantile(finite, [0.025, 0.975, 0.1, 0.9], method="median_unbiased")
+    return StratifiedResult(
+        strata=results,
+        population=sum(result.population for result in results.values()),
+        interval_95=(float(q[0]), float(q[1])),
+        interval_80=(float(q[2]), float(q[3])),
+        replicates=int(finite.size),
+        seed=seed,
+        seconds=time.perf_counter() - started,
+        failed_strata=failed,
+    )
