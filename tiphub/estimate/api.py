@@ -150,6 +150,14 @@ def _estimate_loglinear(
 ) -> MSEResult:
     selection = select_model(table, options)
     fit = selection.fit
+    final_code = existence_code(table.counts, table.n_lists, [*fit.terms, *fit.infinite_terms])
+    if final_code:
+        raise EstimationError(f"the selected model cannot be fitted: {EXISTENCE_MESSAGES[final_code]}")
+    if not math.isfinite(fit.intercept) or fit.intercept > 50:
+        # e.g. two lists that share no one: the data put no upper bound on the population.
+        raise EstimationError(
+            "the estimate is unbounded: the lists overlap too little to say how many were missed"
+        )
     warnings: list[str] = []
     intervals: dict[str, dict[str, tuple[float | None, float | None]]] = {}
     lognormal = {f"{round(level * 100)}": lognormal_interval(fit, level) for level in (0.95, 0.8)}
@@ -226,9 +234,7 @@ def _estimate_loglinear(
         intervals=intervals,
         model=fit.term_names(),
         infinite_terms=fit.infinite_term_names(),
-        existence_code=existence_code(
-            table.counts, table.n_lists, [*fit.terms, *fit.infinite_terms]
-        ),
+        existence_code=final_code,
         warnings=warnings,
         settings=_settings(options),
         model_label=model_label(table, [*fit.terms, *fit.infinite_terms]),
@@ -423,7 +429,7 @@ def estimate_strata(
         reduced, dropped = table.without_empty_lists()
         try:
             result = estimate(reduced, method, seed=seed, **kwargs)
-        except (EstimationError, ValueError) as error:
+        except (EstimationError, ValueError, ArithmeticError) as error:
             failed[name] = str(error)
             continue
         if dropped:
@@ -452,7 +458,7 @@ def estimate_strata(
             reduced, _ = table.with_counts(counts).without_empty_lists()
             try:
                 total += point_estimate(reduced, options) if reduced.n_lists >= 2 else math.nan
-            except (EstimationError, ValueError, np.linalg.LinAlgError):
+            except (ValueError, ArithmeticError, np.linalg.LinAlgError):
                 total = math.nan
         totals[index] = total
         if progress is not None:

@@ -34,7 +34,8 @@ def lognormal_interval(fit: LoglinearFit, level: float) -> tuple[float, float]:
     tail = (1.0 - level) / 2.0
     low, high = norm.ppf([tail, 1.0 - tail], loc=fit.intercept, scale=fit.intercept_se)
     observed = fit.table.observed
-    return observed + math.exp(low), observed + math.exp(high)
+    with np.errstate(over="ignore"):
+        return observed + float(np.exp(low)), observed + float(np.exp(high))
 
 
 @dataclass
@@ -82,9 +83,13 @@ class ProfileLikelihood:
             fitted = fit_poisson(self._design, y, epsilon=R_EPSILON, maxit=R_MAXIT)
         else:
             fitted = fit_poisson(self._design, y, start=self._start)
+            if not fitted.converged and self._start is not None:
+                fitted = fit_poisson(self._design, y)
             if fitted.converged:
                 self._start = fitted.coefficients
         deviance = fitted.deviance
+        if not math.isfinite(deviance):
+            return -math.inf
         correction = _cormack(unseen, population)
         return -(deviance - 2.0 * correction) / 2.0
 
@@ -163,7 +168,7 @@ def resample_estimate(estimator: Estimator, table: CaptureTable) -> float:
         return math.nan
     try:
         return float(estimator(reduced))
-    except (ValueError, np.linalg.LinAlgError, FloatingPointError, OverflowError):
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError):
         return math.nan
 
 

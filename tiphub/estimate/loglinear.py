@@ -187,9 +187,10 @@ class PoissonFit:
 
 
 def poisson_deviance(y: np.ndarray, mu: np.ndarray) -> float:
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         term = np.where(y > 0, y * np.log(y / mu), 0.0)
-    return float(2.0 * np.sum(term - (y - mu)))
+        deviance = float(2.0 * np.sum(term - (y - mu)))
+    return deviance if math.isfinite(deviance) else math.inf
 
 
 def fit_poisson(
@@ -218,7 +219,10 @@ def fit_poisson(
     converged = False
     xtwx = np.eye(design.shape[1])
     iteration = 0
-    for iteration in range(1, maxit + 1):  # noqa: B007 - the count is reported
+    for iteration in range(1, maxit + 1):
+        if not np.isfinite(mu).all() or (mu <= 0).any():
+            # Diverged (a boundary fit far from the data): report it unconverged.
+            return PoissonFit(beta, mu, math.inf, False, iteration, xtwx)
         z = eta + (y - mu) / mu
         weighted = design * mu[:, None]
         xtwx = design.T @ weighted
@@ -228,14 +232,15 @@ def fit_poisson(
         except np.linalg.LinAlgError:
             beta = np.linalg.lstsq(xtwx, xtwz, rcond=None)[0]
         eta = design @ beta
-        mu = np.exp(eta)
+        with np.errstate(over="ignore"):
+            mu = np.exp(eta)
         deviance = poisson_deviance(y, mu)
         if abs(deviance - deviance_old) / (abs(deviance) + 0.1) < epsilon:
             converged = True
             break
         deviance_old = deviance
-    weighted = design * mu[:, None]
-    xtwx = design.T @ weighted
+    # Like glm, the covariance comes from the last weighted least-squares step, whose
+    # weights are those of the previous iterate; summary.glm's cov.unscaled is this matrix.
     return PoissonFit(beta, mu, poisson_deviance(y, mu), converged, iteration, xtwx)
 
 
@@ -323,13 +328,15 @@ def fit_loglinear(
     terms: Sequence[int] = (),
     *,
     check: bool = True,
-    r_like: bool = False,
+    r_like: bool = True,
 ) -> LoglinearFit:
     """Fit the hierarchical model with the given interaction terms.
 
     With ``check`` the existence/identifiability code is computed first and a model that
-    fails is refused with :class:`EstimationError`. ``r_like`` stops where R's ``glm`` does
-    (25 iterations, relative deviance change 1e-8), for procedures defined by R's output.
+    fails is refused with :class:`EstimationError`. ``r_like`` (the default) stops where R's
+    ``glm`` does (25 iterations, relative deviance change 1e-8), so that results defined by
+    R's output — down to the standard errors of boundary fits — are reproduced; without it
+    the iteration runs to machine precision.
     """
     counts = table.counts
     n_lists = table.n_lists

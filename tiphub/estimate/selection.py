@@ -85,12 +85,16 @@ def stepwise(table: CaptureTable, pthresh: float = 0.02) -> Selection:
     fit = fit_loglinear(table, (), check=False)
     steps: list[SelectionStep] = []
     for _ in pairs:
-        candidates = []
-        for order, pair in enumerate(pairs):
-            if pair in included:
-                continue
-            expected = fit.expected(pair)
-            candidates.append((poisson_tail_pvalue(observed[pair], expected), order, pair))
+        open_pairs = [(order, pair) for order, pair in enumerate(pairs) if pair not in included]
+        if not open_pairs:
+            break
+        counts = np.array([observed[pair] for _, pair in open_pairs])
+        expected = np.array([fit.expected(pair) for _, pair in open_pairs])
+        # One vectorised call: scipy's per-call overhead would dominate a stepwise fit.
+        pvalues = np.minimum(poisson.cdf(counts, expected), poisson.sf(counts - 1, expected))
+        candidates = [
+            (float(p), order, pair) for p, (order, pair) in zip(pvalues, open_pairs, strict=True)
+        ]
         # The smallest p-value among models that pass the check wins, first pair on ties;
         # checking in that order finds it without checking every candidate.
         candidates.sort()
