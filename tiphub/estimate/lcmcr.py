@@ -26,6 +26,12 @@ n0 people seen by no list. One sweep
 
 The population size is N = n_obs + n0. A sweep costs O(cells · K · J) whatever the number of
 people, because step 1 works on the table of distinct capture histories.
+
+Like R's sampler, the chain starts from few occupied classes and runs 500 warm-up sweeps with
+α held small before the burn-in (see ``_gibbs``). Check ``diagnostics()`` and, for important
+results, compare runs with different seeds: on some tables the posterior has regions with
+different numbers of occupied classes and different N between which the sampler moves only
+rarely, and one chain's Monte-Carlo error then exceeds what its own draws suggest.
 """
 
 from __future__ import annotations
@@ -126,7 +132,7 @@ def _asymptotic_variance(x: npt.NDArray[np.float64]) -> float:
         pair = min(pair, previous)
         total += pair
         previous = pair
-    # Σ_{t≥0} pairs = γ0 + 2Σγ_t − γ0, hence σ² = 2·Σpairs − γ0.
+    # σ² = γ0 + 2·Σ_{t≥1} γ_t, and the pairs (γ0 + γ1) + (γ2 + γ3) + … count γ0 once.
     return max(2.0 * total - float(acov[0]), float(acov[0]) / x.size)
 
 
@@ -185,6 +191,10 @@ def quantile_mcse(draws: npt.ArrayLike, p: float) -> float:
 
 # Sweeps before the burn-in with α held small, as the R package does (see _gibbs).
 _WARMUP = 500
+# Cells with fewer people than this are split person by person (see _multinomial).
+_SMALL_CELL = 8
+# Initial weight of each class but the first (see _gibbs).
+_INITIAL_MINOR_WEIGHT = 1e-3
 
 
 @numba.njit(cache=True)
@@ -199,6 +209,20 @@ def _log_gamma_draw(shape: float) -> float:
 
 
 @numba.njit(cache=True)
+def _categorical(weights: np.ndarray, total: float) -> int:
+    """One draw from the categories ∝ weights, whose sum is total."""
+    u = np.random.random() * total
+    last = 0
+    for k in range(weights.size):
+        if weights[k] > 0.0:
+            last = k
+            u -= weights[k]
+            if u < 0.0:
+                return k
+    return last  # only reached through rounding; never pick a zero-weight category
+
+
+@numba.njit(cache=True)
 def _multinomial(n: int, weights: np.ndarray, out: np.ndarray) -> None:
     """Split n over len(weights) categories ∝ weights (not necessarily normalised) into out."""
     k_max = weights.size
@@ -209,16 +233,12 @@ def _multinomial(n: int, weights: np.ndarray, out: np.ndarray) -> None:
     total = 0.0
     for k in range(k_max):
         total += weights[k]
-    if n == 1:
-        # A single categorical draw is much cheaper than K − 1 binomials; most cells of sparse
-        # tables hold one or a few people.
-        u = np.random.random() * total
-        for k in range(k_max - 1):
-            u -= weights[k]
-            if u < 0.0:
-                out[k] = 1
-                return
-        out[k_max - 1] = 1
+    if n < _SMALL_CELL:
+        # One categorical draw per person costs one uniform; the binomial route below costs
+        # K − 1 binomial draws whatever n is, so it only pays off for larger cells. Most cells
+        # of sparse tables hold one or a few people.
+        for _ in range(n):
+            out[_categorical(weights, total)] += 1
         return
     remaining = n
     rest = total
@@ -319,6 +339,21 @@ def _sweep(
     return n0, log_rest
 
 
+@numba.njit(cache=True)
+def _sort_classes(pi: np.ndarray, lam: np.ndarray) -> None:
+    """Reorder the classes by decreasing π, in place (insertion sort: K is small).
+
+    Written out rather than with argsort and fancy indexing, which triple the compile time.
+    """
+    for k in range(1, pi.size):
+        j = k
+        while j > 0 and pi[j - 1] < pi[j]:
+            pi[j - 1], pi[j] = pi[j], pi[j - 1]
+            for row in range(lam.shape[0]):
+                lam[row, j - 1], lam[row, j] = lam[row, j], lam[row, j - 1]
+            j -= 1
+
+
 # nogil lets independent chains run in parallel threads; numba's random state is per thread.
 @numba.njit(cache=True, nogil=True)
 def _gibbs(
@@ -335,12 +370,15 @@ def _gibbs(
 ) -> tuple[np.ndarray, np.ndarray]:
     np.random.seed(seed)
     n_cells, n_lists = cells.shape
-    n_obs = 0
-    for m in range(n_cells):
-        n_obs += freq[m]
+    n_obs = freq.sum()  # an int64 from the start: a literal 0 would compile _sweep twice
 
-    # Start from the list-marginal capture rates in every class, so that the first split of
-    # the cells is driven by π alone and randomness breaks the symmetry between classes.
+    # Start with (almost) everyone in the first class, whose capture probabilities are the
+    # lists' marginal rates. Why: on some tables (the UK ones) the posterior has regions with
+    # few and with many occupied classes between which this Gibbs sampler moves only every
+    # few million sweeps, and chains started spread over K classes can spend the whole run
+    # in a many-class region (UKdat_5: N ≈ 12,000 instead of ≈ 22,000) that long runs
+    # show they leave for good. Growing classes from one, as is usual for Dirichlet-process
+    # mixtures, reaches the well-supported region within the burn-in, as R's chains do.
     lam = np.empty((n_lists, n_classes))
     for j in range(n_lists):
         on = 0
@@ -348,7 +386,8 @@ def _gibbs(
             on += cells[m, j] * freq[m]
         for k in range(n_classes):
             lam[j, k] = on / n_obs
-    pi = np.full(n_classes, 1.0 / n_classes)
+    pi = np.full(n_classes, _INITIAL_MINOR_WEIGHT)
+    pi[0] = 1.0 - _INITIAL_MINOR_WEIGHT * (n_classes - 1)
 
     weights = np.empty(n_classes)
     split = np.empty(n_classes, dtype=np.int64)
@@ -357,19 +396,15 @@ def _gibbs(
     class_unobs = np.zeros(n_classes, dtype=np.int64)
     miss = np.empty(n_classes)
 
-    # Warm-up as in the R package: sweeps with α held at 0.3/K, which pushes the people into
-    # few classes, then the classes sorted by decreasing weight (the stick-breaking prior is
-    # not exchangeable: it wants the big classes first). Some posteriors (UKdat) have
-    # separate modes with few and with many occupied classes between which the Gibbs sampler
-    # practically never moves; starting from few classes, as R does, makes the results
-    # comparable with R's and much less dependent on the seed.
+    # Warm-up as in the R package: sweeps with α held at 0.3/K, which keeps the number of
+    # classes small while the class profiles form, then the classes sorted by decreasing
+    # weight, because the stick-breaking prior is not exchangeable and favours big classes
+    # first. These sweeps come before, and in addition to, the burn-in.
     alpha = 0.3 / n_classes
     for _ in range(warmup):
         _sweep(cells, freq, n_obs, lam, pi, alpha, class_obs, class_unobs, on_list,
                weights, split, miss)  # fmt: skip
-    order = np.argsort(-pi)
-    pi[:] = pi[order]
-    lam[:, :] = lam[:, order]
+    _sort_classes(pi, lam)
     alpha = 1.0
 
     n_draws = np.empty(samples, dtype=np.int64)
@@ -409,7 +444,9 @@ def _validate(
     x = np.asarray(histories)
     c = np.asarray(counts)
     if x.ndim != 2:
-        raise ValueError(f"histories must be a 2-d (cells × lists) array, got {x.ndim} dimension(s)")
+        raise ValueError(
+            f"histories must be a 2-d (cells × lists) array, got {x.ndim} dimension(s)"
+        )
     if x.shape[1] < 2:
         raise ValueError(f"capture–recapture needs at least 2 lists, got {x.shape[1]}")
     if c.ndim != 1 or c.shape[0] != x.shape[0]:

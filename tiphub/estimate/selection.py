@@ -28,6 +28,7 @@ from tiphub.estimate.loglinear import (
     fit_poisson,
     main_terms,
     pair_order_key,
+    sufficient_statistics,
 )
 from tiphub.estimate.table import CaptureTable, popcount
 
@@ -210,9 +211,15 @@ def bic_search(
     admissible.sort(key=lambda row: row[0])
     best_model = admissible[0][2]
     fit = fit_loglinear(table, best_model, check=False)
-    ranking = [(model_label(table, model), bic, population) for bic, population, model in admissible]
+    # Labels for the leading models only: naming tens of thousands would cost seconds.
+    ranking = [
+        (model_label(table, model), bic, population) for bic, population, model in admissible[:RANKING_LABELS]
+    ]
     ranked = [model for _, _, model in admissible]
     return Selection(fit, [], ranking, ranked, len(models), len(admissible))
+
+
+RANKING_LABELS = 200
 
 
 def default_top_models(n_lists: int) -> int | None:
@@ -278,11 +285,22 @@ def batch_fit(
     output: list[tuple[tuple[int, ...], float | None, float | None]] = [
         (tuple(model), None, None) for model in models
     ]
+    # Models with the same −∞ terms share their cells. If the largest model of such a group
+    # passes the checks, so does every model in it: a sub-model keeps a full-rank design and
+    # inherits a strictly positive fit with the same margins.
+    candidate_terms = sorted({term for model in models for term in model})
+    stats = dict(zip(candidate_terms, sufficient_statistics(counts, candidate_terms), strict=True)) if candidate_terms else {}
+    finite_terms = tuple(t for t in candidate_terms if stats[t] != 0)
+    group_ok: dict[tuple[int, ...], bool] = {}
     for index, model in enumerate(models):
-        code = existence_code_cached(counts, n_lists, tuple(model), codes_cache)
         if progress is not None and index % 256 == 0:
             progress(index, len(models))
-        if code:
+        infinite = tuple(sorted(t for t in model if stats[t] == 0))
+        if infinite not in group_ok:
+            group_ok[infinite] = (
+                existence_code_cached(counts, n_lists, finite_terms + infinite, codes_cache) == 0
+            )
+        if not group_ok[infinite] and existence_code_cached(counts, n_lists, tuple(model), codes_cache):
             continue
         layout = ModelLayout.build(counts, n_lists, model)
         groups.setdefault(layout.infinite_terms, []).append((index, layout))
@@ -352,11 +370,12 @@ def _batched_newton(
     for _ in range(maxit):
         z = eta + (y[None, :] - mu) / mu
         weighted = designs * mu[:, :, None]
-        xtwx = np.einsum("mcp,mcq->mpq", designs, weighted)
+        transposed = weighted.transpose(0, 2, 1)
+        xtwx = np.matmul(transposed, designs)
         xtwx[:, np.arange(width), np.arange(width)] += padding
-        xtwz = np.einsum("mcp,mc->mp", weighted, z)
-        beta = np.linalg.solve(xtwx, xtwz[:, :, None])[:, :, 0]
-        eta = np.einsum("mcp,mp->mc", designs, beta)
+        xtwz = np.matmul(transposed, z[:, :, None])
+        beta = np.linalg.solve(xtwx, xtwz)[:, :, 0]
+        eta = np.matmul(designs, beta[:, :, None])[:, :, 0]
         mu = np.exp(eta)
         deviance = _batched_deviance(y, mu)
         done = np.abs(deviance - deviance_old) / (np.abs(deviance) + 0.1) < epsilon
