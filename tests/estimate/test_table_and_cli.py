@@ -119,3 +119,34 @@ def test_cli_summary_and_errors(tmp_path: Path) -> None:
     assert unknown.exit_code == 1 and "unknown list 'XX'" in unknown.output
     nonexistent = runner.invoke(app, ["estimate", str(DATA / "Korea.csv"), "--method", "fixed", "--model", "b:c,b:d,c:d"])
     assert nonexistent.exit_code == 1 and "does not exist" in nonexistent.output
+
+
+def test_cli_profits_from_the_recorded_mix() -> None:
+    outcome = runner.invoke(
+        app,
+        ["estimate", str(DATA / "Kosovo.csv"), "--method", "main", "--profits", "sexual=30,labour=70", "--json"],
+    )
+    assert outcome.exit_code == 0, outcome.output
+    data = json.loads(outcome.stdout)
+    profits = data["profits"]
+    assert data["interval_method"] == "bca"  # the bootstrap supplied the population draws
+    # Roughly N × (0.3 × 27,252 + 0.7 × 3,687) USD for the ILO 2024 figures.
+    expected = data["population"] * (0.3 * 27252 + 0.7 * 3687)
+    assert 0.6 * expected < profits["profit"]["median"] < 1.4 * expected
+    bad = runner.invoke(app, ["estimate", str(DATA / "Kosovo.csv"), "--profits", "sexual=lots"])
+    assert bad.exit_code == 1 and "form=count" in bad.output
+
+
+def test_cli_robustness_writes_a_report(tmp_path: Path) -> None:
+    report = tmp_path / "robust.html"
+    outcome = runner.invoke(app, ["estimate", "robustness", str(DATA / "Korea.csv"), "--report", str(report)])
+    assert outcome.exit_code == 0, outcome.output
+    assert "methods" in outcome.stdout.lower()
+    page = report.read_text(encoding="utf-8")
+    assert "<svg" in page and "stepwise" in page
+
+
+def test_cli_estimate_report_and_strata(tmp_path: Path) -> None:
+    report = tmp_path / "estimate.html"
+    outcome = runner.invoke(app, ["estimate", str(DATA / "Western.csv"), "--report", str(report)])
+    assert outcome.exit_code == 0 and "<svg" in report.read_text(encoding="utf-8")

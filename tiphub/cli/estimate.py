@@ -79,6 +79,18 @@ def estimate_command(
     burnin: Annotated[int, typer.Option("--burnin", help="LCMCR burn-in iterations.")] = 100_000,
     samples: Annotated[int, typer.Option("--samples", help="LCMCR kept draws.")] = 1_000,
     thinning: Annotated[int, typer.Option("--thinning", help="LCMCR thinning.")] = 100,
+    profits: Annotated[
+        str | None,
+        typer.Option(
+            "--profits",
+            help="Also estimate illicit profits from the recorded mix of exploitation, e.g. "
+            "'sexual=120,labour=80,domestic=10', or 'store' to count it in the tiphub database.",
+        ),
+    ] = None,
+    region: Annotated[
+        str | None, typer.Option("--region", help="ILO region for profits per victim.")
+    ] = None,
+    edition: Annotated[int, typer.Option("--edition", help="ILO edition: 2014 or 2024.")] = 2024,
 ) -> None:
     """Estimate the hidden population by Multiple Systems Estimation.
 
@@ -87,6 +99,7 @@ def estimate_command(
     """
     from tiphub.estimate.api import apply_list_changes, estimate, estimate_strata
     from tiphub.estimate.loglinear import EstimationError
+    from tiphub.estimate.profits import ProfitFigureError
     from tiphub.estimate.table import CaptureTableError, read_capture_csv
 
     robustness_mode = target == "robustness" and robustness_path is not None
@@ -124,6 +137,10 @@ def estimate_command(
                 print(stratified.summary())
             return
         table = tables[()]
+        mix = _exploitation_mix(profits) if profits else None
+        if mix is not None and method != "lcmcr" and bootstrap == 0:
+            # Profits need draws of the population; the bootstrap provides them.
+            bootstrap = PROFIT_BOOTSTRAP
         with _progress(f"estimating ({method})") as update:
             result = estimate(
                 table,
@@ -137,7 +154,18 @@ def estimate_command(
                 progress=update,
                 **common,
             )
-    except (CaptureTableError, EstimationError) as error:
+        profit = None
+        if mix is not None:
+            import warnings
+
+            from tiphub.estimate.profits import estimate_profits
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # unverified figures are flagged in the output
+                profit = estimate_profits(
+                    result.population_draws, mix, region=region, edition=edition, seed=seed
+                )
+    except (CaptureTableError, EstimationError, ProfitFigureError) as error:
         errors.print(f"[red]Error:[/red] {error}", highlight=False)
         raise typer.Exit(code=1) from None
     if report is not None:
@@ -145,11 +173,39 @@ def estimate_command(
 
         write_estimate_report(result, table, report)
     if as_json:
-        print(json.dumps(result.to_dict(), ensure_ascii=False))
+        data = result.to_dict()
+        if profit is not None:
+            data["profits"] = profit.to_dict()
+        print(json.dumps(data, ensure_ascii=False))
     else:
         print(result.summary())
+        if profit is not None:
+            print(profit.summary())
         if report is not None:
             console.print(f"Report written to {report}")
+
+
+PROFIT_BOOTSTRAP = 200
+
+
+def _exploitation_mix(text: str) -> dict[str, int]:
+    """``sexual=120,labour=80`` → counts; ``store`` counts victims in the tiphub database."""
+    from tiphub.estimate.loglinear import EstimationError
+
+    if text.strip() == "store":
+        from tiphub.estimate.profits import exploitation_counts_from_store
+        from tiphub.store.db import default_engine
+
+        return exploitation_counts_from_store(default_engine())
+    mix: dict[str, int] = {}
+    for part in text.split(","):
+        name, _, value = part.partition("=")
+        if not value.strip().isdigit():
+            raise EstimationError(
+                f"--profits expects form=count pairs such as sexual=120,labour=80; got {part.strip()!r}"
+            )
+        mix[name.strip()] = int(value)
+    return mix
 
 
 def _robustness(tables: Mapping[tuple[str, ...], object], report: Path | None, as_json: bool, seed: int) -> None:
