@@ -25,10 +25,11 @@ from tiphub.estimate.lcmcr import LCMCRPosterior, effective_sample_size, geweke_
 DATA = Path(__file__).resolve().parent / "data" / "mse"
 
 # Independent chains per configuration: R's seed plus three more. Replicates show Monte-Carlo
-# error that a single chain cannot reveal about itself: on the UK tables the posterior has
-# regions with about 2.5 and about 4 occupied classes between which the Gibbs sampler moves
-# only every few million sweeps, so if chains settle in different regions their medians differ
-# by thousands while each chain's own error estimate is ~250.
+# error that one chain cannot reveal about itself: the UK posteriors have regions with about
+# 2.5 and about 4 occupied classes between which the Gibbs sampler moves only every few
+# million sweeps. Chains that settle in different regions (as they did before the sampler
+# was made to start from one class) have medians thousands apart, while each chain's own
+# error estimate is ~250; the spread across chains exposes that.
 SEEDS = (12345, 1, 2, 3)
 
 
