@@ -63,18 +63,6 @@ def pair_order_key(mask: int) -> tuple[int, ...]:
     return (popcount(mask), *reversed(bits))
 
 
-def hierarchical_closure(terms: Iterable[int]) -> list[int]:
-    """All interaction terms implied by ``terms`` (every subset of order ≥ 2)."""
-    closed: set[int] = set()
-    for term in terms:
-        sub = term
-        while sub:
-            if popcount(sub) >= 2:
-                closed.add(sub)
-            sub = (sub - 1) & term
-    return sorted(closed, key=lambda m: (popcount(m), m))
-
-
 def generators(terms: Iterable[int], n_lists: int) -> list[int]:
     """Maximal terms of a hierarchical model, including main effects in no interaction."""
     every = set(terms) | set(main_terms(n_lists))
@@ -367,7 +355,3 @@ def fit_loglinear(
         converged=fit.converged,
     )
 
-
-def ordered_model_terms(terms: Sequence[int], infinite: Sequence[int]) -> list[int]:
-    """Keep the given order of finite terms (selection order) and drop −∞ ones."""
-    return [t for t in terms if t not in set(infinite)]

@@ -25,12 +25,11 @@ from tiphub.estimate.loglinear import (
     ModelLayout,
     existence_code,
     fit_loglinear,
-    fit_poisson,
     main_terms,
     pair_order_key,
     sufficient_statistics,
 )
-from tiphub.estimate.table import CaptureTable, popcount
+from tiphub.estimate.table import CaptureTable
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -65,11 +64,6 @@ class Selection:
 
 
 # ---------------------------------------------------------------------- SparseMSE stepwise
-
-
-def poisson_tail_pvalue(observed: int, expected: float) -> float:
-    """min(P(X ≤ n), P(X ≥ n)) for X ~ Poisson(expected), as SparseMSE computes it."""
-    return float(min(poisson.cdf(observed, expected), poisson.sf(observed - 1, expected)))
 
 
 def stepwise(table: CaptureTable, pthresh: float = 0.02) -> Selection:
@@ -399,13 +393,6 @@ def main_effects(table: CaptureTable) -> Selection:
     return Selection(fit_loglinear(table, (), check=True))
 
 
-def check_existence_or_raise(table: CaptureTable, terms: Sequence[int]) -> None:
-    code = existence_code(table.counts, table.n_lists, terms)
-    if code:
-        from tiphub.estimate.loglinear import EXISTENCE_MESSAGES
-
-        raise EstimationError(EXISTENCE_MESSAGES[code])
-
 
 __all__ = [
     "Selection",
@@ -413,10 +400,8 @@ __all__ = [
     "aic_stepwise",
     "all_pairs",
     "bic_search",
-    "fit_poisson",
     "fixed",
     "hierarchical_models",
     "main_effects",
-    "popcount",
     "stepwise",
 ]

@@ -73,23 +73,6 @@ class CaptureTable:
     # ------------------------------------------------------------------ construction
 
     @classmethod
-    def from_rows(
-        cls,
-        lists: Sequence[str],
-        rows: Iterable[tuple[Sequence[int], int]],
-        *,
-        source: str | None = None,
-    ) -> CaptureTable:
-        """Build from ``(history, count)`` pairs; repeated histories are summed."""
-        lists = tuple(lists)
-        counts = np.zeros(1 << len(lists), dtype=np.int64)
-        for history, count in rows:
-            counts[history_mask(history)] += int(count)
-        table = cls(lists, counts, source)
-        table.validate()
-        return table
-
-    @classmethod
     def from_counts(
         cls, lists: Sequence[str], counts: Mapping[int, int] | np.ndarray, source: str | None = None
     ) -> CaptureTable:
