@@ -150,3 +150,10 @@ def test_cli_estimate_report_and_strata(tmp_path: Path) -> None:
     report = tmp_path / "estimate.html"
     outcome = runner.invoke(app, ["estimate", str(DATA / "Western.csv"), "--report", str(report)])
     assert outcome.exit_code == 0 and "<svg" in report.read_text(encoding="utf-8")
+
+
+def test_bic_refuses_model_spaces_too_large_to_enumerate() -> None:
+    outcome = runner.invoke(app, ["estimate", str(DATA / "NewOrl.csv"), "--method", "bic"])
+    assert outcome.exit_code == 1 and "limited to 6 lists" in outcome.output
+    six = runner.invoke(app, ["estimate", str(DATA / "UKdat.csv"), "--method", "bic", "--max-order", "3"])
+    assert six.exit_code == 1 and "too many models" in six.output

@@ -197,6 +197,16 @@ def bic_search(
     """Fit every admissible hierarchical model and keep the one with the smallest BIC."""
     n_lists = table.n_lists
     order = default_max_order(n_lists) if max_order is None else max_order
+    if order < 1:
+        raise EstimationError("--max-order must be at least 1")
+    pairs = n_lists * (n_lists - 1) // 2
+    if (order >= 2 and pairs > 15) or (order >= 3 and n_lists > 5):
+        # 7 lists at order 2 already give 2^21 models; 6 lists at order 3 about 3.7 million.
+        raise EstimationError(
+            f"BIC over every hierarchical model is limited to 6 lists at order 2 and 5 lists at "
+            f"order 3 ({n_lists} lists at order {order} is too many models); merge or omit lists, "
+            "or use --method stepwise"
+        )
     models = list(hierarchical_models(n_lists, order))
     results = batch_fit(table, models, progress=progress)
     admissible = [(bic, population, model) for model, bic, population in results if bic is not None]
