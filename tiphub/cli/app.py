@@ -5,25 +5,16 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 from sqlalchemy import Engine
 
 from tiphub.cli.estimate import estimate_command
+from tiphub.cli.progress import progress_bar as _progress
 from tiphub.store.config import database_url
 
 app = typer.Typer(
@@ -42,22 +33,6 @@ DEFAULT_DEMO_CASES = 2_000
 
 def _quiet_alembic() -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
-
-
-@contextmanager
-def _progress(label: str, total: int | None = None) -> Iterator[Progress]:
-    columns = [
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn() if total else TextColumn("{task.completed:,} rows"),
-        TimeElapsedColumn(),
-    ]
-    with Progress(
-        *columns, console=errors, transient=False, disable=not errors.is_terminal
-    ) as progress:
-        progress.add_task(label, total=total)
-        yield progress
 
 
 def _engine() -> Engine:

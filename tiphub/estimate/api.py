@@ -30,11 +30,10 @@ from tiphub.estimate.selection import (
     project_model,
     stepwise,
 )
-from tiphub.estimate.table import CaptureTable
+from tiphub.estimate.table import CaptureTable, ProgressCallback
 
 METHODS = ("main", "stepwise", "aic-stepwise", "bic", "fixed", "lcmcr")
 DEFAULT_PTHRESH = {"stepwise": 0.02, "aic-stepwise": 0.05}
-ProgressCallback = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -52,7 +51,6 @@ class EstimateOptions:
     lcmcr_burnin: int = 100_000
     lcmcr_samples: int = 1_000
     lcmcr_thinning: int = 100
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def threshold(self) -> float:
         if self.pthresh is not None:

@@ -22,10 +22,9 @@ from scipy.special import gammaln
 from scipy.stats import chi2, norm
 
 from tiphub.estimate.loglinear import R_EPSILON, R_MAXIT, LoglinearFit, ModelLayout, fit_poisson
-from tiphub.estimate.table import CaptureTable
+from tiphub.estimate.table import CaptureTable, ProgressCallback
 
 Interval = tuple[float, float | None]
-ProgressCallback = Callable[[int, int], None]
 
 PROFILE_UPPER_FACTOR = 3.0  # Rcapture's fmaxSupCL
 
@@ -58,8 +57,6 @@ class ProfileLikelihood:
         unobserved[0, 0] = 1.0
         self._design = np.vstack([design, unobserved])
         self._y = np.concatenate([table.counts[layout.cells].astype(float), [0.0]])
-        self._observed_design = design
-        self._observed_y = self._y[:-1]
         n = float(table.observed)
         upper = PROFILE_UPPER_FACTOR * self.fit.population
         result = minimize_scalar(

@@ -246,7 +246,6 @@ class LoglinearFit:
     fitted: np.ndarray = field(repr=False)
     deviance: float
     loglik: float
-    existence_code: int
     converged: bool
 
     @property
@@ -329,9 +328,10 @@ def fit_loglinear(
     counts = table.counts
     n_lists = table.n_lists
     layout = ModelLayout.build(counts, n_lists, terms)
-    code = existence_code(counts, n_lists, terms) if check else -1
-    if check and code:
-        raise EstimationError(EXISTENCE_MESSAGES[code])
+    if check:
+        code = existence_code(counts, n_lists, terms)
+        if code:
+            raise EstimationError(EXISTENCE_MESSAGES[code])
     design = layout.design()
     y = counts[layout.cells].astype(np.float64)
     if r_like:
@@ -351,7 +351,6 @@ def fit_loglinear(
         fitted=mu,
         deviance=fit.deviance,
         loglik=loglik,
-        existence_code=max(code, 0),
         converged=fit.converged,
     )
 

@@ -25,7 +25,7 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,9 +34,7 @@ import numpy as np
 
 from tiphub.estimate.api import METHODS, StratifiedResult, estimate
 from tiphub.estimate.results import METHOD_TITLES, IntervalPair, MSEResult
-from tiphub.estimate.table import CaptureTable
-
-ProgressCallback = Callable[[int, int], None]
+from tiphub.estimate.table import CaptureTable, ProgressCallback
 
 FULL_TABLE = "all lists"
 DEFAULT_METHODS = ("main", "stepwise", "aic-stepwise", "bic", "lcmcr")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,9 +29,7 @@ from tiphub.estimate.loglinear import (
     pair_order_key,
     sufficient_statistics,
 )
-from tiphub.estimate.table import CaptureTable
-
-ProgressCallback = Callable[[int, int], None]
+from tiphub.estimate.table import CaptureTable, ProgressCallback
 
 
 def all_pairs(n_lists: int) -> list[int]:

@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 COUNT_COLUMN = "count"
+# (done, total): how long jobs report progress without knowing about the terminal.
+ProgressCallback = Callable[[int, int], None]
 MAX_LISTS = 16
 
 
@@ -111,9 +113,7 @@ class CaptureTable:
 
     def overlap(self, lists: Iterable[str]) -> int:
         """How many people are on all of ``lists`` (whatever else they are on)."""
-        mask = self.mask_of(lists)
-        cells = np.arange(self.counts.size)
-        return int(self.counts[(cells & mask) == mask].sum())
+        return self.overlap_mask(self.mask_of(lists))
 
     def overlap_mask(self, mask: int) -> int:
         cells = np.arange(self.counts.size)
