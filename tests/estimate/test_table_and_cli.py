@@ -157,3 +157,10 @@ def test_bic_refuses_model_spaces_too_large_to_enumerate() -> None:
     assert outcome.exit_code == 1 and "limited to 6 lists" in outcome.output
     six = runner.invoke(app, ["estimate", str(DATA / "UKdat.csv"), "--method", "bic", "--max-order", "3"])
     assert six.exit_code == 1 and "too many models" in six.output
+
+
+def test_errors_do_not_repeat_text_that_may_identify_someone(tmp_path: Path) -> None:
+    with pytest.raises(CaptureTableError) as caught:
+        read_capture_table(write(tmp_path, "A,B,name\n1,0,Mariia Kovalenko\n0,1,x\n"))
+    assert "Mariia" not in str(caught.value) and "not shown" in str(caught.value)
+    assert caught.value.column == "name" and caught.value.row == 2

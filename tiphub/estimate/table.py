@@ -236,15 +236,24 @@ def history_mask(history: Sequence[int]) -> int:
 # ---------------------------------------------------------------------- reading CSV
 
 
+def _safe_value(text: str) -> str:
+    """Quote numbers only: a stray text column may hold a name, which must not reach a log."""
+    try:
+        float(text)
+    except ValueError:
+        return "text (not shown)"
+    return repr(text[:20])
+
+
 def _parse_binary(value: str, *, source: str, row: int, column: str) -> int:
     text = value.strip()
     if text in ("0", "1"):
         return int(text)
     if text in ("0.0", "1.0"):
         return int(float(text))
-    shown = text if len(text) <= 20 else text[:20] + "…"
+    shown = _safe_value(text)
     raise CaptureTableError(
-        f"list columns hold 0 or 1, found {shown!r} (name it with --strata if it is a stratum)",
+        f"list columns hold 0 or 1, found {shown} (name it with --strata if it is a stratum)",
         source=source,
         row=row,
         column=column,
@@ -259,7 +268,7 @@ def _parse_count(value: str, *, source: str, row: int) -> int:
         number = float(text)
     except ValueError:
         raise CaptureTableError(
-            f"the count must be a whole number, found {text[:20]!r}",
+            f"the count must be a whole number, found {_safe_value(text)}",
             source=source,
             row=row,
             column=COUNT_COLUMN,
