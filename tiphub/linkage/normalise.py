@@ -1,0 +1,121 @@
+"""Identity values reduced to forms that survive scripts, transliterations and typing.
+
+The same survivor is written "Мария Коваленко", "Mariia Kovalenko" and "Maria Kowalenko" by
+three agencies. Everything here maps such spellings closer together before any comparison:
+``unidecode`` romanises every script, and a *skeleton* folds the spelling choices that
+romanisation systems make differently (w/v, ph/f, kh/h, doubled letters, y/j/i glides).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+from metaphone import doublemetaphone
+from unidecode import unidecode
+
+_NOT_LETTER = re.compile(r"[^a-z ]+")
+_SPACES = re.compile(r"\s+")
+_DOUBLED = re.compile(r"(.)\1+")
+
+# Applied in order; each folds a pair of spellings that transliteration systems disagree on.
+_SKELETON_RULES: tuple[tuple[str, str], ...] = (
+    ("sch", "sh"),
+    ("tch", "ch"),
+    ("kh", "h"),
+    ("ph", "f"),
+    ("th", "t"),
+    ("dzh", "j"),
+    ("zh", "j"),
+    ("ck", "k"),
+    ("q", "k"),
+    ("x", "ks"),
+    ("w", "v"),
+    ("iy", "i"),
+    ("yi", "i"),
+    ("ij", "i"),
+    ("ii", "i"),
+    ("y", "i"),
+    ("c", "k"),
+)
+
+
+@lru_cache(maxsize=200_000)
+def normalise_name(text: str | None) -> str | None:
+    """Lower-case ASCII letters and single spaces; ``None`` for missing or letter-less text."""
+    if text is None:
+        return None
+    ascii_text = unidecode(unicodedata.normalize("NFC", text)).lower()
+    # Apostrophes (soft signs, Arabic hamza) vanish rather than split a name in two.
+    ascii_text = ascii_text.replace("'", "").replace("`", "")
+    letters = _SPACES.sub(" ", _NOT_LETTER.sub(" ", ascii_text)).strip()
+    return letters or None
+
+
+@lru_cache(maxsize=200_000)
+def skeleton(name: str | None) -> str | None:
+    """A spelling-invariant key of a normalised name: Kowalenko and Kovalenko agree."""
+    if not name:
+        return None
+    key = name.replace(" ", "")
+    for before, after in _SKELETON_RULES:
+        key = key.replace(before, after)
+    key = _DOUBLED.sub(r"\1", key)
+    return key or None
+
+
+@lru_cache(maxsize=200_000)
+def phonetic(name: str | None) -> str | None:
+    """Double metaphone primary code of the skeleton of each token, joined by spaces."""
+    if not name:
+        return None
+    codes = []
+    for token in name.split():
+        code = doublemetaphone(skeleton(token) or token)[0]
+        if code:
+            codes.append(code)
+    return " ".join(codes) or None
+
+
+def split_full_name(full_name: str | None) -> tuple[str | None, str | None]:
+    """(given, family) from a normalised full name: first token and the rest."""
+    if not full_name:
+        return None, None
+    tokens = full_name.split()
+    if len(tokens) == 1:
+        return tokens[0], None
+    return tokens[0], " ".join(tokens[1:])
+
+
+_DATE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
+
+
+def parse_partial_date(text: str | None) -> tuple[int | None, int | None, int | None] | None:
+    """(year, month, day) from ISO ``1998``, ``1998-07`` or ``1998-07-03``; ``None`` if invalid.
+
+    Returns ``(None, None, None)`` for a missing value.
+    """
+    if text is None or not text.strip():
+        return None, None, None
+    match = _DATE.match(text.strip())
+    if match is None:
+        return None
+    year = int(match.group(1))
+    month = int(match.group(2)) if match.group(2) else None
+    day = int(match.group(3)) if match.group(3) else None
+    if not 1850 <= year <= 2100:
+        return None
+    if month is not None and not 1 <= month <= 12:
+        return None
+    if day is not None and not 1 <= day <= 31:
+        return None
+    return year, month, day
+
+
+def normalise_identifier(text: str | None) -> str | None:
+    """Upper-case letters and digits only: 'ab 12-345' and 'AB12345' agree."""
+    if text is None:
+        return None
+    cleaned = re.sub(r"[^A-Z0-9]", "", unidecode(text).upper())
+    return cleaned or None
