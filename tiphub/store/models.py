@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     Float,
@@ -360,3 +361,57 @@ class ImportBatch(Base):
     cases_created: Mapped[int] = mapped_column(Integer, default=0)
     cases_updated: Mapped[int] = mapped_column(Integer, default=0)
     cases_unchanged: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LinkageRun(Base):
+    """One run of the record linker: what it read, how it was set up and what it found."""
+
+    __tablename__ = "linkage_run"
+    # Integer keys, unlike the UUIDs above, because caseworkers type review ids at a prompt.
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Null until the run finishes, so an interrupted run is recognisable.
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    inputs: Mapped[str] = mapped_column(Text)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    record_count: Mapped[int | None] = mapped_column(Integer)
+    candidate_pair_count: Mapped[int | None] = mapped_column(Integer)
+    link_count: Mapped[int | None] = mapped_column(Integer)
+    cluster_count: Mapped[int | None] = mapped_column(Integer)
+    estimated_precision: Mapped[float | None] = mapped_column(Float)
+    estimated_recall: Mapped[float | None] = mapped_column(Float)
+
+
+class LinkageReviewItem(Base):
+    """A candidate pair awaiting, or given, a caseworker's match decision.
+
+    One row per pair ever (keys stored sorted): a pair keeps its first run and its decision,
+    so later runs can neither duplicate it in the queue nor reopen it. The identity values
+    shown to the reviewer are copied here because the review outlives the input files.
+    """
+
+    __tablename__ = "linkage_review_item"
+    __table_args__ = (
+        UniqueConstraint("left_key", "right_key"),
+        CheckConstraint("status IN ('pending', 'match', 'non_match', 'unsure')", name="status"),
+        CheckConstraint(
+            "match_probability >= 0 AND match_probability <= 1", name="match_probability"
+        ),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # No cascade: a reviewer's decision is worth more than the run that raised the question.
+    run_id: Mapped[int] = mapped_column(Integer, ForeignKey("linkage_run.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    left_key: Mapped[str] = mapped_column(String(300))
+    right_key: Mapped[str] = mapped_column(String(300))
+    left_list: Mapped[str] = mapped_column(String(200))
+    right_list: Mapped[str] = mapped_column(String(200))
+    match_probability: Mapped[float] = mapped_column(Float)
+    match_weight: Mapped[float] = mapped_column(Float)
+    explanation: Mapped[list[dict[str, Any]]] = mapped_column(JsonList, default=list)
+    left_values: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    right_values: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,222 @@
+"""The probabilistic linkage model: Splink 5 comparisons, blocking and unsupervised training.
+
+One model definition serves both backends. Comparisons are written with Splink's level
+library (which Splink translates to each SQL dialect), so DuckDB and Spark score pairs with
+the same SQL; training runs once on DuckDB over a deterministic sample and the trained model
+is then applied on whichever backend predicts, so both give the same links.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import splink.comparison_level_library as cll
+import splink.comparison_library as cl
+from splink import SettingsCreator, block_on
+
+from tiphub.linkage.records import LSH_BANDS
+
+# Fuzzy-agreement cut-offs on Jaro-Winkler similarity of romanised names.
+_JW_CLOSE = 0.92
+_JW_SIMILAR = 0.80
+
+
+def _null_either(*columns: str) -> Any:
+    """Null level: every given column is missing on one side or the other."""
+    left = " AND ".join(f'"{name}_l" IS NULL' for name in columns)
+    right = " AND ".join(f'"{name}_r" IS NULL' for name in columns)
+    return cll.CustomLevel(f"({left}) OR ({right})", "missing").configure(is_null_level=True)
+
+
+def name_comparison() -> Any:
+    """Given and family name together, so that swapped and one-sided names are levels."""
+    return cl.CustomComparison(
+        output_column_name="name",
+        comparison_description="given and family name (romanised, spelling skeleton)",
+        comparison_levels=[
+            _null_either("given_sk", "family_sk"),
+            cll.CustomLevel(
+                '"name_sk_l" = "name_sk_r"', "both names agree"
+            ).configure(tf_adjustment_column="name_sk"),
+            cll.CustomLevel(
+                '"given_sk_l" = "family_sk_r" AND "family_sk_l" = "given_sk_r"',
+                "names swapped",
+            ),
+            cll.And(
+                cll.ExactMatchLevel("family_sk"), cll.JaroWinklerLevel("given_std", _JW_CLOSE)
+            ).configure(label_for_charts="family agrees, given close"),
+            cll.And(
+                cll.ExactMatchLevel("given_sk"), cll.JaroWinklerLevel("family_std", _JW_CLOSE)
+            ).configure(label_for_charts="given agrees, family close"),
+            cll.Or(
+                cll.And(
+                    cll.JaroWinklerLevel("given_std", _JW_CLOSE),
+                    cll.JaroWinklerLevel("family_std", _JW_CLOSE),
+                ),
+                cll.And(cll.ExactMatchLevel("given_ph"), cll.ExactMatchLevel("family_ph")),
+            ).configure(label_for_charts="both close or sound alike"),
+            cll.ExactMatchLevel("family_sk")
+            .configure(tf_adjustment_column="family_sk")
+            .configure(label_for_charts="family agrees only"),
+            cll.ExactMatchLevel("given_sk")
+            .configure(tf_adjustment_column="given_sk")
+            .configure(label_for_charts="given agrees only"),
+            cll.And(
+                cll.JaroWinklerLevel("given_std", _JW_SIMILAR),
+                cll.JaroWinklerLevel("family_std", _JW_SIMILAR),
+            ).configure(label_for_charts="both similar"),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def date_of_birth_comparison() -> Any:
+    """Partial dates agree with full ones; swapped day and month and one-digit slips count."""
+    return cl.CustomComparison(
+        output_column_name="date_of_birth",
+        comparison_description="date of birth, possibly partial",
+        comparison_levels=[
+            _null_either("dob_year"),
+            cll.CustomLevel(
+                '"dob_l" = "dob_r"', "exact"
+            ),
+            cll.CustomLevel(
+                '"dob_year_l" = "dob_year_r" AND ("dob_month_l" IS NULL OR "dob_month_r" IS NULL '
+                'OR ("dob_month_l" = "dob_month_r" AND ("dob_day_l" IS NULL OR "dob_day_r" IS NULL)))',
+                "agrees as far as given",
+            ),
+            cll.CustomLevel(
+                '"dob_year_l" = "dob_year_r" AND "dob_month_l" = "dob_day_r" '
+                'AND "dob_day_l" = "dob_month_r"',
+                "day and month swapped",
+            ),
+            cll.LevenshteinLevel("dob", 1).configure(label_for_charts="one digit differs"),
+            cll.CustomLevel(
+                '"dob_year_l" = "dob_year_r"', "same year"
+            ),
+            cll.CustomLevel(
+                'ABS("dob_year_l" - "dob_year_r") <= 2', "within two years"
+            ),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def _exact(column: str, label: str, *, tf: bool = False) -> Any:
+    exact = cll.ExactMatchLevel(column)
+    if tf:
+        exact = exact.configure(tf_adjustment_column=column)
+    return cl.CustomComparison(
+        output_column_name=column,
+        comparison_description=label,
+        comparison_levels=[cll.NullLevel(column), exact, cll.ElseLevel()],
+    )
+
+
+def _fuzzy(column: str, label: str, *, tf: bool = False, jw: float = 0.9) -> Any:
+    exact = cll.ExactMatchLevel(column)
+    if tf:
+        exact = exact.configure(tf_adjustment_column=column)
+    return cl.CustomComparison(
+        output_column_name=column,
+        comparison_description=label,
+        comparison_levels=[
+            cll.NullLevel(column),
+            exact,
+            cll.JaroWinklerLevel(column, jw),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def identifier_comparison() -> Any:
+    return cl.CustomComparison(
+        output_column_name="identifier",
+        comparison_description="document or agency identifier",
+        comparison_levels=[
+            cll.NullLevel("identifier"),
+            cll.ExactMatchLevel("identifier"),
+            cll.DamerauLevenshteinLevel("identifier", 1),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+_OPTIONAL_COMPARISONS: dict[str, Callable[[], Any]] = {
+    "sex": lambda: _exact("sex", "sex"),
+    "nationality": lambda: _exact("nationality", "nationality"),
+    "place_sk": lambda: _fuzzy("place_sk", "place of birth", tf=True),
+    "identifier": identifier_comparison,
+    "address": lambda: _fuzzy("address", "address", jw=0.9),
+    "postcode": lambda: _fuzzy("postcode", "postcode", jw=0.9),
+    "city": lambda: _fuzzy("city", "city", tf=True, jw=0.92),
+}
+
+
+def prediction_blocking_rules(present: Sequence[str]) -> list[Any]:
+    """Several keys combined so that a pair missed by one is caught by another.
+
+    Phonetic names, skeleton family name with birth year, initials with birth year, full
+    birth date with nationality, identifiers, and every band of the MinHash name index.
+    """
+    rules: list[Any] = [
+        block_on("given_ph", "family_ph"),
+        block_on("family_sk", "dob_year"),
+        block_on("initials_year"),
+        block_on("given_sk", "dob"),
+    ]
+    if "identifier" in present:
+        rules.append(block_on("identifier"))
+    if "nationality" in present:
+        rules.append(block_on("dob", "nationality"))
+    if "postcode" in present:
+        rules.append(block_on("postcode"))
+    if "address" in present:
+        rules.append(block_on("address"))
+    if "city" in present:
+        rules.append(block_on("city", "dob_year"))
+    rules.extend(block_on(f"lsh_{band}") for band in range(LSH_BANDS))
+    return rules
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the model compares, chosen from the columns that hold any values."""
+
+    comparisons: list[str]
+    settings: SettingsCreator = field(repr=False)
+
+
+def present_columns(prepared: pd.DataFrame) -> list[str]:
+    return [name for name in prepared.columns if prepared[name].notna().any()]
+
+
+def build_settings(prepared: pd.DataFrame) -> ModelSpec:
+    present = present_columns(prepared)
+    comparisons: list[Any] = []
+    names: list[str] = []
+    if "given_sk" in present or "family_sk" in present:
+        comparisons.append(name_comparison())
+        names.append("name")
+    if "dob_year" in present:
+        comparisons.append(date_of_birth_comparison())
+        names.append("date_of_birth")
+    for column, factory in _OPTIONAL_COMPARISONS.items():
+        if column in present:
+            comparisons.append(factory())
+            names.append(column)
+    settings = SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="unique_id",
+        comparisons=comparisons,
+        blocking_rules_to_generate_predictions=prediction_blocking_rules(present),
+        retain_intermediate_calculation_columns=True,
+        retain_matching_columns=True,
+        probability_two_random_records_match=1e-4,
+        em_convergence=0.001,
+        max_iterations=25,
+    )
+    return ModelSpec(names, settings)
