@@ -14,6 +14,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from tiphub.cli.estimate import estimate_command
+from tiphub.cli.linkage import link_command, linkage_app
 from tiphub.cli.progress import progress_bar as _progress
 from tiphub.store.config import database_url
 
@@ -25,6 +26,8 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.command("estimate")(estimate_command)
+app.command("link")(link_command)
+app.add_typer(linkage_app, name="linkage")
 console = Console()
 errors = Console(stderr=True)
 

@@ -56,6 +56,7 @@ def _spark_api() -> Any:
     try:
         from pyspark.sql import SparkSession
         from splink import SparkAPI
+        from splink.backends.spark import similarity_jar_location
     except ImportError as error:  # pragma: no cover - depends on the install
         raise RuntimeError(
             "the Spark backend needs PySpark: pip install 'tiphub[spark]'"
@@ -65,7 +66,9 @@ def _spark_api() -> Any:
         .appName("tiphub-linkage")
         .config("spark.sql.shuffle.partitions", "8")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.memory", "4g")
+        .config("spark.jars", similarity_jar_location())
         .getOrCreate()
     )
     spark.sparkContext.setLogLevel("ERROR")
@@ -83,9 +86,7 @@ def train_model(prepared: pd.DataFrame, spec: ModelSpec, stage: Stage) -> dict[s
         block_on("name_sk", "dob"),
         block_on("given_sk", "family_sk", "dob_year"),
     ]
-    linker.training.estimate_probability_two_random_records_match(
-        deterministic, recall=0.8
-    )
+    linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.8)
     stage("estimating u (random pairs)")
     linker.training.estimate_u_using_random_sampling(max_pairs=_U_MAX_PAIRS, seed=_SEED)
     stage("EM on pairs sharing a date of birth")
@@ -163,14 +164,33 @@ def score_pairs(
 ) -> pd.DataFrame:
     """Generate candidate pairs by the blocking rules and score them with a trained model."""
     db_api = _duckdb_api() if backend == "duckdb" else _spark_api()
-    linker = Linker(db_api.register(prepared), dict(model), log_level=None)
+    table = db_api.register(prepared)
+    if backend == "duckdb":
+        settings: dict[str, Any] = dict(model)
+    else:
+        # The trained model's SQL is DuckDB's; rebuild it in the backend's dialect and carry
+        # the trained parameters over level by level.
+        blank = Linker(table, build_settings(prepared).settings, log_level=None)
+        settings = transplant_parameters(model, blank.misc.save_model_to_json())
+    linker = Linker(table, settings, log_level=None)
     _quiet_splink()
     predictions = linker.inference.predict(threshold_match_probability=floor)
     frame: pd.DataFrame = predictions.as_pandas_dataframe()
-    frame = frame.sort_values(["unique_id_l", "unique_id_r"], kind="stable").reset_index(
-        drop=True
-    )
+    frame = frame.sort_values(["unique_id_l", "unique_id_r"], kind="stable").reset_index(drop=True)
     return frame
+
+
+def transplant_parameters(trained: Mapping[str, Any], target: dict[str, Any]) -> dict[str, Any]:
+    """Copy the prior and every level's m and u from ``trained`` into ``target``."""
+    target["probability_two_random_records_match"] = trained["probability_two_random_records_match"]
+    for source, destination in zip(trained["comparisons"], target["comparisons"], strict=True):
+        for level_from, level_to in zip(
+            source["comparison_levels"], destination["comparison_levels"], strict=True
+        ):
+            for key in ("m_probability", "u_probability"):
+                if key in level_from:
+                    level_to[key] = level_from[key]
+    return target
 
 
 def _noop(_: str) -> None:

@@ -26,8 +26,8 @@ _JW_SIMILAR = 0.80
 
 def _null_either(*columns: str) -> Any:
     """Null level: every given column is missing on one side or the other."""
-    left = " AND ".join(f'"{name}_l" IS NULL' for name in columns)
-    right = " AND ".join(f'"{name}_r" IS NULL' for name in columns)
+    left = " AND ".join(f"{name}_l IS NULL" for name in columns)
+    right = " AND ".join(f"{name}_r IS NULL" for name in columns)
     return cll.CustomLevel(f"({left}) OR ({right})", "missing").configure(is_null_level=True)
 
 
@@ -38,11 +38,11 @@ def name_comparison() -> Any:
         comparison_description="given and family name (romanised, spelling skeleton)",
         comparison_levels=[
             _null_either("given_sk", "family_sk"),
+            cll.ExactMatchLevel("name_sk")
+            .configure(tf_adjustment_column="name_sk")
+            .configure(label_for_charts="both names agree"),
             cll.CustomLevel(
-                '"name_sk_l" = "name_sk_r"', "both names agree"
-            ).configure(tf_adjustment_column="name_sk"),
-            cll.CustomLevel(
-                '"given_sk_l" = "family_sk_r" AND "family_sk_l" = "given_sk_r"',
+                "given_sk_l = family_sk_r AND family_sk_l = given_sk_r",
                 "names swapped",
             ),
             cll.And(
@@ -80,26 +80,19 @@ def date_of_birth_comparison() -> Any:
         comparison_description="date of birth, possibly partial",
         comparison_levels=[
             _null_either("dob_year"),
+            cll.CustomLevel("dob_l = dob_r", "exact"),
             cll.CustomLevel(
-                '"dob_l" = "dob_r"', "exact"
-            ),
-            cll.CustomLevel(
-                '"dob_year_l" = "dob_year_r" AND ("dob_month_l" IS NULL OR "dob_month_r" IS NULL '
-                'OR ("dob_month_l" = "dob_month_r" AND ("dob_day_l" IS NULL OR "dob_day_r" IS NULL)))',
+                "dob_year_l = dob_year_r AND (dob_month_l IS NULL OR dob_month_r IS NULL "
+                "OR (dob_month_l = dob_month_r AND (dob_day_l IS NULL OR dob_day_r IS NULL)))",
                 "agrees as far as given",
             ),
             cll.CustomLevel(
-                '"dob_year_l" = "dob_year_r" AND "dob_month_l" = "dob_day_r" '
-                'AND "dob_day_l" = "dob_month_r"',
+                "dob_year_l = dob_year_r AND dob_month_l = dob_day_r AND dob_day_l = dob_month_r",
                 "day and month swapped",
             ),
             cll.LevenshteinLevel("dob", 1).configure(label_for_charts="one digit differs"),
-            cll.CustomLevel(
-                '"dob_year_l" = "dob_year_r"', "same year"
-            ),
-            cll.CustomLevel(
-                'ABS("dob_year_l" - "dob_year_r") <= 2', "within two years"
-            ),
+            cll.CustomLevel("dob_year_l = dob_year_r", "same year"),
+            cll.CustomLevel("ABS(dob_year_l - dob_year_r) <= 2", "within two years"),
             cll.ElseLevel(),
         ],
     )

@@ -104,8 +104,7 @@ def read_records(paths: Sequence[Path]) -> RecordSet:
             if record_id in seen_ids:
                 other_source, other_row = seen_ids[record_id]
                 raise LinkageInputError(
-                    f"record_id is not unique: the same ID is on {other_source}, "
-                    f"row {other_row}",
+                    f"record_id is not unique: the same ID is on {other_source}, row {other_row}",
                     source=str(path),
                     row=row,
                     column="record_id",

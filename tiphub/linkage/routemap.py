@@ -25,12 +25,14 @@ ROLE_COLOURS: dict[str, str] = {
     "transit": "#d68910",
     "destination": "#1f618d",
     "several": "#6c3483",
+    "domestic": "#7f8c8d",
 }
 ROLE_LABELS: dict[str, str] = {
     "origin": "origin",
     "transit": "transit",
     "destination": "destination",
     "several": "several roles",
+    "domestic": "within one country",
 }
 ARROW_COLOUR = "#34495e"
 LEGEND_HEIGHT = 64
@@ -171,8 +173,9 @@ def _leg(
     (x0, y0), (x2, y2) = start, end
     dx, dy = x2 - x0, y2 - y0
     length = math.hypot(dx, dy) or 1.0
-    # Bending every arrow to its own left keeps A→B and B→A apart instead of overlapping.
-    bend = 0.18 * length
+    # Bending every arrow to its own left keeps A→B and B→A apart instead of overlapping;
+    # the cap keeps long legs from swinging across the whole map.
+    bend = min(0.18 * length, 70.0)
     cx, cy = (x0 + x2) / 2 + dy / length * bend, (y0 + y2) / 2 - dx / length * bend
     tx, ty = x2 - cx, y2 - cy
     tangent = math.hypot(tx, ty) or 1.0
@@ -210,13 +213,14 @@ def route_map_svg(
     max_routes: int = 40,
     title: str = "Trafficking routes",
 ) -> str:
-    """An inline SVG drawing the ``max_routes`` largest routes as curved arrows.
+    """An inline SVG drawing the ``max_routes`` largest cross-border routes as arrows.
 
-    Every leg (origin → transit → … → destination) is an arrow; legs shared by several
-    routes are drawn once, as wide as the victims who took them all together. Points are
-    coloured by the countries' roles, labelled with ISO alpha-2 codes and victim counts;
-    each point and arrow has a ``<title>`` tooltip with the details. Routes through a code
-    missing from the centroid table are left out and counted in the legend.
+    Every leg (origin → transit → … → destination) is a curved arrow; legs shared by
+    several routes are drawn once, as wide as all their victims together. Points are
+    coloured by the countries' roles and labelled with ISO alpha-2 codes and victim counts
+    (routes within one country add to these counts); each point and arrow has a
+    ``<title>`` tooltip with the details. Routes through a code missing from the centroid
+    table are left out and counted in the legend.
     """
     centroids = country_centroids()
     ranked = sorted(routes, key=lambda r: (-r.victims, r.countries))
@@ -224,7 +228,10 @@ def route_map_svg(
     map_height = height - LEGEND_HEIGHT
     drawable = [r for r in ranked if all(c in centroids for c in r.countries)]
     unplaced = len(ranked) - len(drawable)
-    shown = drawable[:max_routes]
+    crossing = [r for r in drawable if r.cross_border]
+    # Routes within one country draw no arrow, only add to their country's label, so they
+    # do not take places among the arrows.
+    shown = crossing[:max_routes] + [r for r in drawable if not r.cross_border]
     if not shown:
         message = "No route with a known origin and destination to draw."
         return _empty_svg(width, height, title, message)
@@ -237,7 +244,9 @@ def route_map_svg(
         path = route.countries
         for position, country in enumerate(path):
             role = (
-                "origin"
+                "domestic"
+                if not route.cross_border
+                else "origin"
                 if position == 0
                 else "destination"
                 if position == len(path) - 1
@@ -290,11 +299,15 @@ def route_map_svg(
     )
     for country in sorted(roles, key=lambda c: (-totals[c], c)):
         kinds = [k for k in ("origin", "transit", "destination") if roles[country][k]]
-        colour = ROLE_COLOURS[kinds[0] if len(kinds) == 1 else "several"]
+        # Routes within one country do not make a country an origin or a destination.
+        colour = ROLE_COLOURS[
+            "domestic" if not kinds else kinds[0] if len(kinds) == 1 else "several"
+        ]
         x, y = point[country]
-        detail = ", ".join(f"{k} {roles[country][k]}" for k in kinds)
+        details = [f"{k} {roles[country][k]}" for k in kinds]
         if domestic[country]:
-            detail += f", within the country {domestic[country]}"
+            details.append(f"within the country {domestic[country]}")
+        detail = ", ".join(details)
         tooltip = escape(f"{centroids[country].name} ({country}): {detail}")
         out.append(
             f"<g><title>{tooltip}</title>"
@@ -304,7 +317,9 @@ def route_map_svg(
             f'<tspan font-weight="bold">{escape(country)}</tspan> {totals[country]}</text></g>'
         )
     out.append("</g>")
-    out += _legend(width, map_height, most_leg, len(shown), len(ranked), unplaced)
+    out += _legend(
+        width, map_height, most_leg, min(len(crossing), max_routes), len(crossing), unplaced
+    )
     out.append("</svg>")
     return "".join(out)
 
@@ -317,7 +332,7 @@ def _legend(
         f'<rect width="{width}" height="{LEGEND_HEIGHT}" fill="#ffffff"/>',
     ]
     x = 10
-    for role in ("origin", "transit", "destination", "several"):
+    for role in ("origin", "transit", "destination", "several", "domestic"):
         parts.append(
             f'<circle cx="{x + 5}" cy="16" r="5" fill="{ROLE_COLOURS[role]}"/>'
             f'<text x="{x + 14}" y="20">{escape(ROLE_LABELS[role])}</text>'
@@ -334,8 +349,8 @@ def _legend(
         )
         x += 110
     note = (
-        f"Showing {shown} of {total} routes, largest first. Labels: ISO 3166 code and "
-        "victims whose route touches the country. Points are approximate country centroids."
+        f"Arrows: the {shown} largest of {total} cross-border routes. Labels: ISO 3166 "
+        "code and victims whose route touches the country. Points are approximate centroids."
     )
     if unplaced:
         note += f" {unplaced} route(s) through unknown country codes not drawn."
