@@ -118,9 +118,9 @@ def test_a_run_records_its_settings_and_results(engine: Engine) -> None:
         estimated_recall=0.91,
     )
     with engine.connect() as connection:
-        stored = connection.execute(
-            select(m.LinkageRun).where(m.LinkageRun.id == run_id)
-        ).one()._mapping
+        stored = (
+            connection.execute(select(m.LinkageRun).where(m.LinkageRun.id == run_id)).one()._mapping
+        )
     assert stored["inputs"] == "a.csv, b.csv"
     assert stored["settings"] == {"threshold": 0.9, "backend": "duckdb"}
     assert (stored["record_count"], stored["candidate_pair_count"]) == (120, 4000)
@@ -130,9 +130,24 @@ def test_a_run_records_its_settings_and_results(engine: Engine) -> None:
     assert stored["finished_at"] is not None
 
 
+def test_a_rounding_overshoot_of_an_estimate_is_clamped(engine: Engine, run: int) -> None:
+    finish_run(engine, run, counts={}, estimated_precision=1 + 1e-12, estimated_recall=-1e-12)
+    with engine.connect() as connection:
+        stored = connection.execute(
+            select(m.LinkageRun.estimated_precision, m.LinkageRun.estimated_recall)
+        ).one()
+    assert tuple(stored) == (1.0, 0.0)
+
+
 @pytest.mark.parametrize(
     ("counts", "precision"),
-    [({"rows": 3}, None), ({"links": -1}, None), ({"links": 2.5}, None), ({}, math.nan)],
+    [
+        ({"rows": 3}, None),
+        ({"links": -1}, None),
+        ({"links": 2.5}, None),
+        ({}, math.nan),
+        ({}, 1.01),
+    ],
 )
 def test_finish_run_refuses_bad_results(
     engine: Engine, run: int, counts: dict[str, Any], precision: float | None
@@ -168,7 +183,9 @@ def test_a_reversed_pair_is_stored_once_with_sides_swapped(engine: Engine, run: 
 def test_a_later_run_does_not_queue_a_pending_pair_again(engine: Engine, run: int) -> None:
     enqueue(engine, run, [candidate(probability=0.4)])
     later = start_run(engine, inputs="database", settings={})
-    result = enqueue(engine, later, [candidate("police:7", "ngo-a:1", 0.6), candidate("x:1", "y:1")])
+    result = enqueue(
+        engine, later, [candidate("police:7", "ngo-a:1", 0.6), candidate("x:1", "y:1")]
+    )
     assert result == EnqueueResult(added=1, already_pending=1, already_decided=0)
     assert item_count(engine) == 2
     first = [item for item in pending(engine) if item.left_key == "ngo-a:1"]

@@ -27,7 +27,7 @@ def _engine() -> Any:
 
 
 def _fail(error: Exception) -> typer.Exit:
-    errors.print(f"[red]error:[/red] {error}", markup=True, highlight=False)
+    errors.print(f"[red]error:[/red] {error}", markup=True, highlight=False, soft_wrap=True)
     return typer.Exit(2)
 
 

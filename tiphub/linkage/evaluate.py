@@ -30,10 +30,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from tiphub.estimate.api import METHODS, estimate
 from tiphub.estimate.results import MSEResult
-from tiphub.estimate.table import COUNT_COLUMN, CaptureTable
+from tiphub.estimate.table import COUNT_COLUMN, MAX_LISTS, CaptureTable
 
 RECORD_ID = "record_id"
 CLUSTER_ID = "cluster_id"
@@ -48,7 +50,12 @@ _MAX_MASK_LISTS = 62
 
 
 class EvaluationError(ValueError):
-    """Bad evaluation input, located by source (file), row (1 = header) and column."""
+    """Bad evaluation input, located by source, row and column; never quoting a value.
+
+    For a file, ``source`` is its path and row 1 its header; for a data frame passed to
+    :func:`evaluate`, ``source`` is ``clusters``, ``truth``, ``candidate pairs`` or ``lists``
+    and row n its n-th data row.
+    """
 
     def __init__(
         self,
@@ -91,68 +98,93 @@ def _read_header(path: Path, source: str) -> list[str]:
 def _read_columns(
     path: Path, source: str, header: list[str], wanted: Sequence[str]
 ) -> pd.DataFrame:
-    """Read ``wanted`` columns as stripped text; empty cells become missing.
+    """Read ``wanted`` columns as text without surrounding spaces; empty cells are ``None``.
 
-    The frame's index is the CSV row number (header = 1). Blank lines are kept while parsing
-    so that row numbers stay the file's line numbers, then dropped.
+    Blank lines are skipped, so data row ``i`` of the frame is not always file row ``i + 2``;
+    :func:`_file_row` recovers the file row when an error needs it.
     """
     for name in wanted:
         if header.count(name) > 1:
             raise EvaluationError(
                 "the column name appears twice in the header", source=source, row=1, column=name
             )
-    # Unused columns may repeat or be blank; give them unique placeholder names.
+    # Unused columns may repeat or be blank; give them unique placeholder names. They are
+    # still parsed (no usecols): only then does pandas refuse a row with too many cells,
+    # which would otherwise shift later cells silently into the wrong columns.
     names = [name if name in wanted else f"\x00unused{i}" for i, name in enumerate(header)]
     try:
         frame = pd.read_csv(
             path,
             header=0,
             names=names,
-            usecols=list(wanted),
             dtype=str,
             keep_default_na=False,
-            skip_blank_lines=False,
             encoding="utf-8-sig",
             engine="c",
         )
     except UnicodeDecodeError:
         raise EvaluationError("the file is not UTF-8 text", source=source) from None
     except pd.errors.ParserError as error:
-        # pandas' message holds the line number only, but rebuild it rather than pass it on.
+        # pandas' message holds a line number only, but rebuild it rather than pass it on.
         match = re.search(r"line (\d+)", str(error))
         row = int(match.group(1)) if match else None
         raise EvaluationError(
             "the row has more cells than the header", source=source, row=row
         ) from None
-    frame.index = pd.RangeIndex(2, len(frame) + 2)
-    frame = frame.apply(lambda column: column.str.strip())
-    blank = (frame == "").all(axis=1)
-    frame = frame.loc[~blank.to_numpy()]
-    return frame.mask(frame == "")
+    columns: dict[str, np.ndarray] = {}
+    for name in wanted:
+        # Arrow trims in C++; Series.str.strip calls Python per cell, seconds per million.
+        text = pc.utf8_trim_whitespace(
+            pa.array(frame[name].to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+        )
+        empty = pc.fill_null(pc.equal(text, ""), True).to_numpy(zero_copy_only=False)
+        values = np.asarray(text.to_numpy(zero_copy_only=False), dtype=object)
+        values[empty] = None
+        columns[name] = values
+    return pd.DataFrame(columns, columns=list(wanted))
 
 
-def _first_row(mask: pd.Series) -> int | None:
-    hits = np.flatnonzero(mask.to_numpy())
-    return int(mask.index[hits[0]]) if len(hits) else None
+def _file_row(path: Path, position: int) -> int:
+    """The file row (header = 1, blank lines counted) of the frame's data row ``position``."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        next(reader, None)
+        data_rows = -1
+        for number, row in enumerate(reader, start=2):
+            # pandas skips empty and whitespace-only lines (but not ",,").
+            if len(row) > 1 or (row and row[0].strip()):
+                data_rows += 1
+                if data_rows == position:
+                    return number
+    return position + 2
 
 
-def _check_ids(frame: pd.DataFrame, source: str, required: Sequence[str]) -> None:
-    """Empty ids and duplicate record ids, reported by row number (the frame's index)."""
+def _first(mask: np.ndarray) -> int | None:
+    hits = np.flatnonzero(mask)
+    return int(hits[0]) if len(hits) else None
+
+
+def _check_values(
+    frame: pd.DataFrame, path: Path, required: Sequence[str], unique: str | None
+) -> None:
+    """No empty cell in ``required``; ``unique`` (the record id) once per file."""
+    source = str(path)
     for name in required:
-        row = _first_row(frame[name].isna())
-        if row is not None:
-            raise EvaluationError("the value is empty", source=source, row=row, column=name)
-    duplicated = frame[RECORD_ID].duplicated(keep="first")
-    row = _first_row(duplicated)
-    if row is not None:
-        position = int(np.flatnonzero(duplicated.to_numpy())[0])
-        value = frame[RECORD_ID].iloc[position]
-        first = _first_row(frame[RECORD_ID] == value)
+        position = _first(frame[name].isna().to_numpy())
+        if position is not None:
+            raise EvaluationError(
+                "the value is empty", source=source, row=_file_row(path, position), column=name
+            )
+    if unique is None:
+        return
+    position = _first(frame[unique].duplicated(keep="first").to_numpy())
+    if position is not None:
+        first = _first((frame[unique] == frame[unique].iloc[position]).to_numpy())
         raise EvaluationError(
-            f"record_id is not unique (first seen on row {first})",
+            f"record_id is not unique (first seen on row {_file_row(path, first or 0)})",
             source=source,
-            row=row,
-            column=RECORD_ID,
+            row=_file_row(path, position),
+            column=unique,
         )
 
 
@@ -165,7 +197,8 @@ def _require(header: Sequence[str], names: Sequence[str], source: str) -> None:
 def read_clusters(path: str | Path) -> pd.DataFrame:
     """Read predicted clusters: ``record_id, cluster_id`` and ``list`` when present.
 
-    Values are text with surrounding spaces removed; other columns are ignored.
+    Values are text without surrounding spaces; other columns are ignored. Every listed
+    column must be filled in; record ids must be unique.
     """
     path = Path(path)
     source = str(path)
@@ -173,8 +206,8 @@ def read_clusters(path: str | Path) -> pd.DataFrame:
     _require(header, (RECORD_ID, CLUSTER_ID), source)
     wanted = [RECORD_ID, CLUSTER_ID, *([LIST] if LIST in header else [])]
     frame = _read_columns(path, source, header, wanted)
-    _check_ids(frame, source, wanted)
-    return frame[wanted].reset_index(drop=True)
+    _check_values(frame, path, wanted, RECORD_ID)
+    return frame
 
 
 def truth_column(columns: Sequence[str]) -> str | None:
@@ -186,7 +219,7 @@ def read_truth(path: str | Path) -> pd.DataFrame:
     """Read the true entities as ``record_id, true_id`` (and ``list`` when present).
 
     The entity column may be named any of :data:`TRUTH_ID_COLUMNS`; the first present wins
-    and is renamed ``true_id``.
+    and is renamed ``true_id``. Checks as :func:`read_clusters`.
     """
     path = Path(path)
     source = str(path)
@@ -200,8 +233,8 @@ def read_truth(path: str | Path) -> pd.DataFrame:
         )
     wanted = [RECORD_ID, entity, *([LIST] if LIST in header else [])]
     frame = _read_columns(path, source, header, wanted)
-    _check_ids(frame, source, wanted)
-    return frame[wanted].rename(columns={entity: TRUE_ID}).reset_index(drop=True)
+    _check_values(frame, path, wanted, RECORD_ID)
+    return frame.rename(columns={entity: TRUE_ID})
 
 
 def read_candidate_pairs(path: str | Path) -> pd.DataFrame:
@@ -211,41 +244,103 @@ def read_candidate_pairs(path: str | Path) -> pd.DataFrame:
     header = _read_header(path, source)
     _require(header, CANDIDATE_COLUMNS, source)
     frame = _read_columns(path, source, header, CANDIDATE_COLUMNS)
-    for name in CANDIDATE_COLUMNS:
-        row = _first_row(frame[name].isna())
-        if row is not None:
-            raise EvaluationError("the value is empty", source=source, row=row, column=name)
-    return frame.reset_index(drop=True)
+    _check_values(frame, path, CANDIDATE_COLUMNS, None)
+    return frame
 
 
 # ---------------------------------------------------------------------- capture histories
 
 
-def _as_text(values: pd.Series) -> np.ndarray:
-    """Non-missing values as ``str``, missing as ``None`` (object array)."""
-    array = values.to_numpy(dtype=object)
-    missing = pd.isna(array)
-    out: np.ndarray
-    if pd.api.types.infer_dtype(array, skipna=True) in ("string", "empty"):
-        out = array.copy()
+def _text_codes(values: pd.Series | np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Codes into the sorted distinct texts of ``values``; -1 where missing or empty.
+
+    Only the distinct values are turned into text, so a million records cost one hash pass.
+    """
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object))
+    if len(uniques) == 0:
+        return np.full(len(codes), -1, dtype=np.int64), []
+    texts = np.array([str(value).strip() for value in uniques], dtype=object)
+    names, inverse = np.unique(texts, return_inverse=True)
+    inverse = inverse.astype(np.int64)
+    if names[0] == "":
+        # An empty name would become a nameless column; treat it as missing.
+        inverse -= 1
+        names = names[1:]
+    mapped = np.where(codes >= 0, inverse[np.maximum(codes, 0)], -1)
+    return mapped.astype(np.int64), [str(name) for name in names]
+
+
+def _history_masks(list_codes: np.ndarray, entity_codes: np.ndarray, n_entities: int) -> np.ndarray:
+    """Each entity's capture history as a bit mask (bit i = on list i); 0 = on no list."""
+    known = (list_codes >= 0) & (entity_codes >= 0)
+    masks = np.zeros(n_entities, dtype=np.int64)
+    np.bitwise_or.at(masks, entity_codes[known], np.left_shift(np.int64(1), list_codes[known]))
+    return masks
+
+
+def _entity_strata(
+    entity_codes: np.ndarray, stratum_codes: np.ndarray, n_entities: int
+) -> np.ndarray:
+    """Each entity's most frequent stratum code, ties to the smallest; -1 when it has none.
+
+    Codes follow sorted text order (see :func:`_text_codes`), so the smallest code is the
+    first stratum in sorted order.
+    """
+    result = np.full(n_entities, -1, dtype=np.int64)
+    known = (stratum_codes >= 0) & (entity_codes >= 0)
+    if not known.any():
+        return result
+    n_strata = int(stratum_codes.max()) + 1
+    keys, votes = np.unique(
+        entity_codes[known] * n_strata + stratum_codes[known], return_counts=True
+    )
+    entity, stratum = keys // n_strata, keys % n_strata
+    order = np.lexsort((stratum, -votes, entity))
+    entity, stratum = entity[order], stratum[order]
+    first = np.ones(len(entity), dtype=bool)
+    first[1:] = entity[1:] != entity[:-1]
+    result[entity[first]] = stratum[first]
+    return result
+
+
+def _histories_frame(
+    masks: np.ndarray,
+    list_names: Sequence[str],
+    entity_strata: np.ndarray | None = None,
+    stratum_names: Sequence[str] = (),
+    stratum_column: str = STRATUM,
+) -> pd.DataFrame:
+    seen = masks > 0
+    masks = masks[seen]
+    distinct, mask_codes = np.unique(masks, return_inverse=True)
+    if entity_strata is None:
+        keys, counts = np.unique(mask_codes, return_counts=True)
+        strata_of_row = None
+        row_masks = distinct[keys]
     else:
-        out = array.astype(str).astype(object)
-    out[missing] = None
+        # Missing strata (-1) become the largest code so that they sort last.
+        strata = entity_strata[seen].copy()
+        strata[strata < 0] = len(stratum_names)
+        keys, counts = np.unique(strata * len(distinct) + mask_codes, return_counts=True)
+        strata_of_row = keys // max(len(distinct), 1)
+        row_masks = distinct[keys % max(len(distinct), 1)]
+    out = pd.DataFrame(index=pd.RangeIndex(len(keys)))
+    if strata_of_row is not None:
+        labels = np.array([*stratum_names, None], dtype=object)
+        out[stratum_column] = labels[strata_of_row]
+    for bit, name in enumerate(list_names):
+        out[name] = ((row_masks >> bit) & 1).astype(np.int64)
+    out[COUNT_COLUMN] = counts.astype(np.int64)
     return out
 
 
-def _entity_strata(entity_codes: np.ndarray, strata: np.ndarray, n_entities: int) -> np.ndarray:
-    """Each entity's most frequent stratum, ties to the smallest in sorted order; else None."""
-    known = ~pd.isna(strata)
-    result = np.full(n_entities, None, dtype=object)
-    if not known.any():
-        return result
-    votes = pd.DataFrame({"entity": entity_codes[known], "stratum": strata[known]})
-    tally = votes.groupby(["entity", "stratum"], sort=False).size().reset_index(name="n")
-    tally = tally.sort_values(["entity", "n", "stratum"], ascending=[True, False, True])
-    winners = tally.drop_duplicates("entity", keep="first")
-    result[winners["entity"].to_numpy(np.int64)] = winners["stratum"].to_numpy(dtype=object)
-    return result
+def _check_list_names(list_names: Sequence[str]) -> None:
+    if len(list_names) > _MAX_MASK_LISTS:
+        raise EvaluationError(
+            f"at most {_MAX_MASK_LISTS} lists are supported, found {len(list_names)}"
+        )
+    if COUNT_COLUMN in list_names:
+        raise EvaluationError(f"a list may not be named {COUNT_COLUMN!r}: it is the count column")
 
 
 def capture_histories(
@@ -255,77 +350,37 @@ def capture_histories(
 
     ``record_lists``, ``entity_ids`` and ``strata`` hold one value per record and are matched
     by position, not by index. An entity is on a list when any of its records is. The result
-    has one 0/1 column per list (named by the list, in sorted order) and ``count``, with rows
-    only for histories someone has, in the order of their bit mask (first list = lowest bit),
-    as :meth:`CaptureTable.to_csv` writes them.
+    has one 0/1 column per list (named by the list as text, in sorted order) and ``count``,
+    with rows only for histories someone has, in the order of their bit mask (first list =
+    lowest bit), as :meth:`CaptureTable.to_csv` writes them.
 
     With ``strata``, a stratum column (named after the Series, else ``stratum``) comes first
-    and rows are sorted by it, then by history. An entity's stratum is the most frequent
-    non-missing value among its records, ties going to the first in sorted (text) order; an
-    entity with no stratum value has a missing stratum, sorted last (an empty cell in CSV).
+    and rows are sorted by it (as text), then by history. An entity's stratum is the most
+    frequent non-missing value among all its records, ties going to the first in sorted text
+    order; an entity with no stratum value has a missing stratum (``None``), sorted last and
+    written as an empty cell.
 
-    Records with a missing list or entity are ignored; so is an entity none of whose records
-    has a list, since a history on no list cannot be observed.
+    Records with a missing (or empty) list or a missing entity are ignored; so is an entity
+    none of whose records has a list, since a history on no list cannot be observed.
     """
     if len(record_lists) != len(entity_ids) or (
         strata is not None and len(strata) != len(entity_ids)
     ):
         raise EvaluationError("record_lists, entity_ids and strata must have the same length")
-    entities = entity_ids.to_numpy(dtype=object)
-    has_entity = ~pd.isna(entities)
-    lists = _as_text(record_lists)[has_entity]
-    entity_codes, entity_values = pd.factorize(entities[has_entity])
-    list_known = ~pd.isna(lists)
-    list_codes, list_names_index = pd.factorize(lists[list_known], sort=True)
-    list_names = [str(name) for name in list_names_index]
-    if len(list_names) > _MAX_MASK_LISTS:
+    list_codes, list_names = _text_codes(record_lists)
+    _check_list_names(list_names)
+    entity_codes, entity_values = pd.factorize(entity_ids.to_numpy())
+    masks = _history_masks(list_codes, entity_codes, len(entity_values))
+    if strata is None:
+        return _histories_frame(masks, list_names)
+    column = str(strata.name) if strata.name is not None else STRATUM
+    if column in list_names or column == COUNT_COLUMN:
         raise EvaluationError(
-            f"at most {_MAX_MASK_LISTS} lists are supported, found {len(list_names)}"
+            f"the stratum column {column!r} has the name of a list or of the count"
         )
-    if COUNT_COLUMN in list_names:
-        raise EvaluationError(f"a list may not be named {COUNT_COLUMN!r}: it is the count column")
-    masks = np.zeros(len(entity_values), dtype=np.int64)
-    np.bitwise_or.at(
-        masks, entity_codes[list_known], np.left_shift(np.int64(1), list_codes.astype(np.int64))
-    )
-    seen = masks > 0
-    columns: dict[str, Any] = {}
-    stratum_name: str | None = None
-    if strata is not None:
-        stratum_name = str(strata.name) if strata.name is not None else STRATUM
-        if stratum_name in list_names or stratum_name == COUNT_COLUMN:
-            raise EvaluationError(
-                f"the stratum column {stratum_name!r} has the name of a list or of the count"
-            )
-        per_entity = _entity_strata(entity_codes, _as_text(strata)[has_entity], len(entity_values))
-        columns[stratum_name] = per_entity[seen]
-    columns["mask"] = masks[seen]
-    keys = list(columns)
-    if not seen.any():
-        grouped = pd.DataFrame(
-            {
-                **{k: pd.Series(dtype=object) for k in keys[:-1]},
-                "mask": pd.Series(dtype=np.int64),
-                COUNT_COLUMN: pd.Series(dtype=np.int64),
-            }
-        )
-    else:
-        grouped = (
-            pd.DataFrame(columns)
-            .groupby(keys, dropna=False, sort=False)
-            .size()
-            .reset_index(name=COUNT_COLUMN)
-            .sort_values(keys, na_position="last", kind="stable")
-            .reset_index(drop=True)
-        )
-    out = pd.DataFrame(index=grouped.index)
-    if stratum_name is not None:
-        out[stratum_name] = grouped[stratum_name].astype(object)
-    mask_values = grouped["mask"].to_numpy(np.int64)
-    for bit, name in enumerate(list_names):
-        out[name] = ((mask_values >> bit) & 1).astype(np.int64)
-    out[COUNT_COLUMN] = grouped[COUNT_COLUMN].to_numpy(np.int64)
-    return out
+    stratum_codes, stratum_names = _text_codes(strata)
+    per_entity = _entity_strata(entity_codes, stratum_codes, len(entity_values))
+    return _histories_frame(masks, list_names, per_entity, stratum_names, column)
 
 
 def write_capture_histories(frame: pd.DataFrame, path: str | Path) -> None:
@@ -337,8 +392,13 @@ def write_capture_histories(frame: pd.DataFrame, path: str | Path) -> None:
 
 def capture_table(histories: pd.DataFrame, source: str | None = None) -> CaptureTable:
     """An unstratified :func:`capture_histories` frame as a :class:`CaptureTable`."""
-    lists = [name for name in histories.columns if name != COUNT_COLUMN]
-    bits = histories[lists].to_numpy(np.int64)
+    lists = [str(name) for name in histories.columns if name != COUNT_COLUMN]
+    if len(lists) > MAX_LISTS:
+        raise EvaluationError(f"at most {MAX_LISTS} lists are supported, found {len(lists)}")
+    bits = histories[lists].to_numpy()
+    if bits.size and not np.isin(bits, (0, 1)).all():
+        raise EvaluationError("list columns must hold 0 or 1 (is there a stratum column?)")
+    bits = bits.astype(np.int64)
     masks = (bits << np.arange(len(lists), dtype=np.int64)).sum(axis=1)
     counts = np.bincount(
         masks, weights=histories[COUNT_COLUMN].to_numpy(np.int64), minlength=1 << len(lists)
@@ -353,10 +413,12 @@ def _ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator else math.nan
 
 
-def _f1(precision: float, recall: float) -> float:
-    if math.isnan(precision) or math.isnan(recall) or precision + recall == 0:
-        return math.nan if math.isnan(precision) or math.isnan(recall) else 0.0
-    return 2 * precision * recall / (precision + recall)
+def _f1(hits: int, predicted: int, true: int) -> float:
+    """The harmonic mean of precision and recall, ``2·hits / (predicted + true)``.
+
+    Written this way it stays defined (0) when nothing is predicted but something is true.
+    """
+    return _ratio(2 * hits, predicted + true)
 
 
 def _json_number(value: float | None, digits: int = 6) -> float | None:
@@ -377,9 +439,14 @@ class LinkageEvaluation:
     Cluster level: a predicted cluster is correct when its records are exactly one entity's
     (both restricted to the evaluated records).
 
-    Undefined ratios (nothing to divide by) are NaN here and ``None`` in :meth:`to_dict`.
-    The ``mse_*``/``population_*`` fields are ``None`` unless list membership was known and
-    both estimates succeeded (``mse_skipped`` says why not).
+    F1 is ``2·hits / (predicted + true)``, the harmonic mean of precision and recall, and 0
+    (not undefined) when nothing is predicted. Undefined ratios (nothing to divide by) are
+    NaN here and ``None`` in :meth:`to_dict`.
+
+    MSE: ``observed_*``, ``population_*`` and the full results ``mse_predicted`` (from the
+    clusters) and ``mse_true`` (from the truth) are ``None`` unless list membership was
+    known and both estimates succeeded; ``mse_skipped`` then says why. ``mse_method`` and
+    ``lists`` are set whenever an estimate was attempted.
     """
 
     records_clusters: int
@@ -419,7 +486,7 @@ class LinkageEvaluation:
 
     @property
     def f1(self) -> float:
-        return _f1(self.precision, self.recall)
+        return _f1(self.true_positive_pairs, self.predicted_pairs, self.true_pairs)
 
     @property
     def precision_over_recall(self) -> float:
@@ -445,7 +512,7 @@ class LinkageEvaluation:
 
     @property
     def cluster_f1(self) -> float:
-        return _f1(self.cluster_precision, self.cluster_recall)
+        return _f1(self.correct_clusters, self.predicted_clusters, self.true_entities)
 
     # ------------------------------------------------------------------ blocking
 
@@ -540,8 +607,8 @@ class LinkageEvaluation:
         def share(value: float | None) -> str:
             return "n/a" if value is None or math.isnan(value) else f"{value:.4f}"
 
-        def people(value: float | None) -> str:
-            return "n/a" if value is None else f"{value:,.1f}"
+        def people(value: float | None, sign: str = "") -> str:
+            return "n/a" if value is None else f"{value:{sign},.1f}"
 
         width = 78
         lines = [
@@ -585,7 +652,7 @@ class LinkageEvaluation:
                 f"{'Observed people:':<30}{self.observed_predicted or 0:>14,}"
                 f"{self.observed_true or 0:>14,}{self.observed_difference or 0:>+14,}",
                 f"{'Estimated population:':<30}{people(self.population_predicted):>14}"
-                f"{people(self.population_true):>14}{people(self.estimate_error):>14}",
+                f"{people(self.population_true):>14}{people(self.estimate_error, '+'):>14}",
                 f"{'Relative error:':<30}" + ("n/a" if relative is None else f"{relative:+.2%}"),
             ]
         if self.warnings:
@@ -601,23 +668,25 @@ class LinkageEvaluation:
 def _frame_ids(frame: pd.DataFrame, column: str, source: str) -> np.ndarray:
     """A frame's id column as text; rows are reported 1-based (data rows of the frame)."""
     values = frame[column]
-    missing = np.flatnonzero(values.isna().to_numpy())
+    ids: np.ndarray = values.astype(str).to_numpy(dtype=object)
+    missing = np.flatnonzero(values.isna().to_numpy() | (ids == ""))
     if len(missing):
         raise EvaluationError(
             "the value is empty", source=source, row=int(missing[0]) + 1, column=column
         )
-    ids: np.ndarray = values.astype(str).to_numpy(dtype=object)
     return ids
 
 
-def _unique_ids(ids: np.ndarray, source: str) -> pd.Index:
-    index = pd.Index(ids)
-    if not index.is_unique:
-        position = int(np.flatnonzero(index.duplicated(keep="first"))[0])
+def _check_unique(codes: np.ndarray, source: str) -> None:
+    if len(codes) and np.bincount(codes).max() > 1:
+        position = int(np.flatnonzero(pd.Series(codes).duplicated(keep="first").to_numpy())[0])
+        first = int(np.flatnonzero(codes == codes[position])[0])
         raise EvaluationError(
-            "record_id is not unique", source=source, row=position + 1, column=RECORD_ID
+            f"record_id is not unique (first seen on row {first + 1})",
+            source=source,
+            row=position + 1,
+            column=RECORD_ID,
         )
-    return index
 
 
 def _pairs(sizes: np.ndarray) -> int:
@@ -625,64 +694,95 @@ def _pairs(sizes: np.ndarray) -> int:
     return int((sizes * (sizes - 1) // 2).sum())
 
 
-def _record_lists(
-    evaluated: pd.Index,
+def _compact(codes: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    """Drop names no record uses (a list nobody is on would stop the estimate)."""
+    used = np.unique(codes[codes >= 0])
+    remap = np.full(len(names) + 1, -1, dtype=np.int64)
+    remap[used] = np.arange(len(used))
+    return remap[codes], [names[i] for i in used]
+
+
+def _list_codes(
+    evaluated: np.ndarray,
     clusters: pd.DataFrame,
     cluster_rows: np.ndarray,
     truth: pd.DataFrame,
     truth_rows: np.ndarray,
     lists: pd.Series | None,
     warnings: list[str],
-) -> np.ndarray | None:
-    """Each evaluated record's list: ``lists`` first, then the clusters', then the truth's."""
+) -> tuple[np.ndarray, list[str]] | None:
+    """Each evaluated record's list code: from ``lists``, else the clusters', else the truth's."""
     if lists is not None:
         mapping = pd.Series(lists.to_numpy(dtype=object), index=lists.index.astype(str))
         if not mapping.index.is_unique:
-            raise EvaluationError("the lists Series has a record_id more than once")
-        found = _as_text(mapping.reindex(evaluated))
-        unknown = int(pd.isna(found).sum())
+            raise EvaluationError("the lists Series has a record_id more than once", source="lists")
+        codes, names = _text_codes(mapping.reindex(evaluated).to_numpy(dtype=object))
+        unknown = int((codes < 0).sum())
         if unknown:
-            warnings.append(f"{unknown:,} evaluated records have no list and were left out of MSE")
-        return found
-    from_clusters: np.ndarray | None = (
-        _as_text(clusters[LIST])[cluster_rows] if LIST in clusters else None
-    )
-    from_truth: np.ndarray | None = _as_text(truth[LIST])[truth_rows] if LIST in truth else None
-    if from_clusters is None:
-        return from_truth
-    if from_truth is not None:
-        both = ~pd.isna(from_clusters) & ~pd.isna(from_truth)
-        disagree = int((from_clusters[both] != from_truth[both]).sum()) if both.any() else 0
-        if disagree:
-            warnings.append(
-                f"{disagree:,} records are on different lists in the clusters and the truth; "
-                "the clusters' lists were used"
-            )
-        gaps = pd.isna(from_clusters)
-        from_clusters = from_clusters.copy()
-        from_clusters[gaps] = from_truth[gaps]
-    return from_clusters
+            warnings.append(f"{unknown:,} evaluated records have no list and are left out of MSE")
+        return codes, names
+    sources = [
+        _text_codes(frame[LIST].to_numpy(dtype=object)[rows])
+        for frame, rows in ((clusters, cluster_rows), (truth, truth_rows))
+        if LIST in frame.columns
+    ]
+    if not sources:
+        return None
+    if len(sources) == 1:
+        return sources[0]
+    (from_clusters, cluster_names), (from_truth, truth_names) = sources
+    names = sorted({*cluster_names, *truth_names})
+    position = {name: i for i, name in enumerate(names)}
+    # The trailing -1 makes code -1 (missing) map to -1.
+    a = np.array([*(position[n] for n in cluster_names), -1], dtype=np.int64)[from_clusters]
+    b = np.array([*(position[n] for n in truth_names), -1], dtype=np.int64)[from_truth]
+    disagree = int(((a >= 0) & (b >= 0) & (a != b)).sum())
+    if disagree:
+        warnings.append(
+            f"{disagree:,} records are on different lists in the clusters and the truth; "
+            "the clusters' lists were used"
+        )
+    return _compact(np.where(a >= 0, a, b), names)
 
 
 def _blocking(
-    candidate_pairs: pd.DataFrame, evaluated: pd.Index, entity_codes: np.ndarray
+    candidate_pairs: pd.DataFrame,
+    record_values: np.ndarray,
+    evaluated_position: np.ndarray,
+    entity_codes: np.ndarray,
 ) -> tuple[int, int]:
     """(candidate pairs, distinct true pairs among them), counted without listing true pairs.
 
-    A candidate is a covered true pair when both records are evaluated, distinct and of one
-    entity; unordered duplicates are counted once.
+    A candidate covers a true pair when both records are evaluated, distinct and of one
+    entity; repeats and the reverse order are counted once. ``record_values`` are the
+    distinct record ids and ``evaluated_position`` maps each to its evaluated position or -1.
     """
     for name in CANDIDATE_COLUMNS:
         if name not in candidate_pairs.columns:
             raise EvaluationError(
                 "the required column is missing", source="candidate pairs", column=name
             )
+    left_ids = candidate_pairs[CANDIDATE_COLUMNS[0]]
+    right_ids = candidate_pairs[CANDIDATE_COLUMNS[1]]
+    n_records, n_pairs = len(record_values), len(candidate_pairs)
+    if n_records == 0 or n_pairs == 0:
+        return n_pairs, 0
+    # Factorising the distinct record ids first gives them codes 0..n-1, so a candidate id
+    # with a larger code is unknown; one hash pass beats Index.get_indexer by far here.
+    codes, _ = pd.factorize(
+        np.concatenate(
+            [
+                record_values,
+                left_ids.astype(str).to_numpy(dtype=object),
+                right_ids.astype(str).to_numpy(dtype=object),
+            ]
+        )
+    )
     positions = []
-    for name in CANDIDATE_COLUMNS:
-        values = candidate_pairs[name]
-        text = values.astype(str).to_numpy(dtype=object)
-        found = evaluated.get_indexer(text)
-        found[values.isna().to_numpy()] = -1
+    for part, ids in enumerate((left_ids, right_ids)):
+        code = codes[n_records + part * n_pairs : n_records + (part + 1) * n_pairs]
+        found = np.where(code < n_records, evaluated_position[np.minimum(code, n_records - 1)], -1)
+        found[ids.isna().to_numpy()] = -1
         positions.append(found)
     left, right = positions
     usable = (left >= 0) & (right >= 0) & (left != right)
@@ -690,25 +790,26 @@ def _blocking(
     same = entity_codes[left] == entity_codes[right]
     low = np.minimum(left[same], right[same]).astype(np.int64)
     high = np.maximum(left[same], right[same]).astype(np.int64)
-    covered = int(np.unique(low * len(evaluated) + high).size)
-    return len(candidate_pairs), covered
+    covered = int(np.unique(low * len(entity_codes) + high).size)
+    return n_pairs, covered
 
 
 def _mse(
-    record_lists: np.ndarray,
-    cluster_codes: np.ndarray,
-    entity_codes: np.ndarray,
+    list_codes: np.ndarray,
+    list_names: Sequence[str],
+    groupings: Sequence[tuple[np.ndarray, int, str]],
     method: str,
     options: Mapping[str, Any],
-) -> tuple[MSEResult, MSEResult, tuple[str, ...]]:
-    lists = pd.Series(record_lists, dtype=object)
-    predicted = capture_table(capture_histories(lists, pd.Series(cluster_codes)), "clusters")
-    true = capture_table(capture_histories(lists, pd.Series(entity_codes)), "truth")
-    return (
-        estimate(predicted, method, **options),
-        estimate(true, method, **options),
-        predicted.lists,
-    )
+) -> list[MSEResult]:
+    """One estimate per grouping of the records (codes, number of groups, name)."""
+    if len(list_names) > MAX_LISTS:
+        raise EvaluationError(f"at most {MAX_LISTS} lists are supported, found {len(list_names)}")
+    results = []
+    for codes, n_groups, name in groupings:
+        masks = _history_masks(list_codes, codes, n_groups)
+        table = capture_table(_histories_frame(masks, list_names), name)
+        results.append(estimate(table, method, **options))
+    return results
 
 
 def evaluate(
@@ -732,11 +833,12 @@ def evaluate(
     true pairs found among the candidates in either order.
 
     List membership for the MSE comparison comes from ``lists`` (a Series of list names
-    indexed by record_id), else the clusters' ``list`` column, else the truth's. With it,
-    and unless ``mse`` is false, the population is estimated twice with
-    :func:`tiphub.estimate.estimate` — from the predicted clusters' capture histories and
-    from the true entities' — using ``mse_method`` and keyword ``mse_options`` (e.g.
-    ``{"profile": False}``). A failed estimate is reported in ``mse_skipped``, not raised.
+    indexed by record_id), else the clusters' ``list`` column, else the truth's (records
+    without a list in the clusters take the truth's). With it, and unless ``mse`` is false,
+    the population is estimated twice with :func:`tiphub.estimate.estimate` — from the
+    predicted clusters' capture histories and from the true entities' — with ``mse_method``
+    and the keyword arguments ``mse_options`` (e.g. ``{"profile": False}``). An estimate
+    that cannot be made is reported in ``mse_skipped``, not raised.
     """
     started = time.perf_counter()
     if mse_method not in METHODS:
@@ -753,21 +855,27 @@ def evaluate(
         raise EvaluationError(
             "no true entity column: name it one of " + ", ".join(TRUTH_ID_COLUMNS), source="truth"
         )
+    cluster_records = _frame_ids(clusters, RECORD_ID, "clusters")
     cluster_ids = _frame_ids(clusters, CLUSTER_ID, "clusters")
+    truth_records = _frame_ids(truth, RECORD_ID, "truth")
     entity_ids = _frame_ids(truth, entity_column, "truth")
-    cluster_index = _unique_ids(_frame_ids(clusters, RECORD_ID, "clusters"), "clusters")
-    truth_index = _unique_ids(_frame_ids(truth, RECORD_ID, "truth"), "truth")
     warnings: list[str] = []
 
-    # Evaluate on the intersection, in the clusters' record order.
-    truth_of_cluster_row = truth_index.get_indexer(cluster_index)
-    in_both = truth_of_cluster_row >= 0
-    cluster_rows = np.flatnonzero(in_both)
-    truth_rows = truth_of_cluster_row[in_both]
-    evaluated = cluster_index[cluster_rows]
+    # One hash pass over both id columns gives uniqueness checks and the intersection.
+    record_codes, record_values = pd.factorize(np.concatenate([cluster_records, truth_records]))
+    cluster_codes_all = record_codes[: len(cluster_records)]
+    truth_codes_all = record_codes[len(cluster_records) :]
+    _check_unique(cluster_codes_all, "clusters")
+    _check_unique(truth_codes_all, "truth")
+    truth_row_of_record = np.full(len(record_values), -1, dtype=np.int64)
+    truth_row_of_record[truth_codes_all] = np.arange(len(truth_codes_all))
+    truth_row_of_cluster_row = truth_row_of_record[cluster_codes_all]
+    # Evaluated records, in the clusters' order.
+    cluster_rows = np.flatnonzero(truth_row_of_cluster_row >= 0)
+    truth_rows = truth_row_of_cluster_row[cluster_rows]
     n_evaluated = len(cluster_rows)
-    only_clusters = len(cluster_index) - n_evaluated
-    only_truth = len(truth_index) - n_evaluated
+    only_clusters = len(cluster_records) - n_evaluated
+    only_truth = len(truth_records) - n_evaluated
     if only_clusters:
         warnings.append(f"{only_clusters:,} records in the clusters are not in the truth")
     if only_truth:
@@ -778,17 +886,17 @@ def evaluate(
     n_clusters, n_entities = len(cluster_values), len(entity_values)
     cluster_sizes = np.bincount(cluster_codes, minlength=n_clusters)
     entity_sizes = np.bincount(entity_codes, minlength=n_entities)
+    width = max(n_entities, 1)
     cell_keys, cell_sizes = np.unique(
-        cluster_codes.astype(np.int64) * max(n_entities, 1) + entity_codes, return_counts=True
+        cluster_codes.astype(np.int64) * width + entity_codes, return_counts=True
     )
-    cell_cluster = cell_keys // max(n_entities, 1)
-    cell_entity = cell_keys % max(n_entities, 1)
+    cell_cluster, cell_entity = cell_keys // width, cell_keys % width
     # A cluster equals an entity exactly when their overlap is the whole of both.
     exact = (cell_sizes == cluster_sizes[cell_cluster]) & (cell_sizes == entity_sizes[cell_entity])
 
     result = LinkageEvaluation(
-        records_clusters=len(cluster_index),
-        records_truth=len(truth_index),
+        records_clusters=len(cluster_records),
+        records_truth=len(truth_records),
         records_evaluated=n_evaluated,
         records_only_in_clusters=only_clusters,
         records_only_in_truth=only_truth,
@@ -801,27 +909,32 @@ def evaluate(
         warnings=warnings,
     )
     if candidate_pairs is not None:
+        evaluated_position = np.full(len(record_values), -1, dtype=np.int64)
+        evaluated_position[cluster_codes_all[cluster_rows]] = np.arange(n_evaluated)
         result.candidate_pairs, result.true_pairs_in_candidates = _blocking(
-            candidate_pairs, evaluated, entity_codes
+            candidate_pairs,
+            np.asarray(record_values, dtype=object),
+            evaluated_position,
+            entity_codes,
         )
 
-    record_lists = _record_lists(
-        evaluated, clusters, cluster_rows, truth, truth_rows, lists, warnings
+    found_lists = _list_codes(
+        cluster_records[cluster_rows], clusters, cluster_rows, truth, truth_rows, lists, warnings
     )
     if not mse:
         result.mse_skipped = "not requested"
-    elif record_lists is None:
+    elif found_lists is None:
         result.mse_skipped = "list membership is unknown (no list column)"
     else:
         result.mse_method = mse_method
+        list_codes, list_names = found_lists
+        result.lists = tuple(list_names)
+        groupings = [(cluster_codes, n_clusters, "clusters"), (entity_codes, n_entities, "truth")]
         try:
-            predicted, true, names = _mse(
-                record_lists, cluster_codes, entity_codes, mse_method, mse_options or {}
-            )
+            predicted, true = _mse(list_codes, list_names, groupings, mse_method, mse_options or {})
         except (ValueError, ArithmeticError, np.linalg.LinAlgError) as error:
             result.mse_skipped = f"the population could not be estimated: {error}"
         else:
-            result.lists = names
             result.mse_predicted, result.mse_true = predicted, true
             result.observed_predicted, result.observed_true = predicted.observed, true.observed
             result.population_predicted = predicted.population

@@ -40,7 +40,10 @@ def explanation_columns(
         if gamma not in pairs.columns:
             continue
         mapping = labels.get(name, {})
-        out[f"level_{name}"] = pairs[gamma].map(lambda value, m=mapping: m.get(int(value), ""))
+        # Pairs added by a reviewer's decision were never scored by the model.
+        out[f"level_{name}"] = pairs[gamma].map(
+            lambda value, m=mapping: m.get(int(value), "") if value == value else "reviewed"
+        )
         weight = pairs[f"mw_{name}"].astype(float)
         tf_column = f"mw_tf_adj_{name}"
         if tf_column in pairs.columns:

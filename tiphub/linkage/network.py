@@ -68,7 +68,6 @@ EVIDENCE_KINDS: tuple[str, ...] = (
     "identifier",
 )
 MIN_PHONE_DIGITS = 7
-IDENTITY_KINDS = frozenset({"phone", "address", "identifier", "company"})
 
 EDGE_KINDS: tuple[str, ...] = (
     "victim_of",  # victim cluster -> perpetrator cluster or company, in the same case
@@ -228,7 +227,7 @@ class LinkageNetwork:
 _Entity = tuple[str, str]  # (kind, normalised value), before it gets an opaque id
 _Node = str | _Entity
 # hold(entity, holder node, how it is held, the value an identity export shows)
-_Hold = Callable[[_Entity, str, str, str], None]
+_Hold = Callable[[_Entity, _Node, str, str], None]
 
 
 @dataclass
@@ -244,6 +243,7 @@ class _ClusterAcc:
     cases: set[str] = field(default_factory=set)
     organisations: set[str] = field(default_factory=set)
     countries: set[str] = field(default_factory=set)
+    perpetrator: bool = False  # has a record in a perpetrator's role
     roles: set[str] = field(default_factory=set)  # perpetrator roles
     stops: dict[tuple[str, str], _StopAcc] = field(default_factory=dict)
     identified_in: set[str] = field(default_factory=set)
@@ -252,13 +252,10 @@ class _ClusterAcc:
 @dataclass
 class _EdgeAcc:
     cases: set[str] = field(default_factory=set)
-    via: set[str] = field(default_factory=set)
 
 
 @dataclass
 class _Participant:
-    id: uuid.UUID
-    person_id: uuid.UUID
     case: str
     organisation: str
     organisation_country: str | None
@@ -283,7 +280,8 @@ def load_network(
 
     ``clusters`` maps person keys (``person_key``) to cluster ids; records it does not
     name are their own cluster. Only victims (Victim, PresumedVictim) and perpetrators
-    (Perpetrator, Employer) take part.
+    (Perpetrator, Employer) take part. The tables are read whole and held in memory
+    while the graph is built.
     """
     with engine.connect() as connection:
         return _build(connection, clusters, salt)
@@ -343,14 +341,32 @@ def _build(
     edges: dict[tuple[_Node, _Node, str], _EdgeAcc] = defaultdict(_EdgeAcc)
     victims_in_case: dict[uuid.UUID, list[_Participant]] = defaultdict(list)
     perpetrators_in_case: dict[uuid.UUID, list[tuple[_Node, bool]]] = defaultdict(list)
-    node_of_person: dict[uuid.UUID, str] = {}
+    node_of_person: dict[uuid.UUID, _Node] = {}
     victim_participants: dict[uuid.UUID, _Participant] = {}
+
+    def record(acc: _ClusterAcc, key: str, case: str, slug: str, country: str | None) -> None:
+        acc.records.add(key)
+        acc.cases.add(case)
+        acc.organisations.add(slug)
+        if country:
+            acc.countries.add(country)
 
     for row in rows:
         org_id, case_external_id = cases[row.case_id]
         slug, org_country = organisations[org_id]
         case = person_key(slug, case_external_id)
         key, cluster = cluster_of(row.person_id)
+        context = contexts.get(row.id) if row.role not in VICTIM_ROLES else None
+        roles = set(context.roles or []) if context is not None else set()
+        company = normalise_text(context.company_name) if context is not None else None
+        if context is not None and context.kind == "Company" and company is not None:
+            # A company is known by its name, whatever person record carries it.
+            entity: _Entity = ("company", company)
+            record(company_accs[entity], key, case, slug, org_country)
+            company_accs[entity].roles |= roles
+            node_of_person[row.person_id] = entity
+            perpetrators_in_case[row.case_id].append((entity, RECRUITER_ROLE in roles))
+            continue
         # A cluster holding victim records stays a victim node even where it also appears
         # as a perpetrator: it is one real person either way.
         is_victim = cluster in victim_clusters
@@ -358,35 +374,18 @@ def _build(
         kind_of[node] = "victim" if is_victim else "perpetrator"
         node_of_person[row.person_id] = node
         acc = accs[node]
-        acc.records.add(key)
-        acc.cases.add(case)
-        acc.organisations.add(slug)
-        if org_country:
-            acc.countries.add(org_country)
-        participant = _Participant(row.id, row.person_id, case, slug, org_country, node)
+        record(acc, key, case, slug, org_country)
         if row.role in VICTIM_ROLES:
+            participant = _Participant(case, slug, org_country, node)
             victims_in_case[row.case_id].append(participant)
             victim_participants[row.id] = participant
             continue
-        context = contexts.get(row.id)
-        roles = set(context.roles or []) if context is not None else set()
-        company = normalise_text(context.company_name) if context is not None else None
-        target: _Node = node
-        if company is not None and context is not None and context.kind == "Company":
-            target = ("company", company)
-            company_acc = company_accs[target]
-            company_acc.records.add(key)
-            company_acc.cases.add(case)
-            company_acc.organisations.add(slug)
-            company_acc.roles |= roles
-            if org_country:
-                company_acc.countries.add(org_country)
-        else:
-            acc.roles |= roles
-            if company is not None:
-                edges[(node, ("company", company), "acts_for")].cases.add(case)
-                company_accs[("company", company)].cases.add(case)
-        perpetrators_in_case[row.case_id].append((target, RECRUITER_ROLE in roles))
+        acc.perpetrator = True
+        acc.roles |= roles
+        if company is not None:
+            edges[(node, ("company", company), "acts_for")].cases.add(case)
+            company_accs[("company", company)].cases.add(case)
+        perpetrators_in_case[row.case_id].append((node, RECRUITER_ROLE in roles))
 
     for case_id, victims in victims_in_case.items():
         for victim in victims:
@@ -397,10 +396,10 @@ def _build(
                 if recruiter:
                     edges[(victim.node, target, "recruited_by")].cases.add(victim.case)
 
-    holders: dict[_Entity, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    holders: dict[_Entity, dict[_Node, set[str]]] = defaultdict(lambda: defaultdict(set))
     shown_value: dict[_Entity, str] = {}
 
-    def hold(entity: _Entity, node: str, via: str, shown: str) -> None:
+    def hold(entity: _Entity, node: _Node, via: str, shown: str) -> None:
         holders[entity][node].add(via)
         # The smallest form seen is shown, so exports do not depend on reading order.
         shown_value[entity] = min(shown, shown_value.get(entity, shown))
@@ -428,7 +427,7 @@ def _build(
                 "transits": ";".join(route.transits),
                 "destination": route.destination or "",
                 "cross_border": route.cross_border,
-                "also_perpetrator": bool(acc.roles),
+                "also_perpetrator": acc.perpetrator,
             }
         else:
             attributes["roles"] = ";".join(sorted(acc.roles))
@@ -449,7 +448,7 @@ def _build(
         return f"{kind}:{counters[kind]}"
 
     def first_holder(entity: _Entity) -> tuple[str, str]:
-        return min(holders[entity]), entity[1]
+        return min(str(node) for node in holders[entity]), entity[1]
 
     # Companies are numbered by the first person node linked to them, not by name.
     company_first: dict[_Entity, str] = {}
@@ -483,9 +482,9 @@ def _build(
         identity[node_id] = shown_value[entity]
         graph.add_node(node_id, kind=entity[0], holders=len(nodes))
         evidence_of[node_id] = entity[0]
-        for holder, via in sorted(nodes.items()):
+        for holder, via in sorted(nodes.items(), key=lambda item: str(item[0])):
             graph.add_edge(
-                holder,
+                holder if isinstance(holder, str) else entity_id[holder],
                 node_id,
                 key=edge_kind[entity[0]],
                 kind=edge_kind[entity[0]],
@@ -559,7 +558,7 @@ def _read_events(
 
 
 def _read_identity(
-    connection: Connection, node_of_person: Mapping[uuid.UUID, str], hold: _Hold
+    connection: Connection, node_of_person: Mapping[uuid.UUID, _Node], hold: _Hold
 ) -> None:
     # Only contact columns are selected: names never leave the database here.
     identity = table_of(m.PersonIdentity)
@@ -628,6 +627,8 @@ def _route(cluster: str, acc: _ClusterAcc) -> VictimRoute:
     destination_at = next(
         (i for i in range(len(stops) - 1, -1, -1) if stops[i].kind == "Exploitation"), None
     )
+    # Steps dated before the recruitment or after the last exploitation are kept as stops
+    # but are not part of the journey between the two.
     start = origin_at + 1 if origin_at is not None else 0
     end = destination_at if destination_at is not None else len(stops)
     if start <= end:
@@ -701,7 +702,7 @@ def _add_countries(graph: nx.MultiDiGraph, routes: Mapping[str, VictimRoute]) ->
 
 
 def _shared_actors(graph: nx.MultiDiGraph) -> dict[str, str]:
-    """Perpetrators and companies with two or more victims, by evidence kind."""
+    """Perpetrators and companies that connect two or more victims, by evidence kind."""
     found: dict[str, str] = {}
     for node, data in graph.nodes(data=True):
         victims: set[str] = set()
@@ -711,11 +712,13 @@ def _shared_actors(graph: nx.MultiDiGraph) -> dict[str, str]:
                 victims.add(source)
             elif kind == "recruited_by":
                 recruited.add(source)
-        if len(victims) < 2:
+        # A victim who is also someone else's perpetrator connects two victims by herself.
+        needed = 1 if data["kind"] == "victim" else 2
+        if len(victims) < needed:
             continue
         if data["kind"] == "company":
             found[node] = "company"
-        elif len(recruited) >= 2:
+        elif len(recruited) >= needed:
             found[node] = "recruiter"
         else:
             found[node] = "perpetrator"

@@ -62,6 +62,7 @@ DECISIONS: tuple[Decision, ...] = get_args(Decision)
 _KEY_LENGTH = 300
 _LIST_LENGTH = 200
 _REVIEWER_LENGTH = 200
+_ROUNDING = 1e-9
 # Pairs per existence lookup: two bound parameters each, well under every backend's limit.
 _LOOKUP_CHUNK = 500
 _COUNT_COLUMNS = {
@@ -449,9 +450,7 @@ def _candidate_row(candidate: Any, position: int) -> dict[str, Any]:
         raise ReviewError(f"{where}: a record cannot be paired with itself")
     if left[0] > right[0]:
         left, right = right, left
-    probability = _finite(candidate.match_probability, f"{where}: match_probability")
-    if not 0.0 <= probability <= 1.0:
-        raise ReviewError(f"{where}: match_probability must be between 0 and 1")
+    probability = _fraction(candidate.match_probability, f"{where}: match_probability")
     return {
         "left_key": left[0],
         "right_key": right[0],
@@ -522,13 +521,18 @@ def _finite(value: Any, where: str) -> float:
     return number
 
 
-def _optional_fraction(value: Any, where: str) -> float | None:
-    if value is None:
-        return None
+def _fraction(value: Any, where: str) -> float:
     number = _finite(value, where)
+    # Estimates computed as ratios can overshoot 0 or 1 by a rounding error; that is no error.
+    if -_ROUNDING <= number < 0.0 or 1.0 < number <= 1.0 + _ROUNDING:
+        number = min(max(number, 0.0), 1.0)
     if not 0.0 <= number <= 1.0:
         raise ReviewError(f"{where} must be between 0 and 1")
     return number
+
+
+def _optional_fraction(value: Any, where: str) -> float | None:
+    return None if value is None else _fraction(value, where)
 
 
 def _is_integer(value: Any) -> bool:
