@@ -89,6 +89,7 @@ def link_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Link person records across lists; write one cluster ID per record."""
+    from tiphub.linkage.encoding import EncodingError
     from tiphub.linkage.records import LinkageInputError
 
     if backend not in ("duckdb", "spark"):
@@ -103,7 +104,7 @@ def link_command(
             run = _link_encoded(paths, threshold, stage)
         else:
             run = _link_plain(paths, backend, threshold, review, stage)
-    except (LinkageInputError, ValueError, RuntimeError) as error:
+    except (LinkageInputError, EncodingError, ValueError, RuntimeError) as error:
         raise _fail(error) from None
     clusters: pd.DataFrame = run["clusters"]
     summary: dict[str, Any] = run["summary"]
