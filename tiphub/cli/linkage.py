@@ -141,6 +141,7 @@ def _link_plain(
     else:
         from tiphub.linkage.store_records import store_records
 
+        assert engine is not None
         records = store_records(engine)
         inputs = "database"
         if len(records.frame) < 2:

@@ -79,7 +79,7 @@ class Clustering:
 
     @property
     def n_clusters(self) -> int:
-        return int(len(np.unique(self.cluster)))
+        return len(np.unique(self.cluster))
 
     def implied_pairs(self) -> int:
         _, sizes = np.unique(self.cluster, return_counts=True)

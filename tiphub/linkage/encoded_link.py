@@ -18,10 +18,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from tiphub.linkage.cluster import cluster
 from scipy import stats as scipy_stats
 
+from tiphub.linkage.cluster import cluster
 from tiphub.linkage.encoding import (
     EncodedRecords,
     EncodingError,

@@ -73,7 +73,7 @@ def _spark_api() -> Any:
     )
     spark.sparkContext.setLogLevel("ERROR")
     spark.sparkContext.setCheckpointDir("/tmp/tiphub-spark-checkpoints")
-    return SparkAPI(spark_session=spark)
+    return SparkAPI(spark_session=spark)  # type: ignore[no-untyped-call]
 
 
 def train_model(prepared: pd.DataFrame, spec: ModelSpec, stage: Stage) -> dict[str, Any]:
@@ -82,7 +82,7 @@ def train_model(prepared: pd.DataFrame, spec: ModelSpec, stage: Stage) -> dict[s
     linker = Linker(db_api.register(prepared), spec.settings, log_level=None)
     _quiet_splink()
     stage("estimating the prior match rate")
-    deterministic = [
+    deterministic: list[Any] = [
         block_on("name_sk", "dob"),
         block_on("given_sk", "family_sk", "dob_year"),
     ]
@@ -185,7 +185,7 @@ def score_pairs(
     linker = Linker(table, settings, log_level=None)
     _quiet_splink()
     predictions = linker.inference.predict(threshold_match_probability=floor)
-    frame: pd.DataFrame = predictions.as_pandas_dataframe()
+    frame: pd.DataFrame = predictions.as_pandas_dataframe()  # type: ignore[no-untyped-call]
     frame = frame.sort_values(["unique_id_l", "unique_id_r"], kind="stable").reset_index(drop=True)
     return frame
 

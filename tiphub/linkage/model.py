@@ -99,7 +99,7 @@ def date_of_birth_comparison() -> Any:
 
 
 def _exact(column: str, label: str, *, tf: bool = False) -> Any:
-    exact = cll.ExactMatchLevel(column)
+    exact: Any = cll.ExactMatchLevel(column)
     if tf:
         exact = exact.configure(tf_adjustment_column=column)
     return cl.CustomComparison(
@@ -110,7 +110,7 @@ def _exact(column: str, label: str, *, tf: bool = False) -> Any:
 
 
 def _fuzzy(column: str, label: str, *, tf: bool = False, jw: float = 0.9) -> Any:
-    exact = cll.ExactMatchLevel(column)
+    exact: Any = cll.ExactMatchLevel(column)
     if tf:
         exact = exact.configure(tf_adjustment_column=column)
     return cl.CustomComparison(

@@ -45,7 +45,11 @@ KEY_COLUMNS: tuple[str, ...] = ("record_id", "list")
 # Bands x rows of the MinHash index over name bigrams: a pair whose name bigram sets have
 # Jaccard similarity s shares at least one band with probability 1 - (1 - s^rows)^bands.
 LSH_BANDS = 8
-LSH_ROWS = 3
+LSH_ROWS = 4
+# A band bucket holding more records than this is dropped: it gathers namesakes by the
+# thousand (common surnames share all their bigrams), costs quadratic time and finds
+# nothing that the name rules do not.
+LSH_MAX_BUCKET = 50
 
 
 class LinkageInputError(ValueError):
@@ -245,8 +249,10 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
     )
     bands = minhash_bands(_name_signature_text(prepared))
     for band in range(bands.shape[1]):
-        column = pd.array(bands[:, band], dtype="Int64")
-        column[bands[:, band] == 0] = pd.NA
+        keys = bands[:, band]
+        _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+        column = pd.array(keys, dtype="Int64")
+        column[(keys == 0) | (counts[inverse] > LSH_MAX_BUCKET)] = pd.NA
         prepared[f"lsh_{band}"] = column
     return prepared
 
@@ -318,8 +324,8 @@ def minhash_bands(
             mixed = mixed * np.uint64(1_000_003) ^ block[:, column]
         # Keep keys positive and non-zero (0 means missing).
         band_keys[:, band] = (mixed >> np.uint64(2)).astype(np.int64) + 1
-    index_of = {text: i for i, text in enumerate(distinct)}
-    for position, text in enumerate(text_list):
-        if text:
-            out[position] = band_keys[index_of[text]]
+    index_of = {value: i for i, value in enumerate(distinct)}
+    for position, maybe_text in enumerate(text_list):
+        if maybe_text:
+            out[position] = band_keys[index_of[maybe_text]]
     return out
