@@ -81,6 +81,14 @@ class Clustering:
     def n_clusters(self) -> int:
         return len(np.unique(self.cluster))
 
+    def labels(self) -> list[str]:
+        """Readable cluster IDs (C000001…), numbered in order of each cluster's first record."""
+        _, first_index, inverse = np.unique(self.cluster, return_index=True, return_inverse=True)
+        rank = np.empty(len(first_index), dtype=np.int64)
+        rank[np.argsort(first_index)] = np.arange(len(first_index))
+        width = max(len(str(len(first_index))), 6)
+        return [f"C{number:0{width}d}" for number in (rank[inverse] + 1)]
+
     def implied_pairs(self) -> int:
         _, sizes = np.unique(self.cluster, return_counts=True)
         return int((sizes * (sizes - 1) // 2).sum())

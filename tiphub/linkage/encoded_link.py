@@ -126,14 +126,10 @@ def link_encoded_files(
     stage(f"clustering at Dice {threshold:.3f}")
     clustering = cluster(n, left, right, dice, list_codes, threshold, one_to_one=one_to_one)
     records = pd.DataFrame({"record_id": encoded.record_ids, "list": encoded.lists})
-    _, first, inverse = np.unique(clustering.cluster, return_index=True, return_inverse=True)
-    rank = np.empty(len(first), dtype=np.int64)
-    rank[np.argsort(first)] = np.arange(len(first))
-    width = max(len(str(len(first))), 6)
     clusters = pd.DataFrame(
         {
             "record_id": encoded.record_ids,
-            "cluster_id": [f"C{number:0{width}d}" for number in rank[inverse] + 1],
+            "cluster_id": clustering.labels(),
             "list": encoded.lists,
         }
     )

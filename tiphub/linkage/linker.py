@@ -255,17 +255,10 @@ class LinkResult:
     def clusters_frame(self) -> pd.DataFrame:
         """``record_id, cluster_id, list`` for every input record, in input order."""
         frame = self.records.frame
-        roots = self.clustering.cluster
-        # Stable, readable cluster IDs: numbered in order of each cluster's first record.
-        _, first_index, inverse = np.unique(roots, return_index=True, return_inverse=True)
-        rank = np.empty(len(first_index), dtype=np.int64)
-        rank[np.argsort(first_index)] = np.arange(len(first_index))
-        width = max(len(str(len(first_index))), 6)
-        cluster_ids = [f"C{number:0{width}d}" for number in (rank[inverse] + 1)]
         return pd.DataFrame(
             {
                 "record_id": frame["record_id"].to_numpy(),
-                "cluster_id": cluster_ids,
+                "cluster_id": self.clustering.labels(),
                 "list": frame["list"].to_numpy(),
             }
         )
