@@ -68,7 +68,7 @@ def test_febrl4_without_ids_links_accurately(febrl4: tuple[LinkResult, pd.DataFr
     accuracy = _accuracy(result, truth)
     # Splink's reference configuration reaches 0.991 here; see the issue.
     assert accuracy["f1"] >= 0.997, accuracy
-    assert accuracy["blocking_recall"] >= 0.998, accuracy
+    assert accuracy["blocking_recall"] >= 0.999, accuracy
     assert 0.98 <= accuracy["precision"] / accuracy["recall"] <= 1.02, accuracy
 
 
@@ -89,7 +89,7 @@ def test_febrl3_deduplication() -> None:
     accuracy = _accuracy(result, datasets.febrl_truth(frame))
     assert not result.one_to_one  # a single list is deduplicated
     assert accuracy["f1"] >= 0.98, accuracy
-    assert accuracy["blocking_recall"] >= 0.99, accuracy
+    assert accuracy["blocking_recall"] >= 0.995, accuracy
 
 
 def test_demo_records_with_truth() -> None:

@@ -149,6 +149,28 @@ _OPTIONAL_COMPARISONS: dict[str, Callable[[], Any]] = {
 }
 
 
+# Broad rules are added only when the pairs they generate stay within this budget: on
+# small or medium files they recover pairs that agree on little but a date or a surname,
+# on a million records they would cost quadratic time.
+BROAD_RULE_BUDGET = 2_000_000
+_BROAD_RULES: tuple[tuple[str, ...], ...] = (
+    ("dob",),
+    ("family_sk",),
+    ("given_sk", "city"),
+)
+
+
+def broad_rules(prepared: pd.DataFrame, budget: int = BROAD_RULE_BUDGET) -> list[Any]:
+    rules = []
+    for columns in _BROAD_RULES:
+        if not all(name in prepared.columns for name in columns):
+            continue
+        sizes = prepared.dropna(subset=list(columns)).groupby(list(columns)).size()
+        if len(sizes) and int((sizes * (sizes - 1) // 2).sum()) <= budget:
+            rules.append(block_on(*columns))
+    return rules
+
+
 def prediction_blocking_rules(present: Sequence[str]) -> list[Any]:
     """Several keys combined so that a pair missed by one is caught by another.
 
@@ -205,7 +227,10 @@ def build_settings(prepared: pd.DataFrame) -> ModelSpec:
         link_type="dedupe_only",
         unique_id_column_name="unique_id",
         comparisons=comparisons,
-        blocking_rules_to_generate_predictions=prediction_blocking_rules(present),
+        blocking_rules_to_generate_predictions=[
+            *prediction_blocking_rules(present),
+            *broad_rules(prepared),
+        ],
         retain_intermediate_calculation_columns=True,
         retain_matching_columns=True,
         probability_two_random_records_match=1e-4,
