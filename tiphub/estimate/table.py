@@ -23,31 +23,16 @@ from pathlib import Path
 
 import numpy as np
 
+from tiphub.errors import LocatedError
+
 COUNT_COLUMN = "count"
 # (done, total): how long jobs report progress without knowing about the terminal.
 ProgressCallback = Callable[[int, int], None]
 MAX_LISTS = 16
 
 
-class CaptureTableError(ValueError):
+class CaptureTableError(LocatedError):
     """Bad capture-history input, located by file, row and column."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        source: str | None = None,
-        row: int | None = None,
-        column: str | None = None,
-    ) -> None:
-        self.source = source
-        self.row = row
-        self.column = column
-        self.reason = message
-        where = [part for part in (source, f"row {row}" if row else None) if part]
-        if column is not None:
-            where.append(f"column {column!r}")
-        super().__init__(f"{', '.join(where)}: {message}" if where else message)
 
 
 def popcount(mask: int) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -191,8 +190,3 @@ def _queue_for_review(
         "review_queued": outcome.added,
         "review_already_pending": outcome.already_pending,
     }
-
-
-def link_summary_lines(summary: dict[str, Any], keys: Sequence[str] | None = None) -> list[str]:
-    chosen = keys or list(summary)
-    return [f"{key.replace('_', ' ')}: {summary[key]}" for key in chosen if key in summary]

@@ -15,7 +15,7 @@ imply ``L(t)`` pairs, of which about ``Σ p`` over those pairs are true. Then
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numba import njit
@@ -141,6 +141,7 @@ class ThresholdChoice:
     estimated_precision: float
     estimated_recall: float
     curve: list[dict[str, float]]
+    clustering: Clustering = field(repr=False)
 
     @property
     def precision_over_recall(self) -> float:
@@ -200,6 +201,7 @@ def choose_threshold(
     curve: list[dict[str, float]] = []
     best: tuple[float, float] | None = None
     best_entry: dict[str, float] = {}
+    best_clustering: Clustering | None = None
     for threshold in grid:
         clustering = cluster(
             n_records,
@@ -230,7 +232,8 @@ def choose_threshold(
         if best is None or distance <= best[0] + 1e-12:
             best = (distance, float(threshold))
             best_entry = entry
-    assert best is not None
+            best_clustering = clustering
+    assert best is not None and best_clustering is not None
     return ThresholdChoice(
         threshold=best[1],
         expected_matches=expected_matches,
@@ -239,4 +242,5 @@ def choose_threshold(
         estimated_precision=best_entry["estimated_precision"],
         estimated_recall=best_entry["estimated_recall"],
         curve=curve,
+        clustering=best_clustering,
     )

@@ -13,21 +13,13 @@ import re
 from collections.abc import Sequence
 
 import pandas as pd
-import pycountry
 
 from tiphub.demo.generator import generate
+from tiphub.linkage.records import alpha3_from_alpha2, sex_from_gender
 
 # Five organisations of the demo: police, national referral authority and a shelter in the
 # destination country, and two in origin countries.
 DEMO_LISTS: tuple[str, ...] = ("gb-police", "gb-nra", "gb-harbour", "ua-police", "ro-speranta")
-
-_SEX = {"Masculine": "M", "Feminine": "F", "TransgenderFeminine": "F", "TransgenderMasculine": "M"}
-
-
-def _alpha3(alpha2: str) -> str | None:
-    country = pycountry.countries.get(alpha_2=alpha2)
-    return country.alpha_3 if country else None
-
 
 def demo_person_records(
     n_records: int,
@@ -46,7 +38,6 @@ def demo_person_records(
     wanted_roles = set(roles)
     rows: list[dict[str, str | None]] = []
     truth_rows: list[tuple[str, str, str]] = []
-    alpha3: dict[str, str | None] = {}
     # Ask the generator for more cases than needed; it stops when enough records are seen.
     for case, truth in generate(n_records * 4 + 100, seed):
         if case.organisation not in wanted:
@@ -58,12 +49,7 @@ def demo_person_records(
                 continue
             if not (person.first_name or person.family_name or person.birth_date):
                 continue
-            nationality = None
-            if person.citizenship:
-                code = person.citizenship[0]
-                if code not in alpha3:
-                    alpha3[code] = _alpha3(code)
-                nationality = alpha3[code]
+            nationality = alpha3_from_alpha2(person.citizenship[0] if person.citizenship else None)
             identifier = person.identifiers[0].value if person.identifiers else None
             rows.append(
                 {
@@ -71,7 +57,7 @@ def demo_person_records(
                     "list": case.organisation,
                     "given_name": person.first_name,
                     "family_name": person.family_name,
-                    "sex": _SEX.get(person.gender or ""),
+                    "sex": sex_from_gender(person.gender),
                     "date_of_birth": person.birth_date.isoformat() if person.birth_date else None,
                     "nationality": nationality,
                     "identifier": identifier,

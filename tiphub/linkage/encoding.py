@@ -134,6 +134,7 @@ import pandas as pd
 from numba import njit, prange
 from unidecode import unidecode
 
+from tiphub.errors import LocatedError
 from tiphub.linkage.normalise import (
     normalise_identifier,
     normalise_name,
@@ -197,29 +198,11 @@ _CHUNK_RECORDS = 16_384
 _PAIR_BLOCK_CELLS = 1 << 22
 
 
-class EncodingError(ValueError):
+class EncodingError(LocatedError):
     """A problem with an encoding input or file, located by file, row (1 = header), column.
 
     Messages never quote values: encoded files stand in for survivors' identities.
     """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        source: str | None = None,
-        row: int | None = None,
-        column: str | None = None,
-    ) -> None:
-        where = [source] if source else []
-        if row is not None:
-            where.append(f"row {row}")
-        if column is not None:
-            where.append(f"column '{column}'")
-        super().__init__(f"{', '.join(where)}: {message}" if where else message)
-        self.source = source
-        self.row = row
-        self.column = column
 
 
 # --------------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tiphub.errors import LocatedError
 from tiphub.estimate.api import METHODS, estimate
 from tiphub.estimate.results import MSEResult
 from tiphub.estimate.table import COUNT_COLUMN, MAX_LISTS, CaptureTable
@@ -49,30 +50,13 @@ STRATUM = "stratum"
 _MAX_MASK_LISTS = 62
 
 
-class EvaluationError(ValueError):
+class EvaluationError(LocatedError):
     """Bad evaluation input, located by source, row and column; never quoting a value.
 
     For a file, ``source`` is its path and row 1 its header; for a data frame passed to
     :func:`evaluate`, ``source`` is ``clusters``, ``truth``, ``candidate pairs`` or ``lists``
     and row n its n-th data row.
     """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        source: str | None = None,
-        row: int | None = None,
-        column: str | None = None,
-    ) -> None:
-        self.source = source
-        self.row = row
-        self.column = column
-        self.reason = message
-        where = [part for part in (source, f"row {row}" if row is not None else None) if part]
-        if column is not None:
-            where.append(f"column '{column}'")
-        super().__init__(f"{', '.join(where)}: {message}" if where else message)
 
 
 # ---------------------------------------------------------------------- reading

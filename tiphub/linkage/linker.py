@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from splink import DuckDBAPI, Linker, block_on
 
-from tiphub.linkage.cluster import Clustering, ThresholdChoice, choose_threshold, cluster
+from tiphub.linkage.cluster import Clustering, ThresholdChoice, choose_threshold
 from tiphub.linkage.model import ModelSpec, build_settings
 from tiphub.linkage.records import RecordSet, prepare
 
@@ -222,20 +222,6 @@ def score_records(
     return prepared, ScoredPairs(frame, spec.comparisons, model)
 
 
-def comparison_weights(pairs: pd.DataFrame, comparisons: Sequence[str]) -> pd.DataFrame:
-    """log2 Bayes factor of each field for each pair (the explanation of a link)."""
-    weights = {}
-    for name in comparisons:
-        column = f"mw_{name}"
-        if column in pairs.columns:
-            weight = pairs[column].astype(float)
-            tf_column = f"mw_tf_adj_{name}"
-            if tf_column in pairs.columns:
-                weight = weight + pairs[tf_column].astype(float).fillna(0.0)
-            weights[name] = weight
-    return pd.DataFrame(weights, index=pairs.index)
-
-
 @dataclass
 class LinkResult:
     """Everything one linkage run produced: clusters, scored pairs, the threshold chosen."""
@@ -289,7 +275,7 @@ def link_records(
     # With a single list the task is deduplication, where within-list merges are the point.
     one_to_one = len(set(list_codes.tolist())) > 1
     n_records = len(records.frame)
-    stage("choosing the threshold where precision ÷ recall is 1")
+    stage("clustering at the threshold where precision ÷ recall is 1")
     choice = choose_threshold(
         n_records,
         left,
@@ -300,17 +286,7 @@ def link_records(
         one_to_one=one_to_one,
         fixed=threshold,
     )
-    stage("clustering")
-    clustering = cluster(
-        n_records,
-        left,
-        right,
-        probability,
-        list_codes,
-        choice.threshold,
-        strong=strong,
-        one_to_one=one_to_one,
-    )
+    clustering = choice.clustering
     return LinkResult(records, prepared, scored, clustering, choice, one_to_one, backend)
 
 

@@ -98,30 +98,16 @@ def date_of_birth_comparison() -> Any:
     )
 
 
-def _exact(column: str, label: str, *, tf: bool = False) -> Any:
+def _field(column: str, label: str, *, tf: bool = False, jw: float | None = None) -> Any:
+    """Missing / exact (optionally TF-adjusted) / Jaro-Winkler ≥ ``jw`` if given / else."""
     exact: Any = cll.ExactMatchLevel(column)
     if tf:
         exact = exact.configure(tf_adjustment_column=column)
+    fuzzy = [cll.JaroWinklerLevel(column, jw)] if jw is not None else []
     return cl.CustomComparison(
         output_column_name=column,
         comparison_description=label,
-        comparison_levels=[cll.NullLevel(column), exact, cll.ElseLevel()],
-    )
-
-
-def _fuzzy(column: str, label: str, *, tf: bool = False, jw: float = 0.9) -> Any:
-    exact: Any = cll.ExactMatchLevel(column)
-    if tf:
-        exact = exact.configure(tf_adjustment_column=column)
-    return cl.CustomComparison(
-        output_column_name=column,
-        comparison_description=label,
-        comparison_levels=[
-            cll.NullLevel(column),
-            exact,
-            cll.JaroWinklerLevel(column, jw),
-            cll.ElseLevel(),
-        ],
+        comparison_levels=[cll.NullLevel(column), exact, *fuzzy, cll.ElseLevel()],
     )
 
 
@@ -139,13 +125,13 @@ def identifier_comparison() -> Any:
 
 
 _OPTIONAL_COMPARISONS: dict[str, Callable[[], Any]] = {
-    "sex": lambda: _exact("sex", "sex"),
-    "nationality": lambda: _exact("nationality", "nationality"),
-    "place_sk": lambda: _fuzzy("place_sk", "place of birth", tf=True),
+    "sex": lambda: _field("sex", "sex"),
+    "nationality": lambda: _field("nationality", "nationality"),
+    "place_sk": lambda: _field("place_sk", "place of birth", tf=True, jw=0.9),
     "identifier": identifier_comparison,
-    "address": lambda: _fuzzy("address", "address", jw=0.9),
-    "postcode": lambda: _fuzzy("postcode", "postcode", jw=0.9),
-    "city": lambda: _fuzzy("city", "city", tf=True, jw=0.92),
+    "address": lambda: _field("address", "address", jw=0.9),
+    "postcode": lambda: _field("postcode", "postcode", jw=0.9),
+    "city": lambda: _field("city", "city", tf=True, jw=0.92),
 }
 
 

@@ -12,12 +12,14 @@ import csv
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pycountry
 
+from tiphub.errors import LocatedError
 from tiphub.linkage.normalise import (
     normalise_identifier,
     normalise_name,
@@ -52,21 +54,8 @@ LSH_ROWS = 4
 LSH_MAX_BUCKET = 50
 
 
-class LinkageInputError(ValueError):
+class LinkageInputError(LocatedError):
     """A problem in an input file, located by file, row (1 = header) and column."""
-
-    def __init__(
-        self, message: str, *, source: str, row: int | None = None, column: str | None = None
-    ) -> None:
-        where = source
-        if row is not None:
-            where += f", row {row}"
-        if column is not None:
-            where += f", column '{column}'"
-        super().__init__(f"{where}: {message}")
-        self.source = source
-        self.row = row
-        self.column = column
 
 
 @dataclass(frozen=True)
@@ -91,6 +80,28 @@ _SEX_CODES = {
     "woman": "f",
     "feminine": "f",
 }
+
+
+_GENDER_TO_SEX = {
+    "Masculine": "M",
+    "Feminine": "F",
+    "TransgenderMasculine": "M",
+    "TransgenderFeminine": "F",
+}
+
+
+def sex_from_gender(gender: str | None) -> str | None:
+    """The linkage ``sex`` of an HTCDS gender code (``None`` for other or missing codes)."""
+    return _GENDER_TO_SEX.get(gender or "")
+
+
+@lru_cache(maxsize=512)
+def alpha3_from_alpha2(code: str | None) -> str | None:
+    """The ISO alpha-3 code of a stored alpha-2 country (``None`` if unknown)."""
+    if not code:
+        return None
+    country = pycountry.countries.get(alpha_2=code)
+    return country.alpha_3 if country else None
 
 
 def _nationality_codes() -> frozenset[str]:

@@ -5,31 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-import pycountry
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from tiphub.linkage.records import IDENTITY_COLUMNS, RecordSet
+from tiphub.linkage.records import (
+    IDENTITY_COLUMNS,
+    RecordSet,
+    alpha3_from_alpha2,
+    sex_from_gender,
+)
 from tiphub.store.models import Organisation, Person, PersonIdentifier, PersonIdentity
-
-_SEX = {
-    "Masculine": "M",
-    "Feminine": "F",
-    "TransgenderMasculine": "M",
-    "TransgenderFeminine": "F",
-}
 
 
 def person_key(organisation: str, external_id: str) -> str:
     """The record ID of a stored person: ``<organisation slug>:<person external ID>``."""
     return f"{organisation}:{external_id}"
-
-
-def _alpha3(code: str | None) -> str | None:
-    if not code:
-        return None
-    country = pycountry.countries.get(alpha_2=code)
-    return country.alpha_3 if country else None
 
 
 def store_records(engine: Engine) -> RecordSet:
@@ -73,9 +63,9 @@ def store_records(engine: Engine) -> RecordSet:
                 "list": row.slug,
                 "given_name": given,
                 "family_name": row.family_name,
-                "sex": _SEX.get(row.gender or ""),
+                "sex": sex_from_gender(row.gender),
                 "date_of_birth": row.birth_date.isoformat() if row.birth_date else None,
-                "nationality": _alpha3(row.citizenship[0]) if row.citizenship else None,
+                "nationality": alpha3_from_alpha2(row.citizenship[0]) if row.citizenship else None,
                 "identifier": identifiers.get(row.id),
                 "address": row.mailing_street,
                 "postcode": row.mailing_postal_code,
