@@ -6,9 +6,13 @@ pairs are generated and scored.
 
 from __future__ import annotations
 
+import atexit
 import logging
+import shutil
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -44,11 +48,24 @@ def _quiet_splink() -> None:
     logging.getLogger("splink").setLevel(logging.ERROR)
 
 
+@lru_cache(maxsize=1)
+def _spill_directory() -> str:
+    """A private (0700) folder for DuckDB's spill files, removed when the process ends.
+
+    DuckDB spills to ``./.tmp`` by default, which would leave identities in the user's
+    working folder (and once nearly put them into this repository's history).
+    """
+    path = tempfile.mkdtemp(prefix="tiphub-duckdb-")
+    atexit.register(shutil.rmtree, path, True)
+    return path
+
+
 def _duckdb_api() -> Any:
     import duckdb
 
     connection = duckdb.connect()
     connection.execute("SET preserve_insertion_order = false")
+    connection.execute(f"SET temp_directory = '{_spill_directory()}'")
     return DuckDBAPI(connection=connection)
 
 
