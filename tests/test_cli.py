@@ -77,8 +77,10 @@ def test_a_refused_import_exits_non_zero_and_writes_the_report(
     assert "nothing was written" in result.stderr
     issues = json.loads(report.read_text(encoding="utf-8"))["issues"]
     assert [(i["row"], i["column"], i["value"]) for i in issues] == [
-        (2, "vic_TraffickingStatus", "Perhaps")
+        (2, "vic_TraffickingStatus", "<withheld>")
     ]
+    assert "Perhaps" not in result.stderr + report.read_text(encoding="utf-8")
+    assert report.stat().st_mode & 0o777 == 0o600
 
 
 def test_the_published_schema_is_current() -> None:

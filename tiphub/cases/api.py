@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from tiphub.cases.persistence import CaseWriter, WriteCounts, iter_case_documents
+from tiphub.cases.persistence import CaseWriter, WriteCounts, iter_case_documents, lock_case_writes
 from tiphub.cases.schema import CaseRecord
 from tiphub.store import models as m
 from tiphub.store.db import ensure_schema
@@ -50,6 +50,7 @@ class CaseStore:
         """Create the case, or replace it when its content changed (a no-op otherwise)."""
         case = record if isinstance(record, CaseRecord) else CaseRecord.model_validate(record)
         with self.engine.begin() as connection:
+            lock_case_writes(connection)
             return CaseWriter(connection, self.actor).write([case])
 
     def create(self, record: CaseRecord | dict[str, Any]) -> CaseRecord:

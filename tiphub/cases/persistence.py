@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, select, update
+from sqlalchemy import Connection, Table, delete, select, text, update
+from sqlalchemy.exc import OperationalError
 
 from tiphub.cases.canonical import (
     IDENTITY_FIELDS,
@@ -102,6 +103,44 @@ INSERT_ORDER: tuple[type[m.Base], ...] = (
     m.CriminalProceeding,
     m.RecordVersion,
 )
+
+
+# Any constant shared by every tiphub writer; PostgreSQL advisory locks are keyed by a bigint.
+WRITE_LOCK_KEY = 0x7469_7068_7562  # "tiphub"
+SQLITE_WAIT_MS = 30_000
+
+
+def lock_case_writes(connection: Connection, on_wait: Callable[[], None] | None = None) -> None:
+    """Take the store's write lock for this transaction, so that concurrent writers queue.
+
+    Two imports creating the same organisation or person at once would otherwise collide on
+    a unique key. The lock is released when the transaction ends. ``on_wait`` is called once
+    if another writer holds the lock, before waiting for it.
+    """
+    if connection.dialect.name == "postgresql":
+        key = {"key": WRITE_LOCK_KEY}
+        if not connection.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), key).scalar():
+            if on_wait is not None:
+                on_wait()
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), key)
+        return
+    if connection.dialect.name == "sqlite":
+        # A write statement, even one that changes nothing, takes SQLite's write lock now
+        # rather than at the first real write, after minutes of parsing.
+        organisations = table_of(m.Organisation)
+        no_op = update(organisations).where(text("0")).values(slug=organisations.c.slug)
+        connection.exec_driver_sql("PRAGMA busy_timeout = 200")
+        try:
+            connection.execute(no_op)
+        except OperationalError as error:
+            if "locked" not in str(error.orig) and "busy" not in str(error.orig):
+                raise
+            if on_wait is not None:
+                on_wait()
+            connection.exec_driver_sql(f"PRAGMA busy_timeout = {20 * SQLITE_WAIT_MS}")
+            connection.execute(no_op)
+        finally:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_WAIT_MS}")
 
 
 class CaseWriter:
@@ -464,8 +503,12 @@ def iter_case_documents(
     chunk_size: int = 500,
     include_identity: bool = True,
     external_id: str | None = None,
+    external_ids: Sequence[str] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Every case in canonical form, ordered by organisation then external ID."""
+    """Every case in canonical form, ordered by organisation then external ID.
+
+    ``external_id`` or ``external_ids`` (up to a few thousand) restrict it to those cases.
+    """
     cases = table_of(m.Case)
     orgs = table_of(m.Organisation)
     query = (
@@ -477,6 +520,8 @@ def iter_case_documents(
         query = query.where(orgs.c.slug == organisation)
     if external_id is not None:
         query = query.where(cases.c.external_id == external_id)
+    if external_ids is not None:
+        query = query.where(cases.c.external_id.in_(list(external_ids)))
     result = connection.execution_options(yield_per=chunk_size).execute(query)
     for chunk in result.partitions(chunk_size):
         yield from _assemble(connection, chunk, include_identity)

@@ -23,7 +23,7 @@ def _code(list_name: str) -> AfterValidator:
 
 def _not_future(value: dt.date | None) -> dt.date | None:
     if value is not None and not EARLIEST_DATE <= value <= dt.date.today():
-        raise ValueError(f"date {value.isoformat()} is outside 1900-01-01..today")
+        raise ValueError("the date is outside 1900-01-01..today")
     return value
 
 
@@ -277,7 +277,7 @@ class CaseRecord(Record):
         ]
         for section, reference in references:
             if reference is not None and reference not in known:
-                raise ValueError(f"{section} refers to person {reference!r}, not a participant")
+                raise ValueError(f"{section} refers to a person who is not a participant")
         return self
 
     def victims(self) -> list[Participant]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+import traceback
 from pathlib import Path
 from typing import Annotated
 
@@ -19,9 +21,13 @@ from tiphub.cli.progress import progress_bar as _progress
 from tiphub.store.config import database_url
 
 app = typer.Typer(
-    help="tiphub — a counter-trafficking data hub on the HTCDS standard.",
+    help="tiphub — a counter-trafficking data hub on the HTCDS standard. "
+    "Add --debug to any command to see the full traceback of an unexpected error.",
     no_args_is_help=True,
     add_completion=False,
+    # Tracebacks with local variables would print survivors' names: never.
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
 )
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -340,8 +346,59 @@ def db_downgrade(
 
 
 def main() -> None:
+    """Run the command line; anything unexpected ends in one short paragraph, not a traceback.
+
+    ``--debug`` (anywhere on the line) shows the traceback instead.
+    """
+    # Everything this process writes (database, reports, exports, temporary files) is private.
+    os.umask(0o077)
+    debug = "--debug" in sys.argv[1:]
+    if debug:
+        sys.argv = [arg for arg in sys.argv if arg != "--debug"]
     try:
         app()
     except KeyboardInterrupt:
         errors.print("Interrupted; the current transaction was rolled back.")
         sys.exit(130)
+    except Exception as error:
+        if debug:
+            traceback.print_exc()
+        else:
+            errors.print(unexpected_error_message(error), markup=False, highlight=False)
+        sys.exit(1)
+
+
+def unexpected_error_message(error: BaseException) -> str:
+    """A plain paragraph about an error no command handled, quoting nothing from the data."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    from tiphub.errors import LocatedError
+
+    if isinstance(error, LocatedError):
+        return f"Error: {error}"
+    if isinstance(error, MemoryError):
+        return "Error: tiphub ran out of memory; nothing was half-written. Try a smaller file."
+    if isinstance(error, OperationalError):
+        text = str(error.orig) if error.orig is not None else ""
+        if "locked" in text or "lock" in text.lower():
+            return (
+                "Error: another tiphub process is writing to the database; nothing was written. "
+                "Try again when it has finished."
+            )
+        return (
+            "Error: the database could not be used (it may be unreachable, full or read-only); "
+            "nothing was half-written. Check TIPHUB_DATABASE_URL and the server, then try again."
+        )
+    if isinstance(error, DBAPIError):
+        return (
+            f"Error: the database refused a write ({type(error.orig).__name__}); "
+            "nothing was half-written. Run again with --debug for details."
+        )
+    if isinstance(error, OSError):
+        where = f" {Path(error.filename).name}" if error.filename else ""
+        return f"Error: cannot use{where}: {error.strerror or type(error).__name__}."
+    return (
+        f"Error: tiphub stopped on an unexpected {type(error).__name__}; every write is one "
+        "transaction, so nothing was half-written. Run the same command with --debug for "
+        "the technical details and report them (they may contain data: share with care)."
+    )

@@ -9,9 +9,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select, update
 
-from tiphub.cases.persistence import CaseWriter, table_of
+from tiphub.cases.persistence import CaseWriter, lock_case_writes, table_of
 from tiphub.cases.schema import CaseRecord
 from tiphub.demo.generator import demo_organisations, generate
+from tiphub.files import open_private
 from tiphub.store import models as m
 from tiphub.store.db import ensure_schema
 from tiphub.store.models import new_id, utcnow
@@ -54,7 +55,7 @@ def load_demo(
     """Generate ``cases`` synthetic cases with ``seed`` and write them in one transaction."""
     ensure_schema(engine)
     organisations = ensure_demo_organisations(engine)
-    truth_handle = truth_path.open("w", newline="", encoding="utf-8") if truth_path else None
+    truth_handle = open_private(truth_path, newline="", encoding="utf-8") if truth_path else None
     truth_writer = csv.writer(truth_handle) if truth_handle else None
     if truth_writer:
         truth_writer.writerow(TRUTH_HEADER)
@@ -62,6 +63,7 @@ def load_demo(
     batch: list[CaseRecord] = []
     try:
         with engine.begin() as connection:
+            lock_case_writes(connection)
             writer = CaseWriter(connection, actor=f"tiphub-demo(seed={seed})")
             for record, truths in generate(cases, seed):
                 batch.append(record)

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from tiphub.demo.generator import TruthRow
+from tiphub.files import open_private
 
 TRUTH_COLUMNS = ("organisation", "case_external_id", "person_external_id", "true_person_id")
 
@@ -14,7 +15,7 @@ TRUTH_COLUMNS = ("organisation", "case_external_id", "person_external_id", "true
 def write_truth(rows: Iterable[TruthRow], path: Path) -> int:
     """Write the rows as CSV (UTF-8, header first); return how many rows were written."""
     count = 0
-    with path.open("w", encoding="utf-8", newline="") as handle:
+    with open_private(path, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(TRUTH_COLUMNS)
         for row in rows:

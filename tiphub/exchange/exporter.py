@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ from sqlalchemy import Engine
 from tiphub.cases.persistence import iter_case_documents
 from tiphub.exchange import ctdc, htcds
 from tiphub.exchange.spreadsheet import is_dangerous, neutralise
+from tiphub.files import run_temp_dir, staged_file
 from tiphub.store.db import default_engine, ensure_schema
 
 FORMATS = ("htcds-csv", "htcds-xlsx", "jsonl", "ctdc", "ctdc-global")
@@ -41,12 +40,6 @@ def _tabular(fmt: str) -> tuple[list[str], Callable[[dict[str, Any]], list[dict[
     return ctdc.GLOBAL_COLUMNS, ctdc.global_rows
 
 
-def _atomic_target(path: Path) -> Path:
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(handle)
-    return Path(name)
-
-
 def export(
     path: Path,
     fmt: str,
@@ -61,34 +54,30 @@ def export(
     engine = engine or default_engine()
     ensure_schema(engine)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     result = ExportResult(path, fmt)
-    temporary = _atomic_target(path)
-    try:
-        with engine.connect() as connection:
-            documents = iter_case_documents(
-                connection,
-                organisation=organisation,
-                # CTDC rows carry no identity but need the birth date for age bands.
-                include_identity=include_identity or fmt.startswith("ctdc"),
-            )
-            counted = _counting(documents, result, on_progress)
-            if fmt == "jsonl":
-                with temporary.open("w", encoding="utf-8", newline="\n") as handle:
-                    for document in counted:
-                        handle.write(json.dumps(document, ensure_ascii=False, sort_keys=True))
-                        handle.write("\n")
-                        result.rows += 1
+    # openpyxl spools to Python's temporary folder, which this points into the run's own.
+    run_temp_dir()
+    with staged_file(path) as temporary, engine.connect() as connection:
+        documents = iter_case_documents(
+            connection,
+            organisation=organisation,
+            # CTDC rows carry no identity but need the birth date for age bands.
+            include_identity=include_identity or fmt.startswith("ctdc"),
+        )
+        counted = _counting(documents, result, on_progress)
+        if fmt == "jsonl":
+            with temporary.open("w", encoding="utf-8", newline="\n") as handle:
+                for document in counted:
+                    handle.write(json.dumps(document, ensure_ascii=False, sort_keys=True))
+                    handle.write("\n")
+                    result.rows += 1
+        else:
+            header, to_rows = _tabular(fmt)
+            rows = (row for document in counted for row in to_rows(document))
+            if fmt == "htcds-xlsx":
+                result.rows = _write_xlsx(temporary, header, rows)
             else:
-                header, to_rows = _tabular(fmt)
-                rows = (row for document in counted for row in to_rows(document))
-                if fmt == "htcds-xlsx":
-                    result.rows = _write_xlsx(temporary, header, rows)
-                else:
-                    result.rows = _write_csv(temporary, header, rows)
-        temporary.replace(path)
-    finally:
-        temporary.unlink(missing_ok=True)
+                result.rows = _write_csv(temporary, header, rows)
     return result
 
 

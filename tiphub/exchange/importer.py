@@ -1,16 +1,30 @@
 """All-or-nothing import of case files.
 
-Every row is checked and every problem is collected (file, row, column, value, reason);
+Every row is checked and every problem is collected (file, row, column, reason);
 rows are written batch by batch inside one transaction, which is committed only when the
-whole file was clean. Memory stays flat: rows stream from the file, and only 64-bit
-fingerprints of the IDs already seen are kept.
+whole file was clean. Memory stays flat: rows stream from the file (hashed as they are
+read), only 64-bit fingerprints of the IDs already seen are kept, and every input has
+limits (rows per case, columns, cell size, JSON depth and number size, XLSX inflation).
+
+An import never deletes what its format cannot say: a flat file (HTCDS CSV/XLSX, XLSForm)
+updates the fields and sections it carries and keeps the rest of a stored case (its
+perpetrators, notes, support plans, proceedings…); a JSON Lines case keeps the sections
+its line leaves out. Replacing cases whole takes ``replace=True``, and the result lists
+what that removes.
+
+No message quotes a cell: a name typed into a code column would be printed. Messages name
+the file, row and column, and at most suggest a valid code.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
+import io
 import json
+import math
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -18,21 +32,47 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Engine, update
+from sqlalchemy import Connection, Engine, update
 
-from tiphub.cases.canonical import IDENTITY_FIELDS, content_hash, person_document
-from tiphub.cases.persistence import CaseWriter, WriteCounts, table_of
+from tiphub.cases.canonical import case_document, content_hash, person_document
+from tiphub.cases.persistence import (
+    CaseWriter,
+    WriteCounts,
+    iter_case_documents,
+    lock_case_writes,
+    table_of,
+)
 from tiphub.cases.schema import CaseRecord
 from tiphub.exchange import htcds, xlsform
-from tiphub.exchange.sources import MAX_FIELD_CHARS, Row, SourceError, iter_csv, iter_xlsx
-from tiphub.exchange.spreadsheet import restore
+from tiphub.exchange.merge import merge_flat_case, removed_by_replace
+from tiphub.exchange.sources import (
+    MAX_FIELD_CHARS,
+    HashingReader,
+    Row,
+    SourceError,
+    check_regular_file,
+    control_character,
+    describe_column,
+    iter_csv,
+    iter_xlsx,
+    line_of_bad_byte,
+)
+from tiphub.exchange.spreadsheet import neutralise, restore
+from tiphub.files import open_private
 from tiphub.standard.codelists import htcds_fields
 from tiphub.store import models as m
 from tiphub.store.db import default_engine, ensure_schema
 from tiphub.store.models import utcnow
 
 FORMATS = ("htcds-csv", "htcds-xlsx", "jsonl", "xlsform")
-REDACTED = "<redacted>"
+FLAT_FORMATS = ("htcds-csv", "htcds-xlsx", "xlsform")
+# Shown in reports where a refused cell had a value: the value itself is never repeated.
+WITHHELD = "<withheld>"
+# A case holds one row per victim; thousands are possible in labour cases, a million is not.
+MAX_ROWS_PER_CASE = 5_000
+MAX_JSON_LINE_CHARS = 16 * 1024 * 1024
+MAX_JSON_DEPTH = 16
+MAX_JSON_NUMBER_CHARS = 20
 
 
 @dataclass(frozen=True)
@@ -46,8 +86,7 @@ class ImportIssue:
     def __str__(self) -> str:
         where = self.file + (f", row {self.row}" if self.row is not None else "")
         where += f", column {self.column}" if self.column else ""
-        shown = f" (value {self.value!r})" if self.value not in (None, "") else ""
-        return f"{where}: {self.reason}{shown}"
+        return f"{where}: {self.reason}"
 
 
 @dataclass
@@ -59,31 +98,57 @@ class ImportResult:
     counts: WriteCounts = field(default_factory=WriteCounts)
     issues: list[ImportIssue] = field(default_factory=list)
     batch_id: uuid.UUID | None = None
+    replace: bool = False
+    # With ``replace``: per replaced case, what replacing it removed (section -> count).
+    removals: list[tuple[str, dict[str, int]]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.issues
 
+    def removed_totals(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for _, removed in self.removals:
+            for section, count in removed.items():
+                totals[section] = totals.get(section, 0) + count
+        return totals
+
     def write_report(self, path: Path) -> None:
-        """The issues as CSV (or JSON when the name ends in .json)."""
+        """The issues as CSV (or JSON when the name ends in .json), private to the user.
+
+        CSV cells are formula-neutralised like exports: a report is opened in a spreadsheet.
+        """
         keys = ("file", "row", "column", "value", "reason")
         if path.suffix.lower() == ".json":
             payload = {
-                "file": str(self.path),
+                "file": self.path.name,
                 "format": self.format,
                 "ok": self.ok,
                 "rows": self.rows,
                 "cases": self.cases,
                 "counts": vars(self.counts),
                 "issues": [{key: getattr(issue, key) for key in keys} for issue in self.issues],
+                "removed": [
+                    {"case": case_id, "sections": removed} for case_id, removed in self.removals
+                ],
             }
-            path.write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
+            with open_private(path, "w", encoding="utf-8") as handle:
+                handle.write(json.dumps(payload, indent=2, ensure_ascii=False))
             return
-        with path.open("w", newline="", encoding="utf-8") as handle:
+        with open_private(path, "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(keys)
             for issue in self.issues:
-                writer.writerow([getattr(issue, key) for key in keys])
+                writer.writerow(
+                    [neutralise("" if getattr(issue, key) is None else str(getattr(issue, key)))
+                     for key in keys]
+                )
+            for case_id, removed in self.removals:
+                summary = ", ".join(f"{count} {section}" for section, count in removed.items())
+                writer.writerow(
+                    [neutralise(self.path.name), "", "tip_CaseId", neutralise(case_id),
+                     f"--replace removed: {summary}"]
+                )
 
 
 def guess_format(path: Path) -> str:
@@ -108,6 +173,8 @@ class _Unit:
     document: dict[str, Any] | None
     issues: list[ImportIssue]
     person_rows: list[int] = field(default_factory=list)
+    # The parsed rows of a flat file, to merge into a stored case without losing its rest.
+    rows: list[dict[str, Any]] = field(default_factory=list)
 
 
 class _Importer:
@@ -117,14 +184,23 @@ class _Importer:
         self.format = fmt
         self.organisation = organisation
         self.rows_read = 0
+        self.hasher: HashingReader | None = None
 
     def issue(
-        self, row: int | None, column: str | None, value: Any, reason: str, identity: bool = False
+        self, row: int | None, column: str | None, value: Any, reason: str
     ) -> ImportIssue:
-        shown = (
-            None if value is None else (REDACTED if identity and str(value) else str(value)[:200])
-        )
+        """An issue; a cell's value is never repeated, only that there was one."""
+        shown = None if value is None or str(value) == "" else WITHHELD
         return ImportIssue(self.name, row, column, shown, reason)
+
+    def sha256(self) -> str:
+        if self.hasher is not None:
+            return self.hasher.finish()
+        digest = hashlib.sha256()
+        with self.path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
 
     # -- tabular (HTCDS CSV/XLSX, XLSForm submissions) ------------------------------------------
     def tabular_units(
@@ -134,23 +210,42 @@ class _Importer:
         separator_fix: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> Iterator[_Unit | ImportIssue]:
         known = [name for name in header if name in htcds.COLUMNS]
-        unknown = [name for name in header if name and name not in htcds.COLUMNS]
-        for name in unknown:
-            yield self.issue(
-                1,
-                name,
-                None,
-                "unknown column; expected an HTCDS field name (e.g. prs_Gender) or a tiphub tip_ column",
+        filled = [name for name in header if name]
+        if len(known) * 2 < len(filled):
+            # Mostly not field names: the first row is data (a name, a date), so none of it
+            # may be quoted.
+            raise SourceError(
+                self.path,
+                f"the first row does not look like a header: {len(known)} of its {len(filled)} "
+                "cells are HTCDS field names (e.g. prs_Gender, vic_TraffickingStatus). "
+                "Add the header row and import again",
+                row=1,
             )
+        for position, name in enumerate(header, start=1):
+            if name and name not in htcds.COLUMNS:
+                yield self.issue(
+                    1,
+                    describe_column(name, position),
+                    None,
+                    "unknown column; expected an HTCDS field name (e.g. prs_Gender) or a tiphub tip_ column",
+                )
         duplicates = {name for name in known if known.count(name) > 1}
         for name in sorted(duplicates):
             yield self.issue(1, name, None, "column appears more than once")
+        columns = list(dict.fromkeys(known))
         has_case_id = "tip_CaseId" in known
         group: list[tuple[int, dict[str, Any]]] = []
         group_key: str | None = None
         for row in rows:
             self.rows_read += 1
-            values = {name: value for name, value in row.values.items() if name in htcds.COLUMNS}
+            # Every header column is present (an empty cell is a value the user cleared);
+            # a reader may derive more columns (XLSForm's referral details).
+            values = {name: row.values.get(name, "") for name in columns}
+            values.update(
+                (name, value)
+                for name, value in row.values.items()
+                if name in htcds.COLUMNS and name not in values
+            )
             if separator_fix is not None:
                 values = separator_fix(values)
             if not any(str(value).strip() for value in values.values() if value is not None):
@@ -171,6 +266,18 @@ class _Importer:
                 yield self.build_unit(group)
                 group = []
             group_key = key
+            if len(group) >= MAX_ROWS_PER_CASE:
+                if len(group) == MAX_ROWS_PER_CASE:
+                    yield self.issue(
+                        row.number,
+                        "tip_CaseId",
+                        None,
+                        f"more than {MAX_ROWS_PER_CASE:,} rows for one case (one row per "
+                        "victim); the rest of this case's rows are not checked",
+                    )
+                    group[0][1]["_broken"] = True
+                    group.append((row.number, {"_broken": True, "tip_CaseId": key}))
+                continue
             group.append((row.number, parsed))
         if group:
             yield self.build_unit(group)
@@ -182,20 +289,29 @@ class _Importer:
         issues: list[ImportIssue] = []
         for name, value in values.items():
             column = htcds.COLUMNS[name]
-            if isinstance(value, str) and len(value) > MAX_FIELD_CHARS:
-                issues.append(
-                    self.issue(
-                        number,
-                        name,
-                        f"{len(value)} characters",
-                        f"cell is longer than {MAX_FIELD_CHARS} characters",
+            if isinstance(value, str):
+                if len(value) > MAX_FIELD_CHARS:
+                    issues.append(
+                        self.issue(
+                            number,
+                            name,
+                            value,
+                            f"cell is longer than {MAX_FIELD_CHARS:,} characters ({len(value):,})",
+                        )
                     )
-                )
-                continue
+                    continue
+                control = control_character(value)
+                if control is not None:
+                    issues.append(
+                        self.issue(
+                            number, name, value, f"cell holds a control character ({control})"
+                        )
+                    )
+                    continue
             try:
                 parsed[name] = column.parse(value)
-            except ValueError as error:
-                issues.append(self.issue(number, name, value, str(error), identity=column.identity))
+            except (ValueError, OverflowError) as error:
+                issues.append(self.issue(number, name, value, str(error)))
         return parsed, issues
 
     def build_unit(self, group: list[tuple[int, dict[str, Any]]]) -> _Unit:
@@ -210,7 +326,6 @@ class _Importer:
                             name,
                             parsed.get(name),
                             "differs from the first row of the same case",
-                            identity=htcds.COLUMNS[name].identity,
                         )
                     )
         organisation = first.get("tip_Organisation") or self.organisation
@@ -224,7 +339,7 @@ class _Importer:
                     first_row,
                     "tip_Organisation",
                     first["tip_Organisation"],
-                    f"differs from --organisation {self.organisation}",
+                    "differs from the organisation given with --organisation",
                 )
             )
         if not organisation:
@@ -255,54 +370,70 @@ class _Importer:
         if any(parsed.get("_broken") for _, parsed in group):
             # The row's own problems are reported already; a half-parsed case would only add noise.
             return _Unit(first_row, None, issues, person_rows)
-        document = htcds.build_case(first, [parsed for _, parsed in group], organisation)
-        return _Unit(first_row, document, issues, person_rows)
+        person_values = [parsed for _, parsed in group]
+        document = htcds.build_case(first, person_values, organisation)
+        return _Unit(first_row, document, issues, person_rows, person_values)
 
     # -- JSON Lines ------------------------------------------------------------------------------
     def jsonl_units(self) -> Iterator[_Unit | ImportIssue]:
-        with self.path.open("rb") as raw:
-            head = raw.read(4)
+        self.hasher = HashingReader(self.path)
+        buffered = io.BufferedReader(self.hasher)
+        head = buffered.peek(4)[:4]
         if not head:
+            buffered.close()
             raise SourceError(self.path, "the file is empty")
-        encoding = "utf-16" if head[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
-        with self.path.open(encoding=encoding, errors="strict") as handle:
-            number = 0
+        utf16 = head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+        encoding = "utf-16" if utf16 else "utf-8-sig"
+        handle = io.TextIOWrapper(buffered, encoding=encoding, errors="strict")
+        number = 0
+        try:
             while True:
                 try:
-                    line = handle.readline()
-                except UnicodeDecodeError as error:
+                    line = handle.readline(MAX_JSON_LINE_CHARS + 1)
+                except UnicodeDecodeError:
+                    bad = line_of_bad_byte(self.path, encoding)
                     raise SourceError(
                         self.path,
-                        f"the file is not valid UTF-8 or UTF-16 text ({error.reason} at line {number + 1})",
-                        row=number + 1,
+                        f"the file is not valid UTF-8 or UTF-16 text (a bad byte"
+                        f"{f' on line {bad}' if bad else ''}); save it as UTF-8 and import again",
+                        row=bad,
                     ) from None
                 if not line:
                     break
                 number += 1
+                if len(line) > MAX_JSON_LINE_CHARS and not line.endswith("\n"):
+                    while line and not line.endswith("\n"):
+                        line = handle.readline(1 << 20)
+                    yield self.issue(
+                        number, None, None, f"line longer than {MAX_JSON_LINE_CHARS:,} characters"
+                    )
+                    continue
                 if not line.strip():
                     continue
                 self.rows_read += 1
-                try:
-                    document = json.loads(line)
-                except json.JSONDecodeError as error:
-                    yield self.issue(
-                        number, None, None, f"not valid JSON ({error.msg} at character {error.pos})"
-                    )
+                problem, document = _parse_json_case(line)
+                if problem is not None:
+                    yield self.issue(number, None, None, problem)
                     continue
-                if not isinstance(document, dict):
+                assert document is not None
+                control = _control_character_path(document)
+                if control is not None:
                     yield self.issue(
-                        number, None, None, "each line must be one JSON object (a case)"
+                        number, control[0], None, f"text holds a control character ({control[1]})"
                     )
                     continue
                 if self.organisation and "organisation" not in document:
                     document["organisation"] = self.organisation
                 yield _Unit(number, document, [])
+        finally:
+            handle.close()
 
     def units(self) -> Iterator[_Unit | ImportIssue]:
         if self.format == "jsonl":
             yield from self.jsonl_units()
         elif self.format == "htcds-csv":
-            header, rows = iter_csv(self.path)
+            self.hasher = HashingReader(self.path)
+            header, rows = iter_csv(self.path, self.hasher)
             yield from self.tabular_units(
                 [htcds.HEADER_ALIASES.get(n, n) for n in header], _renamed(rows)
             )
@@ -310,7 +441,9 @@ class _Importer:
             header, rows = _htcds_xlsx(self.path)
             yield from self.tabular_units(header, rows)
         elif self.format == "xlsform":
-            header, rows = xlsform.submissions(self.path)
+            if self.path.suffix.lower() not in (".xlsx", ".xlsm"):
+                self.hasher = HashingReader(self.path)
+            header, rows = xlsform.submissions(self.path, self.hasher)
             yield from self.tabular_units(header, rows)
         else:
             raise ValueError(
@@ -380,23 +513,99 @@ def _validation_issues(
             and location[1] < len(unit.person_rows)
         ):
             row = unit.person_rows[location[1]]
-        column = ".".join(str(part) for part in location) or None
-        value = detail.get("input")
-        identity = any(str(part) in IDENTITY_KEYS for part in location)
-        shown = value if isinstance(value, str | int | float) else None
+        column = ".".join(_safe_key(part) for part in location) or None
         message = detail["msg"].removeprefix("Value error, ")
-        issues.append(importer.issue(row, column, shown, message, identity=identity))
+        issues.append(importer.issue(row, column, detail.get("input"), message))
     return issues
 
 
-# Report values under these keys are masked: they can identify a person.
-IDENTITY_KEYS = {
-    *IDENTITY_FIELDS,
-    "value",
-    "case_owner",
-    "referring_case_worker",
-    "referred_case_worker",
-}
+def _safe_key(part: str | int) -> str:
+    """A JSON key as a message may show it: a schema-like name, never a name typed as a key."""
+    text = str(part)
+    return text if re.fullmatch(r"[a-z][a-z0-9_]{0,60}|[0-9]{1,9}", text) else "<key>"
+
+
+class _JSONLimitError(ValueError):
+    pass
+
+
+def _bounded_int(text: str) -> int:
+    if len(text) > MAX_JSON_NUMBER_CHARS:
+        raise _JSONLimitError(f"a number longer than {MAX_JSON_NUMBER_CHARS} digits")
+    return int(text)
+
+
+def _bounded_float(text: str) -> float:
+    if len(text) > MAX_JSON_NUMBER_CHARS * 2:
+        raise _JSONLimitError(f"a number longer than {MAX_JSON_NUMBER_CHARS * 2} characters")
+    value = float(text)
+    if not math.isfinite(value):
+        raise _JSONLimitError("a number too large to store")
+    return value
+
+
+def _no_constant(text: str) -> Any:
+    raise _JSONLimitError("NaN and Infinity are not JSON numbers")
+
+
+def _parse_json_case(line: str) -> tuple[str | None, dict[str, Any] | None]:
+    """(problem, None) or (None, the case object) for one line; never quotes the line."""
+    try:
+        document = json.loads(
+            line,
+            parse_int=_bounded_int,
+            parse_float=_bounded_float,
+            parse_constant=_no_constant,
+        )
+    except json.JSONDecodeError as error:
+        return f"not valid JSON ({error.msg} at character {error.pos})", None
+    except _JSONLimitError as error:
+        return str(error), None
+    except RecursionError:
+        return f"JSON nested deeper than {MAX_JSON_DEPTH} levels", None
+    except ValueError:
+        return "not valid JSON (a number that cannot be read)", None
+    if not isinstance(document, dict):
+        return "each line must be one JSON object (a case)", None
+    if _depth(document) > MAX_JSON_DEPTH:
+        return f"JSON nested deeper than {MAX_JSON_DEPTH} levels", None
+    return None, document
+
+
+def _depth(value: Any) -> int:
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if level > MAX_JSON_DEPTH:
+            return level
+        if isinstance(item, dict):
+            stack.extend((child, level + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, level + 1) for child in item)
+    return deepest
+
+
+def _control_character_path(document: dict[str, Any]) -> tuple[str, str] | None:
+    """Where the first control character in a JSON case is (a safe path), and which one."""
+    stack: list[tuple[Any, str]] = [(document, "")]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, dict):
+            for key, child in item.items():
+                place = f"{path}.{_safe_key(key)}" if path else _safe_key(key)
+                found = control_character(str(key))
+                if found is not None:
+                    return place, found
+                stack.append((child, place))
+        elif isinstance(item, list):
+            stack.extend((child, f"{path}.{index}") for index, child in enumerate(item))
+        elif isinstance(item, str):
+            found = control_character(item)
+            if found is not None:
+                return path, found
+    return None
 
 
 def import_file(
@@ -408,131 +617,146 @@ def import_file(
     batch_size: int = 1000,
     on_progress: Callable[[int], None] | None = None,
     max_issues: int = 10_000,
+    replace: bool = False,
+    on_wait: Callable[[], None] | None = None,
 ) -> ImportResult:
-    """Import one file; on any problem nothing is written and the result lists every issue."""
+    """Import one file; on any problem nothing is written and the result lists every issue.
+
+    Cases already stored are updated, never cut: see the module's docstring. With
+    ``replace`` they are replaced whole and ``result.removals`` says what that removed.
+    ``on_wait`` is called if another writer holds the store, before this import waits.
+    """
     path = Path(path)
     fmt = fmt or guess_format(path)
     if fmt not in FORMATS:
         raise ValueError(f"unknown import format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    result = ImportResult(path=path, format=fmt, replace=replace)
+    try:
+        check_regular_file(path)
+    except SourceError as error:
+        result.issues.append(ImportIssue(path.name, None, None, None, error.reason))
+        return result
     engine = engine or default_engine()
     ensure_schema(engine)
-    result = ImportResult(path=path, format=fmt)
-    if not path.exists():
-        result.issues.append(ImportIssue(path.name, None, None, None, "file not found"))
-        return result
     importer = _Importer(path, fmt, organisation)
     seen_cases: dict[int, int] = {}
     seen_people: dict[int, int] = {}
-    batch: list[CaseRecord] = []
-    sha = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            sha.update(block)
+    pending: list[tuple[_Unit, CaseRecord]] = []
+
+    def add_issues(issues: list[ImportIssue]) -> None:
+        room = max_issues - len(result.issues)
+        result.issues.extend(issues[: max(room, 0)])
 
     with engine.connect() as connection:
         transaction = connection.begin()
-        batch_id = m.new_id()
-        connection.execute(
-            table_of(m.ImportBatch).insert(),
-            {
-                "id": batch_id,
-                "source_name": path.name,
-                "source_sha256": sha.hexdigest(),
-                "format": fmt,
-                "organisation_slug": organisation,
-                "imported_by": actor,
-                "started_at": utcnow(),
-                "cases_created": 0,
-                "cases_updated": 0,
-                "cases_unchanged": 0,
-            },
-        )
-        writer = CaseWriter(connection, actor, batch_id)
-
-        def flush() -> None:
-            if batch and not result.issues:
-                result.counts.add(writer.write(batch))
-            batch.clear()
-
         try:
-            for unit in importer.units():
-                if on_progress is not None:
-                    on_progress(importer.rows_read)
-                # Checked for every unit, so that a file of nothing but bad rows stops too.
-                if len(result.issues) >= max_issues:
-                    result.issues.append(
-                        ImportIssue(
-                            path.name, None, None, None, f"stopped after {max_issues} issues"
+            lock_case_writes(connection, on_wait)
+            batch_id = m.new_id()
+            connection.execute(
+                table_of(m.ImportBatch).insert(),
+                {
+                    "id": batch_id,
+                    "source_name": path.name[:1000],
+                    "source_sha256": "",
+                    "format": fmt,
+                    "organisation_slug": organisation,
+                    "imported_by": actor,
+                    "started_at": utcnow(),
+                    "cases_created": 0,
+                    "cases_updated": 0,
+                    "cases_unchanged": 0,
+                },
+            )
+            writer = CaseWriter(connection, actor, batch_id)
+
+            def flush() -> None:
+                if pending and not result.issues:
+                    records = _with_stored_cases(connection, importer, pending, result)
+                    if not result.issues:
+                        result.counts.add(writer.write(records))
+                pending.clear()
+
+            try:
+                for unit in importer.units():
+                    if on_progress is not None:
+                        on_progress(importer.rows_read)
+                    # Checked for every unit, so that a file of nothing but bad rows stops too.
+                    if len(result.issues) >= max_issues:
+                        result.issues.append(
+                            ImportIssue(
+                                path.name, None, None, None, f"stopped after {max_issues:,} issues"
+                            )
                         )
-                    )
-                    break
-                if isinstance(unit, ImportIssue):
-                    result.issues.append(unit)
-                    continue
-                result.issues.extend(unit.issues)
-                if unit.document is None:
-                    continue
-                try:
-                    record = CaseRecord.model_validate(unit.document)
-                except ValidationError as error:
-                    result.issues.extend(_validation_issues(importer, unit, error))
-                    continue
-                key = _fingerprint(record.organisation, record.external_id)
-                if key in seen_cases:
-                    result.issues.append(
-                        importer.issue(
-                            unit.first_row,
-                            "tip_CaseId" if fmt != "jsonl" else "external_id",
-                            record.external_id,
-                            f"duplicate case ID: already used at row {seen_cases[key]}",
-                        )
-                    )
-                    continue
-                seen_cases[key] = unit.first_row
-                for participant in record.participants:
-                    person_key = _fingerprint(record.organisation, participant.person.external_id)
-                    digest = int(content_hash(person_document(participant.person))[:16], 16)
-                    if seen_people.setdefault(person_key, digest) != digest:
+                        break
+                    if isinstance(unit, ImportIssue):
+                        result.issues.append(unit)
+                        continue
+                    add_issues(unit.issues)
+                    if unit.document is None:
+                        continue
+                    try:
+                        record = CaseRecord.model_validate(unit.document)
+                    except ValidationError as error:
+                        add_issues(_validation_issues(importer, unit, error))
+                        continue
+                    key = _fingerprint(record.organisation, record.external_id)
+                    if key in seen_cases:
                         result.issues.append(
                             importer.issue(
                                 unit.first_row,
-                                "tip_PersonId"
-                                if fmt != "jsonl"
-                                else "participants.person.external_id",
-                                participant.person.external_id,
-                                "the same person ID appears earlier in this file with different details",
+                                "tip_CaseId" if fmt != "jsonl" else "external_id",
+                                None,
+                                f"duplicate case ID: already used at row {seen_cases[key]}",
                             )
                         )
-                result.cases += 1
-                batch.append(record)
-                if len(batch) >= batch_size:
-                    flush()
-            flush()
-        except SourceError as error:
-            result.issues.append(ImportIssue(path.name, error.row, None, None, error.reason))
-        except BaseException:
-            transaction.rollback()
-            raise
-        result.rows = importer.rows_read
-        if not result.issues and result.rows == 0:
-            result.issues.append(
-                ImportIssue(path.name, None, None, None, "the file holds no rows to import")
-            )
-        if result.issues:
-            transaction.rollback()
-            return result
-        counts = result.counts
-        if (
-            counts.cases_created
-            or counts.cases_updated
-            or counts.people_created
-            or counts.people_updated
-        ):
+                        continue
+                    seen_cases[key] = unit.first_row
+                    for participant in record.participants:
+                        person_key = _fingerprint(
+                            record.organisation, participant.person.external_id
+                        )
+                        digest = int(content_hash(person_document(participant.person))[:16], 16)
+                        if seen_people.setdefault(person_key, digest) != digest:
+                            result.issues.append(
+                                importer.issue(
+                                    unit.first_row,
+                                    "tip_PersonId"
+                                    if fmt != "jsonl"
+                                    else "participants.person.external_id",
+                                    None,
+                                    "the same person ID appears earlier in this file with different details",
+                                )
+                            )
+                    result.cases += 1
+                    pending.append((unit, record))
+                    if len(pending) >= batch_size:
+                        flush()
+                flush()
+            except SourceError as error:
+                result.issues.append(ImportIssue(path.name, error.row, None, None, error.reason))
+            result.rows = importer.rows_read
+            if not result.issues and result.rows == 0:
+                result.issues.append(
+                    ImportIssue(path.name, None, None, None, "the file holds no rows to import")
+                )
+            if result.issues:
+                transaction.rollback()
+                return result
+            counts = result.counts
+            if not (
+                counts.cases_created
+                or counts.cases_updated
+                or counts.people_created
+                or counts.people_updated
+            ):
+                transaction.rollback()  # nothing changed: leave no trace, not even a batch row
+                return result
             table = table_of(m.ImportBatch)
             connection.execute(
                 update(table)
                 .where(table.c.id == batch_id)
                 .values(
+                    source_sha256=importer.sha256(),
                     cases_created=counts.cases_created,
                     cases_updated=counts.cases_updated,
                     cases_unchanged=counts.cases_unchanged,
@@ -540,6 +764,55 @@ def import_file(
             )
             result.batch_id = batch_id
             transaction.commit()
-        else:
-            transaction.rollback()  # nothing changed: leave no trace, not even a batch row
+        except BaseException:
+            if transaction.is_active:
+                transaction.rollback()
+            raise
+        finally:
+            if importer.hasher is not None:
+                importer.hasher.release()
     return result
+
+
+def _with_stored_cases(
+    connection: Connection,
+    importer: _Importer,
+    pending: list[tuple[_Unit, CaseRecord]],
+    result: ImportResult,
+) -> list[CaseRecord]:
+    """The batch's records, each merged into the case already stored under its ID.
+
+    A flat file carries only part of a case; a JSON line may leave sections out. What the
+    file does not say is kept, unless the import replaces cases whole.
+    """
+    wanted: dict[str, list[str]] = {}
+    for _, record in pending:
+        wanted.setdefault(record.organisation, []).append(record.external_id)
+    stored: dict[tuple[str, str], dict[str, Any]] = {}
+    for slug, external_ids in wanted.items():
+        for start in range(0, len(external_ids), 900):
+            chunk = external_ids[start : start + 900]
+            for document in iter_case_documents(connection, organisation=slug, external_ids=chunk):
+                stored[(slug, document["external_id"])] = document
+    records: list[CaseRecord] = []
+    for unit, record in pending:
+        existing = stored.get((record.organisation, record.external_id))
+        if existing is None:
+            records.append(record)
+            continue
+        if result.replace:
+            removed = removed_by_replace(existing, case_document(record))
+            if removed:
+                result.removals.append((record.external_id, removed))
+            records.append(record)
+            continue
+        if importer.format in FLAT_FORMATS:
+            merged = merge_flat_case(existing, unit.rows, record.organisation)
+        else:
+            assert unit.document is not None
+            merged = {**existing, **unit.document}
+        try:
+            records.append(CaseRecord.model_validate(merged))
+        except ValidationError as error:
+            result.issues.extend(_validation_issues(importer, unit, error))
+    return records

@@ -9,7 +9,11 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import hashlib
 import io
+import os
+import re
+import stat
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,7 +22,18 @@ from typing import Any
 
 # A single cell may hold a long narrative, but not more than this.
 MAX_FIELD_CHARS = 100_000
+# Wider than any HTCDS or XLSForm export (HTCDS has 65 columns, Kobo's split choices add some).
+MAX_COLUMNS = 2_000
+# An XLSX is a zip: its parts are bounded before openpyxl sees them, so a small file cannot
+# inflate into gigabytes. Worksheets are streamed; every other part is read whole.
+MAX_XLSX_TOTAL_BYTES = 1 << 30
+MAX_XLSX_PART_BYTES = 64 << 20
+MAX_XLSX_RATIO = 200
+MAX_XLSX_PARTS = 10_000
+# The csv module holds a cell whole: past this the row is refused without naming the column.
 csv.field_size_limit(16 * 1024 * 1024)
+
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 
 
 class SourceError(Exception):
@@ -38,9 +53,57 @@ class Row:
     values: dict[str, Any]
 
 
-def detect_encoding(path: Path) -> str:
-    with path.open("rb") as handle:
-        head = handle.read(4)
+def check_regular_file(path: Path) -> None:
+    """Refuse what is not a regular file before opening it: a FIFO or a device never ends."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise SourceError(path, "file not found") from None
+    except OSError as error:
+        raise SourceError(path, f"cannot read the file ({error.strerror})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise SourceError(path, "is a folder, not a file: give the file to import")
+    if not stat.S_ISREG(info.st_mode):
+        raise SourceError(
+            path, "is not a regular file (a pipe, socket or device): save the data to a file first"
+        )
+    if not os.access(path, os.R_OK):
+        raise SourceError(path, "cannot read the file (permission denied)")
+
+
+class HashingReader(io.RawIOBase):
+    """A binary file whose SHA-256 is taken as it is read, so no pre-pass reads it twice."""
+
+    def __init__(self, path: Path) -> None:
+        self._handle = path.open("rb")
+        self.sha256 = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        count = self._handle.readinto(buffer)
+        if count:
+            self.sha256.update(memoryview(buffer)[:count])
+        return count or 0
+
+    # Closing the reader (as a text wrapper does when parsing ends) keeps the file open for
+    # ``finish``; ``release`` closes it.
+    def finish(self) -> str:
+        """Hash what was not read yet (the parser may stop early), then the digest."""
+        for block in iter(lambda: self._handle.read(1 << 20), b""):
+            self.sha256.update(block)
+        self.release()
+        return self.sha256.hexdigest()
+
+    def release(self) -> None:
+        self._handle.close()
+
+    def __del__(self) -> None:
+        self._handle.close()
+
+
+def detect_encoding(head: bytes) -> str:
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if head.startswith(codecs.BOM_UTF16_LE) or head.startswith(codecs.BOM_UTF16_BE):
@@ -48,57 +111,114 @@ def detect_encoding(path: Path) -> str:
     return "utf-8"
 
 
-def iter_csv(path: Path) -> tuple[list[str], Iterator[Row]]:
-    """The header and a lazy iterator of rows; values are stripped strings, '' for empty."""
-    raw = path.open("rb")
-    text = io.TextIOWrapper(raw, encoding=detect_encoding(path), errors="strict", newline="")
-    reader = csv.reader(text)
+def line_of_bad_byte(path: Path, encoding: str) -> int | None:
+    """The line on which decoding first fails: a text reader decodes ahead of the parser."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    line = 1
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 16), b""):
+            try:
+                text = decoder.decode(block)
+            except UnicodeDecodeError as error:
+                good = decoder.decode(block[: error.start]) if error.start else ""
+                return line + good.count("\n")
+            line += text.count("\n")
+    return None
 
-    def undecodable(error: UnicodeDecodeError) -> SourceError:
+
+def control_character(text: str) -> str | None:
+    """The first control character in ``text`` as ``U+XXXX``, or None."""
+    found = CONTROL_CHARACTERS.search(text)
+    return None if found is None else f"U+{ord(found.group()):04X}"
+
+
+def looks_like_field_name(text: str) -> bool:
+    """A header cell that may be quoted: a field name, never a person's name or a date."""
+    return bool(re.fullmatch(r"[A-Za-z][A-Za-z0-9]*([_/.:-][A-Za-z0-9]+)+", text)) and len(text) <= 80
+
+
+def describe_column(name: str, position: int) -> str:
+    """How a message names a column: its header when that is a field name, else its place."""
+    return name if looks_like_field_name(name) else f"#{position} (header not shown)"
+
+
+def iter_csv(
+    path: Path, hasher: HashingReader | None = None
+) -> tuple[list[str], Iterator[Row]]:
+    """The header and a lazy iterator of rows; values are stripped strings, '' for empty.
+
+    Rows with fewer or more cells than the header (a cut or damaged file) are refused.
+    """
+    check_regular_file(path)
+    raw: io.RawIOBase = hasher if hasher is not None else HashingReader(path)
+    buffered = io.BufferedReader(raw)
+    encoding = detect_encoding(buffered.peek(4)[:4])
+    text = io.TextIOWrapper(buffered, encoding=encoding, errors="strict", newline="")
+    reader = csv.reader(text, strict=True)
+
+    def undecodable() -> SourceError:
+        line = line_of_bad_byte(path, encoding)
         return SourceError(
             path,
-            f"the file is not valid UTF-8 or UTF-16 text ({error.reason} near line "
-            f"{reader.line_num + 1}); save it as UTF-8 and import again",
-            row=reader.line_num + 1,
+            f"the file is not valid {'UTF-16' if encoding == 'utf-16' else 'UTF-8'} text "
+            f"(a bad byte{f' on line {line}' if line else ''}); save it as UTF-8 and import again",
+            row=line,
         )
+
+    def unreadable(error: csv.Error) -> SourceError:
+        reason = str(error)
+        if "NUL" in reason:
+            reason = "a cell holds a NUL byte (U+0000); remove it or save the file again as CSV"
+        elif "unexpected end of data" in reason or "EOF" in reason:
+            reason = "a quoted cell is never closed: the file is cut short or damaged"
+        elif "field larger than field limit" in reason:
+            reason = f"a cell is longer than {MAX_FIELD_CHARS:,} characters"
+        else:
+            reason = "not a readable CSV file (a quote in the wrong place?)"
+        return SourceError(path, reason, row=reader.line_num or 1)
 
     try:
         header = next(reader)
-    except UnicodeDecodeError as error:
-        raw.close()
-        raise undecodable(error) from None
+    except UnicodeDecodeError:
+        text.close()
+        raise undecodable() from None
     except StopIteration:
-        raw.close()
+        text.close()
         raise SourceError(path, "the file is empty: no header row") from None
     except csv.Error as error:
-        raw.close()
-        raise SourceError(path, f"not a readable CSV file ({error})", row=1) from None
+        text.close()
+        raise unreadable(error) from None
     header = [name.strip() for name in header]
     if not any(header):
-        raw.close()
+        text.close()
         raise SourceError(path, "the header row is empty", row=1)
+    if len(header) > MAX_COLUMNS:
+        text.close()
+        raise SourceError(path, f"{len(header):,} columns; at most {MAX_COLUMNS:,}", row=1)
 
     def rows() -> Iterator[Row]:
         try:
+            previous_end = reader.line_num
             for values in reader:
+                number = previous_end + 1
+                previous_end = reader.line_num
                 if not any(cell.strip() for cell in values):
                     continue
-                number = reader.line_num
-                if len(values) > len(header):
+                if len(values) != len(header):
+                    cut = " (the file may be cut short)" if len(values) < len(header) else ""
                     raise SourceError(
-                        path, f"{len(values)} cells but only {len(header)} columns", row=number
+                        path,
+                        f"{len(values)} cells where the header has {len(header)} columns{cut}; "
+                        "nothing was imported",
+                        row=number,
                     )
-                yield Row(
-                    number, dict(zip(header, (cell.strip() for cell in values), strict=False))
-                )
-        except UnicodeDecodeError as error:
-            raise undecodable(error) from None
+                yield Row(number, dict(zip(header, (cell.strip() for cell in values), strict=True)))
+        except UnicodeDecodeError:
+            raise undecodable() from None
         except csv.Error as error:
-            raise SourceError(
-                path, f"not a readable CSV file ({error})", row=reader.line_num
-            ) from None
+            raise unreadable(error) from None
         finally:
-            raw.close()
+            text.close()
 
     return header, rows()
 
@@ -113,41 +233,91 @@ def _cell(value: Any) -> Any:
     return value
 
 
+def check_xlsx_container(path: Path) -> None:
+    """Refuse zip bombs before any part is inflated: sizes and ratios from the zip directory."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
+        raise SourceError(path, "not a readable XLSX workbook (the zip container is damaged)") from None
+    if len(parts) > MAX_XLSX_PARTS:
+        raise SourceError(path, f"the workbook has {len(parts):,} parts; at most {MAX_XLSX_PARTS:,}")
+    total = 0
+    for part in parts:
+        total += part.file_size
+        streamed = part.filename.startswith("xl/worksheets/")
+        if not streamed and part.file_size > MAX_XLSX_PART_BYTES:
+            raise SourceError(
+                path,
+                f"a part of the workbook ({part.filename}) inflates to {part.file_size:,} bytes; "
+                f"at most {MAX_XLSX_PART_BYTES:,} (a zip bomb or a damaged file?)",
+            )
+        if part.file_size > (1 << 20) and part.file_size > MAX_XLSX_RATIO * max(part.compress_size, 1):
+            raise SourceError(
+                path,
+                f"a part of the workbook ({part.filename}) is compressed more than "
+                f"{MAX_XLSX_RATIO}:1 (a zip bomb?)",
+            )
+    if total > MAX_XLSX_TOTAL_BYTES:
+        raise SourceError(
+            path, f"the workbook inflates to {total:,} bytes; at most {MAX_XLSX_TOTAL_BYTES:,}"
+        )
+
+
 def iter_xlsx(
     path: Path, header_rows: int = 1, sheet: str | None = None
 ) -> tuple[list[list[str]], Callable[[list[str]], Iterator[Row]]]:
     """The first ``header_rows`` rows (as text) and a lazy iterator of the rows after them.
 
-    The caller decides from the header rows which one names the columns.
+    The caller decides from the header rows which one names the columns. Anything that goes
+    wrong inside the workbook (damaged XML, entity tricks, bad compression) is a refusal.
     """
     from openpyxl import load_workbook
 
+    check_regular_file(path)
+    check_xlsx_container(path)
+
+    def damaged(error: BaseException) -> SourceError:
+        return SourceError(
+            path, f"the workbook is damaged or not a valid XLSX file ({type(error).__name__})"
+        )
+
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
-        raise SourceError(
-            path, f"not a readable XLSX workbook ({type(error).__name__}: {error})"
-        ) from None
-    worksheet = workbook[sheet] if sheet else workbook.worksheets[0]
-    iterator = worksheet.iter_rows(values_only=True)
-    headers: list[list[str]] = []
+    except Exception as error:
+        raise damaged(error) from None
     try:
-        for _ in range(header_rows):
-            headers.append(["" if cell is None else str(cell).strip() for cell in next(iterator)])
-    except StopIteration:
+        worksheet = workbook[sheet] if sheet else workbook.worksheets[0]
+        # A declared size is not trusted: a forged one would pad every row to 16,384 cells.
+        worksheet.reset_dimensions()
+        headers: list[list[str]] = []
+        for values in worksheet.iter_rows(values_only=True, max_row=header_rows):
+            if len(values) > MAX_COLUMNS:
+                raise SourceError(path, f"{len(values):,} columns; at most {MAX_COLUMNS:,}", row=1)
+            headers.append(["" if cell is None else str(cell).strip() for cell in values])
+    except SourceError:
         workbook.close()
-        raise SourceError(path, "the workbook's first sheet is empty") from None
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
+        raise
+    except Exception as error:
         workbook.close()
-        raise SourceError(path, f"the workbook is damaged ({type(error).__name__})") from None
+        raise damaged(error) from None
+    if not headers:
+        workbook.close()
+        raise SourceError(path, "the workbook's first sheet is empty")
 
     def rows(header: list[str]) -> Iterator[Row]:
+        width = max(len(header), 1)
         try:
+            iterator = worksheet.iter_rows(
+                min_row=header_rows + 1, max_col=width, values_only=True
+            )
             for number, values in enumerate(iterator, start=header_rows + 1):
                 cells = [_cell(value) for value in values]
                 yield Row(number, dict(zip(header, cells, strict=False)))
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
-            raise SourceError(path, f"the workbook is damaged ({type(error).__name__})") from None
+        except SourceError:
+            raise
+        except Exception as error:
+            raise damaged(error) from None
         finally:
             workbook.close()
 

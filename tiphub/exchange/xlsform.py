@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tiphub.exchange import htcds
-from tiphub.exchange.sources import Row, iter_csv, iter_xlsx
+from tiphub.exchange.sources import HashingReader, Row, iter_csv, iter_xlsx
 
 # Fields the form makes select_multiple: answers are space-separated choice names.
 MULTI_SELECT = {
@@ -72,13 +72,15 @@ def _field_name(column: str) -> str:
     return htcds.HEADER_ALIASES.get(name, name)
 
 
-def submissions(path: Path) -> tuple[list[str], Iterator[Row]]:
+def submissions(
+    path: Path, hasher: HashingReader | None = None
+) -> tuple[list[str], Iterator[Row]]:
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         headers, rows_after = iter_xlsx(path, header_rows=1)
         raw_header = headers[0]
         raw_rows = rows_after(raw_header)
     else:
-        raw_header, raw_rows = iter_csv(path)
+        raw_header, raw_rows = iter_csv(path, hasher)
     id_column = next((c for c in SUBMISSION_ID_COLUMNS if c in raw_header), None)
     split_choices: dict[str, list[tuple[str, str]]] = {}
     renamed: dict[str, str] = {}

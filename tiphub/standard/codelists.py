@@ -7,7 +7,9 @@ Values are accepted as the standard's code (``ForcedLabour``) or its label
 from __future__ import annotations
 
 import csv
+import difflib
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -18,13 +20,26 @@ CODELIST_VERSION = "htcds-2.0+tiphub.1"
 
 
 class UnknownCodeError(ValueError):
-    """A value that is not in its code list; the message lists the valid codes."""
+    """A value that is not in its code list; the message lists the valid codes.
 
-    def __init__(self, list_name: str, value: str, valid: list[str] | str) -> None:
+    The value itself is never quoted: a name typed into a code column would be printed.
+    A close valid code is suggested instead.
+    """
+
+    def __init__(
+        self,
+        list_name: str,
+        value: str,
+        valid: list[str] | str,
+        candidates: Iterable[str] = (),
+    ) -> None:
         self.list_name = list_name
         self.value = value
         valid_text = valid if isinstance(valid, str) else ", ".join(valid)
-        super().__init__(f"unknown {list_name} code {value!r}; valid codes: {valid_text}")
+        pool = list(candidates) or ([] if isinstance(valid, str) else valid)
+        close = difflib.get_close_matches(value, pool, n=1, cutoff=0.8)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        super().__init__(f"unknown {list_name} code{hint}; valid codes: {valid_text}")
 
 
 def normalise_key(value: str) -> str:
@@ -53,7 +68,9 @@ class CodeList:
     def normalise(self, value: str) -> str:
         code: str | None = self._lookup.get(normalise_key(value))  # type: ignore[attr-defined]
         if code is None:
-            raise UnknownCodeError(self.name, value, list(self.codes))
+            raise UnknownCodeError(
+                self.name, value, list(self.codes), [*self.codes, *self.labels.values()]
+            )
         return code
 
     def __contains__(self, value: object) -> bool:
@@ -190,7 +207,9 @@ def normalise_country(value: str) -> str:
     """ISO 3166-1 alpha-2 or alpha-3 in, alpha-2 out."""
     code = _country_lookup().get(value.strip().casefold())
     if code is None:
-        raise UnknownCodeError("country", value, country_codes())
+        raise UnknownCodeError(
+            "country", value, "ISO 3166-1 alpha-2 or alpha-3 (see: tiphub codes country)"
+        )
     return code
 
 

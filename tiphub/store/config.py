@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from tiphub.files import make_private_dir
+
 
 def data_dir() -> Path:
     explicit = os.environ.get("TIPHUB_DATA_DIR")
@@ -22,8 +24,7 @@ def database_url() -> str:
     url = os.environ.get("TIPHUB_DATABASE_URL")
     if url:
         return normalise_url(url)
-    folder = data_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = make_private_dir(data_dir())
     return f"sqlite:///{folder / 'tiphub.db'}"
 
 

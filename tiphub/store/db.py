@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from alembic import command
@@ -13,6 +15,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
+from tiphub.files import make_private, make_private_dir
 from tiphub.store.config import database_url, normalise_url
 
 
@@ -25,12 +28,26 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_engine(url: str | None = None) -> Engine:
+    """An engine whose errors never carry their statement's parameters (names, birth dates)."""
     url = normalise_url(url) if url else database_url()
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
+        _private_sqlite_file(engine.url.database)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+
+
+def _private_sqlite_file(database: str | None) -> None:
+    """Create the database file 0600 before SQLite does (its -wal and -shm files follow its mode)."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    make_private_dir(path.parent)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        make_private(path)
 
 
 @cache
