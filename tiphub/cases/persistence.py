@@ -522,7 +522,9 @@ def iter_case_documents(
         query = query.where(cases.c.external_id == external_id)
     if external_ids is not None:
         query = query.where(cases.c.external_id.in_(list(external_ids)))
-    result = connection.execution_options(yield_per=chunk_size).execute(query)
+    # Per statement: ``Connection.execution_options`` would change the connection itself,
+    # and a writer sharing it would then send its INSERTs through a server-side cursor.
+    result = connection.execute(query, execution_options={"yield_per": chunk_size})
     for chunk in result.partitions(chunk_size):
         yield from _assemble(connection, chunk, include_identity)
 

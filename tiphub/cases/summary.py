@@ -101,7 +101,7 @@ def summarise(connection: Connection, top: int = 10) -> StoreSummary:
         .outerjoin(identity, identity.c.person_id == participant.c.person_id)
         .where(victim_roles)
     )
-    for birth_date, opened_on in connection.execution_options(yield_per=10_000).execute(ages):
+    for birth_date, opened_on in connection.execute(ages, execution_options={"yield_per": 10_000}):
         band = age_band(_age(birth_date, opened_on)) if birth_date and opened_on else None
         summary.by_age_band[band or "Unknown"] += 1
 

@@ -68,11 +68,30 @@ def import_command(
     report: Annotated[
         Path | None, typer.Option("--report", help="Write every issue to this CSV (or .json) file.")
     ] = None,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="Replace stored cases whole with the file's version, deleting what the file "
+            "does not carry (perpetrators, notes, support plans… for flat files); the "
+            "output and --report list what was removed. Without it, an import only updates.",
+        ),
+    ] = False,
 ) -> None:
-    """Import a case file, all or nothing: any invalid row means nothing is written."""
-    from tiphub.exchange.importer import import_file
+    """Import a case file, all or nothing: any invalid row means nothing is written.
 
+    A case already stored is updated with what the file says and keeps everything else.
+    """
+    from tiphub.exchange.importer import FORMATS, import_file
+
+    if format is not None and format not in FORMATS:
+        errors.print(f"Unknown format {format!r}; choose one of {', '.join(FORMATS)}.")
+        raise typer.Exit(code=2)
     engine = _engine()
+
+    def waiting() -> None:
+        errors.print("Another import is writing to this database; waiting for it to finish…")
+
     with _progress(f"importing {path.name}") as progress:
         result = import_file(
             path,
@@ -80,6 +99,8 @@ def import_command(
             organisation=organisation,
             engine=engine,
             on_progress=lambda rows: progress.update(progress.task_ids[0], completed=rows),
+            replace=replace,
+            on_wait=waiting,
         )
     if report is not None:
         result.write_report(report)
@@ -100,6 +121,14 @@ def import_command(
         f"Imported {result.cases:,} case(s) from {result.rows:,} row(s): "
         f"{counts.cases_created:,} new, {counts.cases_updated:,} updated, {counts.cases_unchanged:,} unchanged."
     )
+    removed = result.removed_totals()
+    if removed:
+        listed = ", ".join(f"{count:,} {section}" for section, count in removed.items())
+        console.print(
+            f"--replace removed from {len(result.removals):,} case(s): {listed}"
+            + (f" (per case in {report})" if report else "")
+            + "."
+        )
 
 
 @app.command("export")
