@@ -279,3 +279,15 @@ def test_unknown_format_is_refused(engine: Engine, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "cases.csv", GOOD_ROWS)
     with pytest.raises(ValueError, match="unknown import format"):
         import_file(path, fmt="bogus", engine=engine)
+
+
+def test_a_ctdc_export_is_refused_as_export_only(engine: Engine, tmp_path: Path) -> None:
+    from tiphub.exchange.exporter import export
+
+    write = import_file(write_csv(tmp_path / "cases.csv", GOOD_ROWS), engine=engine)
+    assert write.ok
+    path = export(tmp_path / "ctdc.csv", "ctdc", engine=engine).path
+    before = table_counts(engine)
+    result = import_file(path, engine=engine)
+    assert not result.ok and table_counts(engine) == before
+    assert "CTDC export" in str(result.issues[0]) and len(result.issues) == 1

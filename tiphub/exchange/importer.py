@@ -43,7 +43,7 @@ from tiphub.cases.persistence import (
     table_of,
 )
 from tiphub.cases.schema import CaseRecord
-from tiphub.exchange import htcds, xlsform
+from tiphub.exchange import ctdc, htcds, xlsform
 from tiphub.exchange.merge import merge_flat_case, removed_by_replace
 from tiphub.exchange.sources import (
     MAX_FIELD_CHARS,
@@ -211,6 +211,14 @@ class _Importer:
     ) -> Iterator[_Unit | ImportIssue]:
         known = [name for name in header if name in htcds.COLUMNS]
         filled = [name for name in header if name]
+        ctdc_columns = {*ctdc.SYNTHETIC_COLUMNS, *ctdc.GLOBAL_COLUMNS}
+        if filled and sum(name in ctdc_columns for name in filled) * 2 > len(filled):
+            raise SourceError(
+                self.path,
+                "this is a CTDC export: statistics without identities or case IDs, which "
+                "cannot be imported back. Import tiphub's HTCDS or JSON Lines export instead",
+                row=1,
+            )
         if len(known) * 2 < len(filled):
             # Mostly not field names: the first row is data (a name, a date), so none of it
             # may be quoted.
