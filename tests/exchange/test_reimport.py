@@ -167,3 +167,22 @@ def test_replace_deletes_only_when_asked_and_says_what(rich: Engine, tmp_path: P
     report = tmp_path / "report.csv"
     result.write_report(report)
     assert "--replace removed" in report.read_text(encoding="utf-8")
+
+
+def test_a_json_line_that_leaves_sections_out_keeps_them(rich: Engine, tmp_path: Path) -> None:
+    import json
+
+    path = export(tmp_path / "cases.jsonl", "jsonl", engine=rich).path
+    document = json.loads(path.read_text(encoding="utf-8").splitlines()[0])
+    before = _case(rich, document["organisation"], document["external_id"])
+    status = "FollowUp" if before.get("status") != "FollowUp" else "Active"
+    partial = {key: document[key] for key in ("external_id", "organisation")}
+    partial["status"] = status
+    path.write_text(json.dumps(partial) + "\n", encoding="utf-8")
+    result = import_file(path, engine=rich)
+    assert result.ok and result.counts.cases_updated == 1
+    after = _case(rich, document["organisation"], document["external_id"])
+    assert after["status"] == status
+    assert {k: v for k, v in after.items() if k != "status"} == {
+        k: v for k, v in before.items() if k != "status"
+    }

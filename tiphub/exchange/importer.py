@@ -649,7 +649,7 @@ def import_file(
     importer = _Importer(path, fmt, organisation)
     seen_cases: dict[int, int] = {}
     seen_people: dict[int, int] = {}
-    pending: list[tuple[_Unit, CaseRecord]] = []
+    pending: list[_Pending] = []
 
     def add_issues(issues: list[ImportIssue]) -> None:
         room = max_issues - len(result.issues)
@@ -702,12 +702,19 @@ def import_file(
                     add_issues(unit.issues)
                     if unit.document is None:
                         continue
+                    partial = None
                     try:
-                        record = CaseRecord.model_validate(unit.document)
+                        record: CaseRecord | None = CaseRecord.model_validate(unit.document)
                     except ValidationError as error:
-                        add_issues(_validation_issues(importer, unit, error))
-                        continue
-                    key = _fingerprint(record.organisation, record.external_id)
+                        partial = _partial_update(unit.document, error, fmt)
+                        if partial is None:
+                            add_issues(_validation_issues(importer, unit, error))
+                            continue
+                        record = None
+                    slug, external_id = (
+                        (record.organisation, record.external_id) if record is not None else partial
+                    ) or ("", "")
+                    key = _fingerprint(slug, external_id)
                     if key in seen_cases:
                         result.issues.append(
                             importer.issue(
@@ -719,10 +726,8 @@ def import_file(
                         )
                         continue
                     seen_cases[key] = unit.first_row
-                    for participant in record.participants:
-                        person_key = _fingerprint(
-                            record.organisation, participant.person.external_id
-                        )
+                    for participant in record.participants if record is not None else ():
+                        person_key = _fingerprint(slug, participant.person.external_id)
                         digest = int(content_hash(person_document(participant.person))[:16], 16)
                         if seen_people.setdefault(person_key, digest) != digest:
                             result.issues.append(
@@ -736,7 +741,7 @@ def import_file(
                                 )
                             )
                     result.cases += 1
-                    pending.append((unit, record))
+                    pending.append(_Pending(unit, record, slug, external_id))
                     if len(pending) >= batch_size:
                         flush()
                 flush()
@@ -782,10 +787,35 @@ def import_file(
     return result
 
 
+@dataclass
+class _Pending:
+    """A case read from the file, waiting for its batch; ``record`` is None for a JSON line
+    that only updates a stored case (it leaves required sections out)."""
+
+    unit: _Unit
+    record: CaseRecord | None
+    organisation: str
+    external_id: str
+
+
+def _partial_update(
+    document: dict[str, Any] | None, error: ValidationError, fmt: str
+) -> tuple[str, str] | None:
+    """(organisation, external ID) when a JSON line lacks only whole top-level sections."""
+    if fmt != "jsonl" or document is None:
+        return None
+    if not all(d["type"] == "missing" and len(d["loc"]) == 1 for d in error.errors()):
+        return None
+    organisation, external_id = document.get("organisation"), document.get("external_id")
+    if isinstance(organisation, str) and isinstance(external_id, str):
+        return organisation.strip(), external_id.strip()
+    return None
+
+
 def _with_stored_cases(
     connection: Connection,
     importer: _Importer,
-    pending: list[tuple[_Unit, CaseRecord]],
+    pending: list[_Pending],
     result: ImportResult,
 ) -> list[CaseRecord]:
     """The batch's records, each merged into the case already stored under its ID.
@@ -794,8 +824,8 @@ def _with_stored_cases(
     file does not say is kept, unless the import replaces cases whole.
     """
     wanted: dict[str, list[str]] = {}
-    for _, record in pending:
-        wanted.setdefault(record.organisation, []).append(record.external_id)
+    for item in pending:
+        wanted.setdefault(item.organisation, []).append(item.external_id)
     stored: dict[tuple[str, str], dict[str, Any]] = {}
     for slug, external_ids in wanted.items():
         for start in range(0, len(external_ids), 900):
@@ -803,19 +833,25 @@ def _with_stored_cases(
             for document in iter_case_documents(connection, organisation=slug, external_ids=chunk):
                 stored[(slug, document["external_id"])] = document
     records: list[CaseRecord] = []
-    for unit, record in pending:
-        existing = stored.get((record.organisation, record.external_id))
-        if existing is None:
-            records.append(record)
-            continue
-        if result.replace:
-            removed = removed_by_replace(existing, case_document(record))
-            if removed:
-                result.removals.append((record.external_id, removed))
+    for item in pending:
+        unit, record = item.unit, item.record
+        existing = stored.get((item.organisation, item.external_id))
+        if existing is None or (result.replace and record is not None):
+            if record is None:
+                # Not stored: the line had to be a whole case after all.
+                try:
+                    records.append(CaseRecord.model_validate(unit.document))
+                except ValidationError as error:
+                    result.issues.extend(_validation_issues(importer, unit, error))
+                continue
+            if existing is not None:
+                removed = removed_by_replace(existing, case_document(record))
+                if removed:
+                    result.removals.append((record.external_id, removed))
             records.append(record)
             continue
         if importer.format in FLAT_FORMATS:
-            merged = merge_flat_case(existing, unit.rows, record.organisation)
+            merged = merge_flat_case(existing, unit.rows, item.organisation)
         else:
             assert unit.document is not None
             merged = {**existing, **unit.document}
