@@ -186,3 +186,26 @@ def test_a_json_line_that_leaves_sections_out_keeps_them(rich: Engine, tmp_path:
     assert {k: v for k, v in after.items() if k != "status"} == {
         k: v for k, v in before.items() if k != "status"
     }
+
+
+def test_a_flat_row_cannot_turn_a_perpetrator_into_a_victim(rich: Engine, tmp_path: Path) -> None:
+    path = export(tmp_path / "cases.csv", "htcds-csv", engine=rich).path
+    rows, _ = _first_victim_row(path)
+    for row in rows:
+        document = _case(rich, row["tip_Organisation"], row["tip_CaseId"])
+        perpetrator = next(
+            (p for p in document["participants"] if p["role"] == "Perpetrator"), None
+        )
+        if perpetrator is not None:
+            row["tip_PersonId"] = perpetrator["person"]["external_id"]
+            break
+    else:
+        pytest.fail("the demo should have a case with a perpetrator")
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    before = snapshot(rich)
+    result = import_file(path, engine=rich)
+    assert not result.ok and snapshot(rich) == before
+    assert "without a victim context" in str(result.issues[0])

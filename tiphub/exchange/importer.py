@@ -44,7 +44,7 @@ from tiphub.cases.persistence import (
 )
 from tiphub.cases.schema import CaseRecord
 from tiphub.exchange import ctdc, htcds, xlsform
-from tiphub.exchange.merge import merge_flat_case, removed_by_replace
+from tiphub.exchange.merge import MergeError, merge_flat_case, removed_by_replace
 from tiphub.exchange.sources import (
     MAX_FIELD_CHARS,
     HashingReader,
@@ -851,7 +851,11 @@ def _with_stored_cases(
             records.append(record)
             continue
         if importer.format in FLAT_FORMATS:
-            merged = merge_flat_case(existing, unit.rows, item.organisation)
+            try:
+                merged = merge_flat_case(existing, unit.rows, item.organisation)
+            except MergeError as error:
+                result.issues.append(importer.issue(unit.first_row, "tip_PersonId", None, str(error)))
+                continue
         else:
             assert unit.document is not None
             merged = {**existing, **unit.document}

@@ -164,19 +164,19 @@ def _check_rows(
     seen: set[str] = set()
     for row in incoming:
         if row.get("tip_CaseId") not in (None, case_id):
-            raise MergeError(f"a row of case {row['tip_CaseId']!r} was given for case {case_id!r}")
+            raise MergeError("a row of another case was given for this case")
         person_id = row.get("tip_PersonId")
         if not person_id:
-            raise MergeError(f"a row of case {case_id!r} has no tip_PersonId")
+            raise MergeError("a row of this case has no tip_PersonId")
         if person_id in seen:
-            raise MergeError(f"person {person_id!r} has more than one row in case {case_id!r}")
+            raise MergeError("this person has more than one row in the case")
         seen.add(person_id)
         if person_id in stored and person_id not in old_rows:
             # A perpetrator or witness cannot become a victim through a flat row: their
             # context would have to be thrown away.
             raise MergeError(
-                f"person {person_id!r} of case {case_id!r} is stored as a participant "
-                "without a victim context; a flat row cannot change that"
+                "this person is stored in the case as a participant without a victim context "
+                "(a perpetrator or witness); a flat row cannot change that"
             )
 
 
