@@ -226,8 +226,10 @@ def test_an_xlsx_bomb_is_refused_before_it_inflates(engine: Engine, tmp_path: Pa
         b"<worksheet><sheetData><row><c t='inlineStr'><is><t>x</t></row></sheetData>",
         b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;"><!ENTITY e "&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;"><!ENTITY f "&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;">]><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>&f;&f;&f;&f;&f;&f;&f;</t></is></c></row></sheetData></worksheet>',
         b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>&e;</t></is></c></row></sheetData></worksheet>',
+        b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>tip_CaseId</t></is></c></row><row r="99999999999"><c r="A99999999999" t="inlineStr"><is><t>c1</t></is></c></row></sheetData></worksheet>',
+        b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>tip_CaseId</t></is></c></row><row r="1048576"><c r="A1048576" t="inlineStr"><is><t>c1</t></is></c></row></sheetData></worksheet>',
     ],
-    ids=["mismatched-tag", "billion-laughs", "xxe"],
+    ids=["mismatched-tag", "billion-laughs", "xxe", "forged-row-number", "last-excel-row"],
 )
 def test_damaged_or_hostile_xlsx_xml_is_a_clean_refusal(
     engine: Engine, tmp_path: Path, damage: bytes

@@ -264,6 +264,47 @@ def check_xlsx_container(path: Path) -> None:
         )
 
 
+# Excel's own limits: a row or column number beyond them is a forged or damaged file.
+EXCEL_MAX_ROWS = 1_048_576
+EXCEL_MAX_COLUMNS = 16_384
+
+
+def _sheet_rows(path: Path, worksheet: Any) -> Iterator[tuple[int, dict[int, Any]]]:
+    """(row number, {column number: value}) for the rows the sheet holds, in file order.
+
+    openpyxl's own iterator fills the gap before a row numbered 99,999,999,999 with empty
+    rows one by one, which never ends; this reads only the rows that are there.
+    """
+    from openpyxl.worksheet._reader import WorkSheetParser
+
+    workbook = worksheet.parent
+    with worksheet._get_source() as source:
+        parser = WorkSheetParser(
+            source,
+            worksheet._shared_strings,
+            data_only=workbook.data_only,
+            epoch=workbook.epoch,
+            date_formats=workbook._date_formats,
+            timedelta_formats=workbook._timedelta_formats,
+        )
+        for number, cells in parser.parse():
+            if not 1 <= number <= EXCEL_MAX_ROWS:
+                raise SourceError(
+                    path, f"a row number beyond Excel's {EXCEL_MAX_ROWS:,} rows (a damaged file?)"
+                )
+            values: dict[int, Any] = {}
+            for cell in cells:
+                column = cell["column"]
+                if not 1 <= column <= EXCEL_MAX_COLUMNS:
+                    raise SourceError(
+                        path,
+                        f"a column number beyond Excel's {EXCEL_MAX_COLUMNS:,} (a damaged file?)",
+                        row=number,
+                    )
+                values[column] = cell["value"]
+            yield number, values
+
+
 def iter_xlsx(
     path: Path, header_rows: int = 1, sheet: str | None = None
 ) -> tuple[list[list[str]], Callable[[list[str]], Iterator[Row]]]:
@@ -286,34 +327,42 @@ def iter_xlsx(
         workbook = load_workbook(path, read_only=True, data_only=True)
     except Exception as error:
         raise damaged(error) from None
+    headers: list[list[str]] = [[] for _ in range(header_rows)]
+    first_data: tuple[int, dict[int, Any]] | None = None
     try:
         worksheet = workbook[sheet] if sheet else workbook.worksheets[0]
-        # A declared size is not trusted: a forged one would pad every row to 16,384 cells.
-        worksheet.reset_dimensions()
-        headers: list[list[str]] = []
-        for values in worksheet.iter_rows(values_only=True, max_row=header_rows):
-            if len(values) > MAX_COLUMNS:
-                raise SourceError(path, f"{len(values):,} columns; at most {MAX_COLUMNS:,}", row=1)
-            headers.append(["" if cell is None else str(cell).strip() for cell in values])
+        rows_in_sheet = _sheet_rows(path, worksheet)
+        for number, values in rows_in_sheet:
+            if number > header_rows:
+                first_data = (number, values)
+                break
+            width = max(values, default=0)
+            if width > MAX_COLUMNS:
+                raise SourceError(path, f"{width:,} columns; at most {MAX_COLUMNS:,}", row=number)
+            headers[number - 1] = [
+                "" if values.get(column) is None else str(values[column]).strip()
+                for column in range(1, width + 1)
+            ]
     except SourceError:
         workbook.close()
         raise
     except Exception as error:
         workbook.close()
         raise damaged(error) from None
-    if not headers:
+    if not any(headers) and first_data is None:
         workbook.close()
         raise SourceError(path, "the workbook's first sheet is empty")
 
     def rows(header: list[str]) -> Iterator[Row]:
-        width = max(len(header), 1)
+        def row(number: int, values: dict[int, Any]) -> Row:
+            cells = [_cell(values.get(column)) for column in range(1, len(header) + 1)]
+            return Row(number, dict(zip(header, cells, strict=True)))
+
         try:
-            iterator = worksheet.iter_rows(
-                min_row=header_rows + 1, max_col=width, values_only=True
-            )
-            for number, values in enumerate(iterator, start=header_rows + 1):
-                cells = [_cell(value) for value in values]
-                yield Row(number, dict(zip(header, cells, strict=False)))
+            if first_data is not None:
+                yield row(*first_data)
+            for number, values in rows_in_sheet:
+                yield row(number, values)
         except SourceError:
             raise
         except Exception as error:
