@@ -1,9 +1,18 @@
-"""``tiphub link`` and ``tiphub linkage encode | evaluate | review | graph``."""
+"""``tiphub link`` and ``tiphub linkage encode | evaluate | review | graph``.
+
+Every input ends in a result or in one short paragraph on standard error (exit code 2)
+naming the file, row and column, never a value: the values are survivors' names. Every
+result is computed before the first file is written, and every file is written 0600
+through a staging path, so a failed or killed run leaves no output half-written.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import stat
 import time
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,11 +20,26 @@ import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from tiphub.cli.progress import errors
 
 console = Console(emoji=False, highlight=False)
 linkage_app = typer.Typer(no_args_is_help=True, help="Record linkage tools.")
+
+Stage = Callable[[str], None]
+
+# A stratum is a category (region, sex, age band): a column with more distinct values is
+# free text or an identifier, which would copy record-level detail into the histories.
+MAX_STRATA = 100
+# The largest secret file read: a key is tens of bytes; a large "secret" is the wrong file.
+MAX_SECRET_BYTES = 65_536
+# The review queue's item numbers are database integers.
+_MAX_ITEM = 2**63 - 1
+
+
+class CommandError(ValueError):
+    """A command-line mistake (options, paths) found before any work is done."""
 
 
 def _engine() -> Any:
@@ -27,17 +51,69 @@ def _engine() -> Any:
 
 
 def _fail(error: Exception) -> typer.Exit:
-    errors.print(f"[red]error:[/red] {error}", markup=True, highlight=False, soft_wrap=True)
+    # Text, not markup: a "[" in a file name must not be read as a style tag.
+    message = Text("error: ", style="red")
+    message.append(str(error))
+    errors.print(message, highlight=False, soft_wrap=True)
     return typer.Exit(2)
 
 
-def _stage_printer() -> Any:
+def _stage_printer() -> Stage:
     started = time.perf_counter()
 
     def stage(label: str) -> None:
-        errors.print(f"[dim]{time.perf_counter() - started:6.1f}s[/dim] {label}", markup=True)
+        line = Text(f"{time.perf_counter() - started:6.1f}s ", style="dim")
+        line.append(label)
+        errors.print(line, highlight=False)
 
     return stage
+
+
+def _input_errors(*more: type[Exception]) -> tuple[type[Exception], ...]:
+    """The errors that describe bad input or options, each a message fit to show.
+
+    ``LocatedError`` covers the readers' errors (records, encodings, evaluation files); it is
+    caught through the base class so that a refusal does not first import the heavy modules
+    those errors live in.
+    """
+    from tiphub.errors import LocatedError
+    from tiphub.linkage.records import LinkageDataError
+
+    return (CommandError, LocatedError, LinkageDataError, *more)
+
+
+def _check_outputs(outputs: Mapping[str, Path | None], inputs: Iterable[Path]) -> None:
+    """Each output is a new or regular file, not an input, and named by one option only."""
+    readable = [path for path in inputs if path.exists()]
+    chosen: dict[Path, str] = {}
+    for option, path in outputs.items():
+        if path is None:
+            continue
+        try:
+            info = os.stat(path)
+        except FileNotFoundError:
+            info = None
+        except OSError as problem:
+            raise CommandError(f"{option} {path}: {problem.strerror}") from None
+        if info is not None and stat.S_ISDIR(info.st_mode):
+            raise CommandError(f"{option} {path}: this is a folder; give a file name")
+        if info is not None and not stat.S_ISREG(info.st_mode):
+            raise CommandError(f"{option} {path}: not a regular file (a pipe or device)")
+        if info is not None and any(os.path.samefile(path, other) for other in readable):
+            raise CommandError(f"{option} {path}: this is an input file; it would be overwritten")
+        key = path.resolve()
+        if key in chosen:
+            raise CommandError(f"{chosen[key]} and {option} name the same file {path}")
+        chosen[key] = option
+
+
+def _write(path: Path, write: Callable[[Path], None]) -> None:
+    """Write one output; a file system refusal (full disk, no permission) ends the command."""
+    try:
+        write(path)
+    except OSError as problem:
+        reason = problem.strerror or type(problem).__name__
+        raise _fail(CommandError(f"cannot write {path}: {reason}")) from None
 
 
 def link_command(
@@ -48,9 +124,9 @@ def link_command(
             show_default=False,
         ),
     ] = None,
-    output: Annotated[Path, typer.Option("--output", help="Write record_id,cluster_id here.")] = Path(
-        "clusters.csv"
-    ),
+    output: Annotated[
+        Path, typer.Option("--output", help="Write record_id,cluster_id here.")
+    ] = Path("clusters.csv"),
     threshold: Annotated[
         float | None,
         typer.Option(
@@ -89,38 +165,40 @@ def link_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Link person records across lists; write one cluster ID per record."""
-    from tiphub.linkage.encoding import EncodingError
-    from tiphub.linkage.records import LinkageInputError
-
-    if backend not in ("duckdb", "spark"):
-        raise _fail(ValueError("--backend must be duckdb or spark"))
-    if threshold is not None and not 0.0 < threshold < 1.0:
-        raise _fail(ValueError("--threshold must be between 0 and 1"))
-    stage = _stage_printer()
     try:
+        _check_link_options(backend, threshold, encoded, paths, strata, capture_histories)
+        _check_outputs(
+            {
+                "--output": output,
+                "--capture-histories": capture_histories,
+                "--report": report,
+                "--links": links_path,
+            },
+            [*(paths or []), *([truth] if truth is not None else [])],
+        )
+        truth_frame = _read_truth(truth) if truth is not None else None
+        stage = _stage_printer()
         if encoded:
-            if not paths:
-                raise ValueError("--encoded needs the encoded files as PATH arguments")
-            run = _link_encoded(paths, threshold, stage)
+            run = _link_encoded(paths or [], threshold, stage)
         else:
-            run = _link_plain(paths, backend, threshold, review, stage)
-    except (LinkageInputError, EncodingError, ValueError, RuntimeError) as error:
+            run = _link_plain(paths, backend, threshold, review, strata, stage)
+        outputs = _link_outputs(run, truth_frame, strata, capture_histories, report, paths)
+    except _input_errors() as error:
         raise _fail(error) from None
-    clusters: pd.DataFrame = run["clusters"]
+    from tiphub.linkage.evaluate import write_capture_histories
+    from tiphub.linkage.outputs import write_frame_csv, write_text
+
     summary: dict[str, Any] = run["summary"]
-    clusters.to_csv(output, index=False)
+    _write(output, lambda path: write_frame_csv(path, run["clusters"]))
     summary["output"] = str(output)
     if links_path is not None:
-        run["links"].to_csv(links_path, index=False)
+        _write(links_path, lambda path: write_frame_csv(path, run["links"]))
+        summary["links_file"] = str(links_path)
     if capture_histories is not None:
-        _write_histories(run["records"], clusters, strata, capture_histories)
+        _write(capture_histories, lambda path: write_capture_histories(outputs["histories"], path))
         summary["capture_histories"] = str(capture_histories)
-    evaluation = None
-    if truth is not None:
-        evaluation = _evaluate(clusters, truth, run.get("candidates"))
-        summary["evaluation"] = evaluation
     if report is not None:
-        _write_report(report, run, summary, paths)
+        _write(report, lambda path: write_text(path, outputs["report"]))
         summary["report"] = str(report)
     if as_json:
         print(json.dumps(summary, indent=2, default=str))
@@ -128,32 +206,72 @@ def link_command(
         _print_summary(summary)
 
 
-def _link_plain(
-    paths: list[Path] | None, backend: str, threshold: float | None, review: bool, stage: Any
-) -> dict[str, Any]:
-    from tiphub.linkage.api import run_link
-    from tiphub.linkage.records import read_records
+def _check_link_options(
+    backend: str,
+    threshold: float | None,
+    encoded: bool,
+    paths: list[Path] | None,
+    strata: str | None,
+    capture_histories: Path | None,
+) -> None:
+    if backend not in ("duckdb", "spark"):
+        raise CommandError("--backend must be duckdb or spark")
+    if threshold is not None and not 0.0 < threshold < 1.0:
+        raise CommandError("--threshold must be between 0 and 1 (both excluded)")
+    if encoded and not paths:
+        raise CommandError("--encoded needs the encoded files as PATH arguments")
+    if strata is not None and capture_histories is None:
+        raise CommandError("--strata stratifies the capture histories: give --capture-histories")
+    if strata is not None and encoded:
+        raise CommandError("--strata needs plain input: encoded files hold no other columns")
 
-    engine = _engine() if (review or not paths) else None
+
+def _read_truth(path: Path) -> pd.DataFrame:
+    from tiphub.linkage.evaluate import read_truth
+
+    return read_truth(path)
+
+
+def _link_plain(
+    paths: list[Path] | None,
+    backend: str,
+    threshold: float | None,
+    review: bool,
+    strata: str | None,
+    stage: Stage,
+) -> dict[str, Any]:
+    from tiphub.linkage.records import check_linkable, read_records
+
+    engine = None
     if paths:
         records = read_records(paths)
         inputs = ", ".join(path.name for path in paths)
     else:
         from tiphub.linkage.store_records import store_records
 
-        assert engine is not None
+        engine = _engine()
         records = store_records(engine)
         inputs = "database"
-        if len(records.frame) < 2:
-            raise ValueError("the database holds fewer than two persons with identity to link")
-    run = run_link(
-        records,
-        backend=backend,  # type: ignore[arg-type]
-        threshold=threshold,
-        engine=engine if review else None,
-        inputs=inputs,
-        stage=stage,
-    )
+    if strata is not None:
+        _check_strata(records.frame, strata)
+    # Before the model's libraries are even loaded: a refusal costs no more than reading.
+    check_linkable(records)
+    if review and engine is None:
+        engine = _engine()
+    from tiphub.linkage.api import run_link
+    from tiphub.linkage.linker import BackendUnavailableError
+
+    try:
+        run = run_link(
+            records,
+            backend=backend,  # type: ignore[arg-type]
+            threshold=threshold,
+            engine=engine if review else None,
+            inputs=inputs,
+            stage=stage,
+        )
+    except BackendUnavailableError as error:
+        raise CommandError(f"--backend {backend}: {error}") from None
     return {
         "records": records.frame,
         "clusters": run.clusters,
@@ -165,7 +283,26 @@ def _link_plain(
     }
 
 
-def _link_encoded(paths: list[Path], threshold: float | None, stage: Any) -> dict[str, Any]:
+def _check_strata(frame: pd.DataFrame, strata: str) -> None:
+    from tiphub.linkage.records import IDENTITY_COLUMNS, INTERNAL_COLUMNS, KEY_COLUMNS
+
+    if strata in IDENTITY_COLUMNS or strata in KEY_COLUMNS or strata in INTERNAL_COLUMNS:
+        # A stratum is written into the capture histories: never names, dates or IDs.
+        raise CommandError(
+            f"--strata {strata}: give a category column of the input (region, age band), "
+            "not an identity, key or internal column"
+        )
+    if strata not in frame.columns:
+        raise CommandError(f"--strata {strata}: the input has no such column")
+    distinct = frame[strata].nunique(dropna=True)
+    if distinct > MAX_STRATA:
+        raise CommandError(
+            f"--strata {strata}: the column has {distinct:,} different values; a stratum "
+            f"column is a category with at most {MAX_STRATA}"
+        )
+
+
+def _link_encoded(paths: list[Path], threshold: float | None, stage: Stage) -> dict[str, Any]:
     from tiphub.linkage.encoded_link import link_encoded_files
 
     outcome = link_encoded_files(paths, threshold=threshold, stage=stage)
@@ -175,61 +312,73 @@ def _link_encoded(paths: list[Path], threshold: float | None, stage: Any) -> dic
         "links": outcome.links,
         "summary": outcome.summary,
         "candidates": outcome.links[["record_id_l", "record_id_r"]],
+        "encoded": outcome,
     }
 
 
-def _write_histories(
-    records: pd.DataFrame, clusters: pd.DataFrame, strata: str | None, path: Path
-) -> None:
-    from tiphub.linkage.evaluate import capture_histories, write_capture_histories
+def _link_outputs(
+    run: dict[str, Any],
+    truth: pd.DataFrame | None,
+    strata: str | None,
+    histories_path: Path | None,
+    report_path: Path | None,
+    paths: list[Path] | None,
+) -> dict[str, Any]:
+    """Everything to be written, computed before the first file is."""
+    outputs: dict[str, Any] = {}
+    clusters: pd.DataFrame = run["clusters"]
+    if histories_path is not None:
+        from tiphub.linkage.evaluate import capture_histories
 
-    stratum = None
-    if strata is not None:
-        if strata not in records.columns:
-            raise _fail(ValueError(f"--strata: the input has no column '{strata}'"))
-        stratum = records[strata].reset_index(drop=True)
-    table = capture_histories(
-        clusters["list"].reset_index(drop=True),
-        clusters["cluster_id"].reset_index(drop=True),
-        stratum,
-    )
-    write_capture_histories(table, path)
+        stratum = None
+        if strata is not None:
+            stratum = run["records"][strata].reset_index(drop=True)
+        outputs["histories"] = capture_histories(
+            clusters["list"].reset_index(drop=True),
+            clusters["cluster_id"].reset_index(drop=True),
+            stratum,
+        )
+    if truth is not None:
+        from tiphub.linkage.evaluate import evaluate
+
+        result = evaluate(clusters, truth, candidate_pairs=run.get("candidates"))
+        run["summary"]["evaluation"] = result.to_dict()
+    if report_path is not None:
+        outputs["report"] = _render_report(run, run["summary"])
+    return outputs
 
 
-def _evaluate(clusters: pd.DataFrame, truth_path: Path, candidates: Any) -> dict[str, Any]:
-    from tiphub.linkage.evaluate import EvaluationError, evaluate, read_truth
+def _render_report(run: dict[str, Any], summary: dict[str, Any]) -> str:
+    from tiphub.linkage.report import render_encoded_report, render_report
 
-    try:
-        truth = read_truth(truth_path)
-    except EvaluationError as error:
-        raise _fail(error) from None
-    result = evaluate(clusters, truth, candidate_pairs=candidates)
-    evaluated: dict[str, Any] = result.to_dict()
-    return evaluated
-
-
-def _write_report(path: Path, run: dict[str, Any], summary: dict[str, Any], paths: Any) -> None:
-    from tiphub.linkage.report import write_report
-
-    sections: list[str] = []
-    link_run = run.get("run")
-    if run.get("engine") is not None and link_run is not None:
-        from tiphub.linkage.network import load_network, network_html_section
-
-        mapping = dict(zip(run["clusters"]["record_id"], run["clusters"]["cluster_id"], strict=True))
-        sections.append(network_html_section(load_network(run["engine"], mapping)))
     flat = {key: value for key, value in summary.items() if not isinstance(value, dict)}
     for key, value in (summary.get("evaluation") or {}).items():
         if not isinstance(value, dict | list):
             flat[f"evaluation: {key}"] = value
-    write_report(
-        path,
+    encoded = run.get("encoded")
+    if encoded is not None:
+        return render_encoded_report(
+            summary=flat,
+            links=run["links"],
+            scores=encoded.candidate_dice,
+            threshold=float(encoded.summary["threshold"]),
+        )
+    sections: list[str] = []
+    link_run = run["run"]
+    if run.get("engine") is not None:
+        from tiphub.linkage.network import load_network, network_html_section
+
+        mapping = dict(
+            zip(run["clusters"]["record_id"], run["clusters"]["cluster_id"], strict=True)
+        )
+        sections.append(network_html_section(load_network(run["engine"], mapping)))
+    return render_report(
         summary=flat,
-        choice=link_run.result.threshold if link_run is not None else None,
-        pairs=link_run.result.pairs if link_run is not None else pd.DataFrame(),
+        choice=link_run.result.threshold,
+        pairs=link_run.result.pairs,
         links=run["links"],
-        comparisons=link_run.result.scored.comparisons if link_run is not None else [],
-        model=link_run.result.scored.model_json if link_run is not None else None,
+        comparisons=link_run.result.scored.comparisons,
+        model=link_run.result.scored.model_json,
         extra_sections=sections,
     )
 
@@ -240,9 +389,9 @@ def _print_summary(summary: dict[str, Any]) -> None:
         if isinstance(value, dict):
             for inner, inner_value in value.items():
                 if not isinstance(inner_value, dict | list):
-                    table.add_row(f"{key}: {inner}", str(inner_value))
+                    table.add_row(Text(f"{key}: {inner}"), Text(str(inner_value)))
         else:
-            table.add_row(key.replace("_", " "), str(value))
+            table.add_row(Text(key.replace("_", " ")), Text(str(value)))
     console.print(table)
 
 
@@ -255,25 +404,33 @@ def encode_command(
     output: Annotated[Path, typer.Option("--output", help="Encoded CSV to write.")],
 ) -> None:
     """Turn identity fields into hardened Bloom-filter encodings (no names leave)."""
-    from tiphub.linkage.encoding import encode
-    from tiphub.linkage.records import LinkageInputError, read_records
+    from tiphub.linkage.encoding import MIN_SECRET_BYTES, EncodingError, encode, metadata_path
+    from tiphub.linkage.inputs import read_bytes
+    from tiphub.linkage.records import read_records
 
     try:
-        secret = secret_file.read_bytes().strip()
-    except OSError:
-        raise _fail(ValueError(f"{secret_file}: cannot read the secret file")) from None
-    if len(secret) < 16:
-        raise _fail(ValueError(f"{secret_file}: the secret must be at least 16 bytes"))
-    try:
+        _check_outputs(
+            {"--output": output, "--output (its .json)": metadata_path(output)},
+            [path, secret_file],
+        )
+        secret = read_bytes(secret_file, EncodingError, limit=MAX_SECRET_BYTES).strip()
+        if len(secret) < MIN_SECRET_BYTES:
+            raise EncodingError(
+                f"the secret must be at least {MIN_SECRET_BYTES} bytes", source=str(secret_file)
+            )
         records = read_records([path])
-    except LinkageInputError as error:
+        if records.frame.empty:
+            raise EncodingError("the file holds no records to encode", source=str(path))
+        started = time.perf_counter()
+        encoded = encode(records.frame, secret)
+    except _input_errors() as error:
         raise _fail(error) from None
-    started = time.perf_counter()
-    encoded = encode(records.frame, secret)
     elapsed = time.perf_counter() - started
-    encoded.write_csv(output)
+    _write(output, encoded.write_csv)
     rate = len(records.frame) / elapsed if elapsed > 0 else float("inf")
-    console.print(f"encoded {len(records.frame):,} records to {output} ({rate:,.0f} records/s)")
+    console.print(
+        Text(f"encoded {len(records.frame):,} records to {output} ({rate:,.0f} records/s)")
+    )
 
 
 @linkage_app.command("evaluate")
@@ -287,24 +444,26 @@ def evaluate_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Pairwise and cluster accuracy, blocking recall and the MSE error of a clustering."""
-    from tiphub.linkage.evaluate import EvaluationError, evaluate, read_clusters, read_truth
+    from tiphub.linkage.evaluate import evaluate, read_candidate_pairs, read_clusters, read_truth
 
     try:
         clusters = read_clusters(clusters_path)
         truth_frame = read_truth(truth)
-        pairs = pd.read_csv(candidates, dtype=str) if candidates is not None else None
+        pairs = read_candidate_pairs(candidates) if candidates is not None else None
         result = evaluate(clusters, truth_frame, candidate_pairs=pairs)
-    except (EvaluationError, ValueError, OSError) as error:
+    except _input_errors() as error:
         raise _fail(error) from None
     if as_json:
         print(json.dumps(result.to_dict(), indent=2, default=str))
     else:
-        console.print(result.summary())
+        console.print(Text(result.summary()))
 
 
 @linkage_app.command("review")
 def review_command(
-    item: Annotated[int | None, typer.Argument(help="Item to decide; none lists the queue.")] = None,
+    item: Annotated[
+        int | None, typer.Argument(help="Item to decide; none lists the queue.")
+    ] = None,
     decision: Annotated[
         str | None, typer.Option("--decision", help="match | non_match | unsure")
     ] = None,
@@ -322,29 +481,37 @@ def review_command(
         queue_stats,
     )
 
-    engine = _engine()
     try:
+        if item is not None and not 1 <= item <= _MAX_ITEM:
+            raise ReviewError(f"no review item {item}")
+        if item is None and decision is not None:
+            raise CommandError("--decision needs the ITEM it decides")
+        engine = _engine()
         if item is None:
             stats = queue_stats(engine)
-            console.print(", ".join(f"{key}: {value}" for key, value in stats.items()))
-            table = Table("item", "left", "right", "lists", "probability")
-            for entry in pending(engine, limit=limit):
-                table.add_row(
-                    str(entry.id),
-                    entry.left_key,
-                    entry.right_key,
-                    f"{entry.left_list} / {entry.right_list}",
-                    f"{entry.match_probability:.3f}",
-                )
-            console.print(table)
-            return
-        if decision is None:
-            console.print(item_table(get(engine, item)))
-            return
-        decided = decide(engine, item, decision, reviewer=reviewer, note=note)  # type: ignore[arg-type]
-    except ReviewError as error:
+            entries = pending(engine, limit=limit)
+        elif decision is None:
+            shown = get(engine, item)
+        else:
+            decided = decide(engine, item, decision, reviewer=reviewer, note=note)  # type: ignore[arg-type]
+    except _input_errors(ReviewError) as error:
         raise _fail(error) from None
-    console.print(f"item {decided.id}: {decided.status}")
+    if item is None:
+        console.print(Text(", ".join(f"{key}: {value}" for key, value in stats.items())))
+        table = Table("item", "left", "right", "lists", "probability")
+        for entry in entries:
+            table.add_row(
+                Text(str(entry.id)),
+                Text(entry.left_key),
+                Text(entry.right_key),
+                Text(f"{entry.left_list} / {entry.right_list}"),
+                Text(f"{entry.match_probability:.3f}"),
+            )
+        console.print(table)
+    elif decision is None:
+        console.print(item_table(shown))
+    else:
+        console.print(Text(f"item {decided.id}: {decided.status}"))
 
 
 @linkage_app.command("graph")
@@ -358,7 +525,7 @@ def graph_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Routes and shared perpetrators, phones and addresses across the linked cases."""
-    from tiphub.linkage.evaluate import EvaluationError, read_clusters
+    from tiphub.linkage.evaluate import read_clusters
     from tiphub.linkage.network import (
         load_network,
         network_summary,
@@ -367,15 +534,18 @@ def graph_command(
     )
 
     try:
+        if (nodes is None) != (edges is None):
+            raise CommandError("--nodes and --edges go together: give both")
+        _check_outputs({"--graphml": graphml, "--nodes": nodes, "--edges": edges}, [clusters_path])
         clusters = read_clusters(clusters_path)
-    except EvaluationError as error:
+    except _input_errors() as error:
         raise _fail(error) from None
     mapping = dict(zip(clusters["record_id"], clusters["cluster_id"], strict=True))
     network = load_network(_engine(), mapping)
     if graphml is not None:
-        write_graphml(network, graphml)
+        _write(graphml, lambda path: write_graphml(network, path))
     if nodes is not None and edges is not None:
-        write_nodes_edges_csv(network, nodes, edges)
+        _write(nodes, lambda path: write_nodes_edges_csv(network, path, edges))
     summary = network_summary(network)
     if as_json:
         print(json.dumps(summary, indent=2, default=str))

@@ -35,6 +35,11 @@ from tiphub.linkage.encoding import (
 CANDIDATE_FLOOR = 0.6
 # Above this many records the exact all-pairs search gives way to the LSH index.
 EXACT_LIMIT = 60_000
+# Pairs above the candidate floor kept at most: true matches number about as many as the
+# records, strangers score below the floor; millions more mean one encoding repeated.
+MAX_CANDIDATE_PAIRS = 20_000_000
+# Random pairs needed to fit the strangers' Dice distribution when no threshold is given.
+MIN_RECORDS_FOR_THRESHOLD = 50
 
 
 @dataclass
@@ -43,6 +48,8 @@ class EncodedLinkOutcome:
     clusters: pd.DataFrame
     links: pd.DataFrame
     summary: dict[str, Any] = field(default_factory=dict)
+    # Dice of every candidate pair (at or above the floor), for the report's histogram.
+    candidate_dice: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def _noop(_: str) -> None:
@@ -108,10 +115,17 @@ def link_encoded_files(
     stage("reading encodings")
     encoded = read_all(paths)
     n = len(encoded.record_ids)
+    if n == 0:
+        raise EncodingError("the encoded files hold no records", source=str(paths[0]))
+    if threshold is None and n < MIN_RECORDS_FOR_THRESHOLD:
+        raise EncodingError(
+            f"too few records to choose a threshold from the data: {n} given, at least "
+            f"{MIN_RECORDS_FOR_THRESHOLD} needed; give --threshold"
+        )
     floor = min(CANDIDATE_FLOOR, threshold) if threshold is not None else CANDIDATE_FLOOR
     stage(f"comparing {n:,} encodings")
     if n <= EXACT_LIMIT:
-        left, right, dice = dice_pairs_within(encoded.bits, floor)
+        left, right, dice = dice_pairs_within(encoded.bits, floor, max_pairs=MAX_CANDIDATE_PAIRS)
     else:
         left, right, dice = dice_pairs_lsh(encoded.bits, None, floor)
     left = np.asarray(left, dtype=np.int64)
@@ -154,4 +168,4 @@ def link_encoded_files(
         "threshold_chosen_by": chosen_by,
         "one_to_one_within_list": one_to_one,
     }
-    return EncodedLinkOutcome(records, clusters, links, summary)
+    return EncodedLinkOutcome(records, clusters, links, summary, dice)

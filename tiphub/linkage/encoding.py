@@ -135,6 +135,9 @@ from numba import njit, prange
 from unidecode import unidecode
 
 from tiphub.errors import LocatedError
+from tiphub.exchange.spreadsheet import is_dangerous
+from tiphub.files import open_private, staged_file, write_private_text
+from tiphub.linkage.inputs import csv_cell_limit, csv_problem, not_utf8, open_text, read_bytes
 from tiphub.linkage.normalise import (
     normalise_identifier,
     normalise_name,
@@ -194,6 +197,9 @@ SALT_FIELDS: Mapping[str, str] = MappingProxyType(
 _KEY_GROUPS: Mapping[str, str] = MappingProxyType({"given_name": "name", "family_name": "name"})
 
 _MAX_WEIGHT = 64
+# Longest filter accepted (bits per record before balancing): far above any useful length,
+# it keeps a hostile metadata file from asking for gigabytes per record.
+MAX_BITS = 1 << 16
 _CHUNK_RECORDS = 16_384
 _PAIR_BLOCK_CELLS = 1 << 22
 
@@ -236,11 +242,14 @@ class EncodingConfig:
 
     def __post_init__(self) -> None:
         unit = 128 if self.fold else 64
-        if self.bits < unit or self.bits % unit:
-            raise EncodingError(f"bits must be a positive multiple of {unit}")
-        unknown = sorted(set(self.weights) - set(FIELDS))
+        if self.bits < unit or self.bits % unit or self.bits > MAX_BITS:
+            raise EncodingError(f"bits must be a positive multiple of {unit}, at most {MAX_BITS}")
+        unknown = set(self.weights) - set(FIELDS)
         if unknown:
-            raise EncodingError(f"unknown fields in weights: {', '.join(unknown)}")
+            # The names are not repeated: a hostile metadata file could put anything there.
+            raise EncodingError(
+                f"unknown fields in weights ({len(unknown)}); known: {', '.join(FIELDS)}"
+            )
         for name, weight in self.weights.items():
             if not isinstance(weight, int) or not 0 <= weight <= _MAX_WEIGHT:
                 raise EncodingError(f"weight of {name} must be an integer in 0..{_MAX_WEIGHT}")
@@ -286,8 +295,13 @@ class EncodingConfig:
                 fold=bool(data["fold"]),
                 balance=bool(data["balance"]),
             )
-        except (KeyError, TypeError, ValueError) as error:
-            raise EncodingError(f"incomplete or invalid configuration ({error})") from None
+        except EncodingError:
+            raise
+        except KeyError as error:
+            raise EncodingError(f"incomplete configuration (no {error.args[0]!r})") from None
+        except (TypeError, ValueError, AttributeError):
+            # The value itself is not quoted: it came from a file that may be hostile.
+            raise EncodingError("invalid configuration (a setting has the wrong type)") from None
 
 
 def _derive(secret: bytes, label: str) -> bytes:
@@ -623,19 +637,26 @@ class EncodedRecords:
         return scheme_id(self.config)
 
     def write_csv(self, path: Path | str) -> None:
-        """Write ``PATH`` (record_id, list, scheme, encoding) and the scheme in ``PATH.json``."""
+        """Write ``PATH`` (record_id, list, scheme, encoding) and the scheme in ``PATH.json``.
+
+        Both are 0600 and staged: the sidecar lands first, then the data, so a reader never
+        finds data without its scheme.
+        """
         path = Path(path)
         scheme = self.scheme
         little = self.bits.astype("<u8", copy=False)
-        with path.open("w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(ENCODED_COLUMNS)
-            for record_id, list_name, row in zip(self.record_ids, self.lists, little, strict=True):
-                writer.writerow(
-                    (record_id, list_name, scheme, base64.b64encode(row.tobytes()).decode())
-                )
         sidecar = {"scheme_id": scheme, "records": len(self), "config": self.config}
-        metadata_path(path).write_text(json.dumps(sidecar, indent=2) + "\n", encoding="utf-8")
+        with staged_file(path) as staged_data, staged_file(metadata_path(path)) as staged_meta:
+            with open_private(staged_data, "w", encoding="utf-8", newline="") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(ENCODED_COLUMNS)
+                for record_id, list_name, row in zip(
+                    self.record_ids, self.lists, little, strict=True
+                ):
+                    writer.writerow(
+                        (record_id, list_name, scheme, base64.b64encode(row.tobytes()).decode())
+                    )
+            write_private_text(staged_meta, json.dumps(sidecar, indent=2) + "\n")
 
 
 def metadata_path(path: Path | str) -> Path:
@@ -734,6 +755,15 @@ def read_encoded(path: Path | str) -> EncodedRecords:
                 raise EncodingError(
                     "the value is empty", source=source, row=row_number, column=column
                 )
+            if is_dangerous(value):
+                # These are copied into tiphub's CSV outputs, where a spreadsheet would run them.
+                raise EncodingError(
+                    "the value starts with =, +, - or @, which a spreadsheet would run as a "
+                    "formula",
+                    source=source,
+                    row=row_number,
+                    column=column,
+                )
         if record_id in seen:
             raise EncodingError(
                 "record_id is not unique", source=source, row=row_number, column="record_id"
@@ -754,6 +784,11 @@ def read_encoded(path: Path | str) -> EncodedRecords:
 
 
 def _decode_row(text: str, n_bytes: int, source: str, row: int) -> bytes:
+    if len(text) > 4 * (n_bytes // 3 + 1):
+        # Checked before decoding: a megabyte of base64 in one cell is not an encoding.
+        raise EncodingError(
+            "not an encoding of this scheme (too long)", source=source, row=row, column="encoding"
+        )
     try:
         decoded = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
@@ -768,16 +803,21 @@ def _decode_row(text: str, n_bytes: int, source: str, row: int) -> bytes:
     return decoded
 
 
+# A sidecar holds a few hundred bytes of settings.
+_MAX_METADATA_BYTES = 1_000_000
+
+
 def _read_metadata(path: Path) -> dict[str, Any]:
     sidecar = metadata_path(path)
-    try:
-        document = json.loads(sidecar.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not sidecar.exists() and not sidecar.is_symlink():
         raise EncodingError(
             "the metadata file is missing (it is written next to the data as PATH.json)",
             source=str(sidecar),
-        ) from None
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        )
+    data = read_bytes(sidecar, EncodingError, limit=_MAX_METADATA_BYTES)
+    try:
+        document = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise EncodingError("the metadata file is not valid JSON", source=str(sidecar)) from None
     if not isinstance(document, dict) or not isinstance(document.get("config"), dict):
         raise EncodingError("the metadata file has no 'config' object", source=str(sidecar))
@@ -785,7 +825,7 @@ def _read_metadata(path: Path) -> dict[str, Any]:
     try:
         checked = EncodingConfig.from_dict(config)
     except EncodingError as error:
-        raise EncodingError(str(error), source=str(sidecar)) from None
+        raise EncodingError(error.reason, source=str(sidecar)) from None
     if config.get("output_bits") != checked.output_bits:
         raise EncodingError("output_bits contradicts the configuration", source=str(sidecar))
     if document.get("scheme_id") != scheme_id(config):
@@ -793,32 +833,33 @@ def _read_metadata(path: Path) -> dict[str, Any]:
     return config
 
 
-def _csv_rows(path: Path) -> list[tuple[int, list[str]]]:
+def _csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """The data rows of an encoded file, numbered as in the file (header = 1)."""
     source = str(path)
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            rows = list(csv.reader(handle))
-    except FileNotFoundError:
-        raise EncodingError("file not found", source=source) from None
-    except UnicodeDecodeError:
-        raise EncodingError("the file is not UTF-8 text", source=source) from None
-    except csv.Error as error:
-        raise EncodingError(f"not a readable CSV file ({error})", source=source) from None
-    if not rows:
-        raise EncodingError("the file is empty", source=source)
-    header = [name.strip() for name in rows[0]]
-    if tuple(header) != ENCODED_COLUMNS:
-        raise EncodingError("the header must be " + ",".join(ENCODED_COLUMNS), source=source, row=1)
-    numbered = []
-    for position, row in enumerate(rows[1:]):
-        if len(row) != len(ENCODED_COLUMNS):
-            raise EncodingError(
-                f"the row has {len(row)} cells but the header has {len(ENCODED_COLUMNS)}",
-                source=source,
-                row=position + 2,
-            )
-        numbered.append((position + 2, [cell.strip() for cell in row]))
-    return numbered
+    row_number = 1
+    with open_text(path, EncodingError, source) as handle, csv_cell_limit():
+        reader = csv.reader(handle)
+        try:
+            header = next(reader, None)
+            if header is None:
+                raise EncodingError("the file is empty", source=source)
+            if tuple(name.strip() for name in header) != ENCODED_COLUMNS:
+                raise EncodingError(
+                    "the header must be " + ",".join(ENCODED_COLUMNS), source=source, row=1
+                )
+            for row in reader:
+                row_number += 1
+                if len(row) != len(ENCODED_COLUMNS):
+                    raise EncodingError(
+                        f"the row has {len(row)} cells but the header has {len(ENCODED_COLUMNS)}",
+                        source=source,
+                        row=row_number,
+                    )
+                yield row_number, [cell.strip() for cell in row]
+        except UnicodeDecodeError:
+            raise not_utf8(path, EncodingError, source) from None
+        except csv.Error as error:
+            raise EncodingError(csv_problem(error), source=source, row=row_number + 1) from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -927,9 +968,10 @@ def _checked_pair(left: npt.ArrayLike, right: npt.ArrayLike) -> tuple[Bits, Bits
 
 
 def _threshold_pairs(
-    left: Bits, right: Bits, threshold: float, upper_only: bool
+    left: Bits, right: Bits, threshold: float, upper_only: bool, max_pairs: int | None = None
 ) -> tuple[Index, Index, Scores]:
     left_pop, right_pop = popcounts(left), popcounts(right)
+    kept = 0
     block_rows = max(1, _PAIR_BLOCK_CELLS // max(1, len(right)))
     found: list[tuple[Index, Index, Scores]] = []
     for first in range(0, len(left), block_rows):
@@ -951,6 +993,12 @@ def _threshold_pairs(
             counts,
         )
         total = int(counts.sum())
+        kept += total
+        if max_pairs is not None and kept > max_pairs:
+            raise EncodingError(
+                f"more than {max_pairs:,} pairs of encodings are alike (Dice at least "
+                f"{threshold:.2f}): the same encoding is repeated in many records"
+            )
         part = (np.empty(total, np.int64), np.empty(total, np.int64), np.empty(total, np.float64))
         _gather_hits(columns, scores, counts, first, *part)
         found.append(part)
@@ -973,10 +1021,15 @@ def dice_pairs(left_bits: Bits, right_bits: Bits, threshold: float) -> tuple[Ind
     return _threshold_pairs(left, right, threshold, upper_only=False)
 
 
-def dice_pairs_within(bits: Bits, threshold: float) -> tuple[Index, Index, Scores]:
-    """All pairs i < j of one set with Dice ≥ threshold (deduplication)."""
+def dice_pairs_within(
+    bits: Bits, threshold: float, *, max_pairs: int | None = None
+) -> tuple[Index, Index, Scores]:
+    """All pairs i < j of one set with Dice ≥ threshold (deduplication).
+
+    With ``max_pairs``, more pairs than that raise ``EncodingError`` rather than fill memory.
+    """
     array = _as_bits(bits, "bits")
-    return _threshold_pairs(array, array, threshold, upper_only=True)
+    return _threshold_pairs(array, array, threshold, upper_only=True, max_pairs=max_pairs)
 
 
 def dice_of_pairs(

@@ -23,6 +23,7 @@ import csv
 import math
 import re
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,9 @@ from tiphub.errors import LocatedError
 from tiphub.estimate.api import METHODS, estimate
 from tiphub.estimate.results import MSEResult
 from tiphub.estimate.table import COUNT_COLUMN, MAX_LISTS, CaptureTable
+from tiphub.exchange.spreadsheet import neutralise
+from tiphub.linkage.inputs import csv_cell_limit, csv_problem, not_utf8, open_binary, open_text
+from tiphub.linkage.outputs import write_frame_csv
 
 RECORD_ID = "record_id"
 CLUSTER_ID = "cluster_id"
@@ -64,16 +68,14 @@ class EvaluationError(LocatedError):
 
 def _read_header(path: Path, source: str) -> list[str]:
     try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
+        with open_text(path, EvaluationError, source) as handle, csv_cell_limit():
             header = next(csv.reader(handle), None)
-    except FileNotFoundError:
-        raise EvaluationError("file not found", source=source) from None
     except UnicodeDecodeError:
-        raise EvaluationError("the file is not UTF-8 text", source=source) from None
+        raise not_utf8(path, EvaluationError, source) from None
     except OSError as error:
         raise EvaluationError(f"cannot read the file ({error.strerror})", source=source) from None
-    except csv.Error:
-        raise EvaluationError("not a readable CSV file", source=source, row=1) from None
+    except csv.Error as error:
+        raise EvaluationError(csv_problem(error), source=source, row=1) from None
     if header is None or not any(cell.strip() for cell in header):
         raise EvaluationError("the file is empty; expected a header row", source=source)
     return [cell.strip() for cell in header]
@@ -97,24 +99,38 @@ def _read_columns(
     # which would otherwise shift later cells silently into the wrong columns.
     names = [name if name in wanted else f"\x00unused{i}" for i, name in enumerate(header)]
     try:
-        frame = pd.read_csv(
-            path,
-            header=0,
-            names=names,
-            dtype=str,
-            keep_default_na=False,
-            encoding="utf-8-sig",
-            engine="c",
-        )
+        with open_binary(path, EvaluationError, source) as handle, warnings.catch_warnings():
+            # Without index_col=False pandas takes a first row with one extra cell as an
+            # index and shifts every value; with it, it warns and drops the cell: an error.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                handle,
+                header=0,
+                names=names,
+                dtype=str,
+                keep_default_na=False,
+                encoding="utf-8-sig",
+                engine="c",
+                index_col=False,
+            )
+    except pd.errors.ParserWarning:
+        raise EvaluationError(
+            "the row has more cells than the header",
+            source=source,
+            row=_first_long_row(path, len(header)),
+        ) from None
     except UnicodeDecodeError:
-        raise EvaluationError("the file is not UTF-8 text", source=source) from None
+        raise not_utf8(path, EvaluationError, source) from None
     except pd.errors.ParserError as error:
         # pandas' message holds a line number only, but rebuild it rather than pass it on.
         match = re.search(r"line (\d+)", str(error))
         row = int(match.group(1)) if match else None
-        raise EvaluationError(
-            "the row has more cells than the header", source=source, row=row
-        ) from None
+        reason = (
+            "the row has more cells than the header"
+            if "Expected" in str(error)
+            else "not a readable CSV file (a quote that is never closed?)"
+        )
+        raise EvaluationError(reason, source=source, row=row) from None
     columns: dict[str, np.ndarray] = {}
     for name in wanted:
         # Arrow trims in C++; Series.str.strip calls Python per cell, seconds per million.
@@ -128,9 +144,22 @@ def _read_columns(
     return pd.DataFrame(columns, columns=list(wanted))
 
 
+_ANY_LENGTH = 2**31 - 1
+
+
+def _first_long_row(path: Path, width: int) -> int | None:
+    # pandas has read the file already; here rows are only counted, whatever their length.
+    with open_text(path, EvaluationError) as handle, csv_cell_limit(_ANY_LENGTH):
+        for number, row in enumerate(csv.reader(handle), start=1):
+            if len(row) > width:
+                return number
+    return None
+
+
 def _file_row(path: Path, position: int) -> int:
     """The file row (header = 1, blank lines counted) of the frame's data row ``position``."""
-    with path.open(encoding="utf-8-sig", newline="") as handle:
+    # pandas has read the file already; here rows are only counted, whatever their length.
+    with open_text(path, EvaluationError) as handle, csv_cell_limit(_ANY_LENGTH):
         reader = csv.reader(handle)
         next(reader, None)
         data_rows = -1
@@ -368,10 +397,20 @@ def capture_histories(
 
 
 def write_capture_histories(frame: pd.DataFrame, path: str | Path) -> None:
-    """Write :func:`capture_histories` output as CSV (a missing stratum is an empty cell)."""
+    """Write :func:`capture_histories` output as CSV (a missing stratum is an empty cell).
+
+    The file is 0600 and staged. Stratum values and list names come from the input, so any
+    that a spreadsheet would run as a formula get a leading apostrophe.
+    """
     if COUNT_COLUMN not in frame.columns:
         raise EvaluationError(f"capture histories need a {COUNT_COLUMN!r} column")
-    frame.to_csv(Path(path), index=False, lineterminator="\n")
+    safe = frame.rename(columns=lambda name: neutralise(name) if isinstance(name, str) else name)
+    for column in safe.columns:
+        if safe[column].dtype == object:
+            safe[column] = safe[column].map(
+                lambda value: neutralise(value) if isinstance(value, str) else value
+            )
+    write_frame_csv(Path(path), safe)
 
 
 def capture_table(histories: pd.DataFrame, source: str | None = None) -> CaptureTable:

@@ -6,22 +6,31 @@ pairs are generated and scored.
 
 from __future__ import annotations
 
-import atexit
+import contextlib
+import dataclasses
 import logging
+import os
 import shutil
-import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from splink import DuckDBAPI, Linker, block_on
+from splink.internals.exceptions import SplinkException
 
+from tiphub.files import private_subdir
 from tiphub.linkage.cluster import Clustering, ThresholdChoice, choose_threshold
-from tiphub.linkage.model import ModelSpec, build_settings
-from tiphub.linkage.records import RecordSet, prepare
+from tiphub.linkage.model import ModelSpec, build_settings, prediction_rule_columns
+from tiphub.linkage.records import (
+    MAX_CANDIDATE_PAIRS,
+    LinkageDataError,
+    RecordSet,
+    check_linkable,
+    prepare,
+)
 
 Backend = Literal["duckdb", "spark"]
 Stage = Callable[[str], None]
@@ -48,16 +57,17 @@ def _quiet_splink() -> None:
     logging.getLogger("splink").setLevel(logging.ERROR)
 
 
-@lru_cache(maxsize=1)
 def _spill_directory() -> str:
     """A private (0700) folder for DuckDB's spill files, removed when the process ends.
 
     DuckDB spills to ``./.tmp`` by default, which would leave identities in the user's
     working folder (and once nearly put them into this repository's history).
     """
-    path = tempfile.mkdtemp(prefix="tiphub-duckdb-")
-    atexit.register(shutil.rmtree, path, True)
-    return path
+    return str(private_subdir("duckdb"))
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _duckdb_api() -> Any:
@@ -65,82 +75,276 @@ def _duckdb_api() -> Any:
 
     connection = duckdb.connect()
     connection.execute("SET preserve_insertion_order = false")
-    connection.execute(f"SET temp_directory = '{_spill_directory()}'")
+    # Its progress bar would go to standard output, into the JSON of 'tiphub link --json'.
+    connection.execute("SET enable_progress_bar = false")
+    connection.execute(f"SET temp_directory = {_sql_text(_spill_directory())}")
     return DuckDBAPI(connection=connection)
 
 
-def _spark_api() -> Any:
+@contextlib.contextmanager
+def _private_umask() -> Iterator[None]:
+    # The JVM that Spark starts inherits the umask: everything it writes (checkpoints,
+    # shuffle and spill files) is then readable by its owner alone.
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+class BackendUnavailableError(RuntimeError):
+    """The chosen backend cannot run here (not installed, or Spark's JVM did not start)."""
+
+
+def _spark_session() -> tuple[Any, bool]:
+    """Spark in local mode with every file it writes in this run's private folder.
+
+    Returns the session and whether this call created it (and so should stop it).
+    """
     try:
         from pyspark.sql import SparkSession
-        from splink import SparkAPI
         from splink.backends.spark import similarity_jar_location
     except ImportError as error:  # pragma: no cover - depends on the install
-        raise RuntimeError(
+        raise BackendUnavailableError(
             "the Spark backend needs PySpark: pip install 'tiphub[spark]'"
         ) from error
-    spark = (
-        SparkSession.builder.master("local[*]")
-        .appName("tiphub-linkage")
-        .config("spark.sql.shuffle.partitions", "8")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.driver.memory", "4g")
-        .config("spark.jars", similarity_jar_location())
-        .getOrCreate()
+    existing = SparkSession.getActiveSession()
+    if existing is not None:
+        return existing, False
+    folder = private_subdir("spark")
+    local = Path(folder, "local")
+    warehouse = Path(folder, "warehouse")
+    # Quoted, as Spark splits these options like a shell would (TMPDIR may hold spaces).
+    java_options = " ".join(
+        f'"-D{name}={value}"'
+        for name, value in (
+            ("java.io.tmpdir", local),
+            ("derby.system.home", folder / "derby"),
+            ("derby.stream.error.file", folder / "derby" / "derby.log"),
+        )
     )
-    spark.sparkContext.setLogLevel("ERROR")
-    spark.sparkContext.setCheckpointDir("/tmp/tiphub-spark-checkpoints")
-    return SparkAPI(spark_session=spark)  # type: ignore[no-untyped-call]
-
-
-def train_model(prepared: pd.DataFrame, spec: ModelSpec, stage: Stage) -> dict[str, Any]:
-    """Unsupervised training on DuckDB; returns the trained Splink model as a dictionary."""
-    db_api = _duckdb_api()
-    linker = Linker(db_api.register(prepared), spec.settings, log_level=None)
-    _quiet_splink()
-    stage("estimating the prior match rate")
-    deterministic: list[Any] = [
-        block_on("name_sk", "dob"),
-        block_on("given_sk", "family_sk", "dob_year"),
-    ]
-    # The deterministic rules are assumed to find most matches; on small or clean data they
-    # can find more than that assumption allows, so the assumed recall is raised until
-    # Splink accepts it.
-    for recall in (0.8, 0.9, 0.95, 0.99, 1.0):
+    for path in (local, warehouse, folder / "derby"):
+        path.mkdir(mode=0o700, exist_ok=True)
+    with _private_umask():
+        builder = (
+            SparkSession.builder.master("local[*]")
+            .appName("tiphub-linkage")
+            .config("spark.sql.shuffle.partitions", "8")
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.driver.memory", "4g")
+            .config("spark.jars", similarity_jar_location())
+            # Without these Spark writes ./spark-warehouse, ./metastore_db and ./derby.log
+            # into the working folder and its scratch files into /tmp, readable by all.
+            .config("spark.local.dir", str(local))
+            .config("spark.sql.warehouse.dir", str(warehouse))
+            .config("spark.driver.extraJavaOptions", java_options)
+        )
         try:
-            linker.training.estimate_probability_two_random_records_match(
-                deterministic, recall=recall
-            )
-            break
-        except ValueError:
-            continue
-    stage("estimating u (random pairs)")
-    linker.training.estimate_u_using_random_sampling(max_pairs=_U_MAX_PAIRS, seed=_SEED)
-    stage("EM on pairs sharing a date of birth")
-    linker.training.estimate_parameters_using_expectation_maximisation(
-        block_on("dob"), max_pairs=_EM_MAX_PAIRS, estimate_without_term_frequencies=True
-    )
-    second_rule = _second_training_rule(prepared)
-    stage(f"EM on pairs sharing {second_rule[0]}")
-    linker.training.estimate_parameters_using_expectation_maximisation(
-        second_rule[1], max_pairs=_EM_MAX_PAIRS, estimate_without_term_frequencies=True
-    )
-    model: dict[str, Any] = linker.misc.save_model_to_json()
-    return neutralise_agreement(floor_m_probabilities(model), ("sex", "nationality"))
+            spark = builder.getOrCreate()
+        except Exception as error:  # pragma: no cover - depends on the machine
+            # PySpark's own message is a JVM log excerpt; say what to check instead.
+            raise BackendUnavailableError(
+                "Spark could not start (it needs Java 17 or later on the PATH); "
+                "use --backend duckdb"
+            ) from error
+    spark.sparkContext.setLogLevel("ERROR")
+    checkpoints = folder / "checkpoints"
+    checkpoints.mkdir(mode=0o700, exist_ok=True)
+    spark.sparkContext.setCheckpointDir(str(checkpoints))
+    return spark, True
 
 
+def _finish_spark(spark: Any, created: bool) -> None:
+    """Stop a session this run started and delete its files now, not only at exit.
+
+    Its checkpoints hold the normalised names and birth dates of every record.
+    """
+    if not created:
+        return
+    spark.stop()
+    shutil.rmtree(private_subdir("spark"), ignore_errors=True)
+
+
+# The deterministic rules are assumed to find this share of true matches; on small or clean
+# data they find more than the assumption allows, and the assumed share is raised.
+_ASSUMED_RECALLS = (0.8, 0.9, 0.95, 0.99, 1.0)
+
+
+@dataclass(frozen=True)
+class _TrainingRule:
+    description: str
+    columns: tuple[str, ...]
+
+
+# EM cannot estimate a comparison from pairs blocked on that comparison's own columns, so
+# training takes two steps: one on pairs that share a date of birth (or, failing that, an
+# identifier), which learns how names agree, and one on pairs that share an identifier or a
+# name, which learns how dates agree. The later candidates of each step are fall-backs for
+# data where the first gives too few pairs or EM does not converge.
+_NAME_STEP = (
+    _TrainingRule("a date of birth", ("dob",)),
+    _TrainingRule("an identifier", ("identifier",)),
+)
+_IDENTIFIER_RULE = _TrainingRule("an identifier", ("identifier",))
 # Pairs sharing an identifier are nearly all true matches, so EM on them learns how names and
 # dates disagree within a person. Pairs sharing a name are not, where namesakes are common:
 # EM then mistakes "same name" for "same person" and learns that dates do not matter.
 _MIN_IDENTIFIER_PAIRS = 50
+_DATE_STEP = (
+    _TrainingRule("a name", ("given_ph", "family_ph")),
+    _TrainingRule("a family name", ("family_sk",)),
+    _IDENTIFIER_RULE,
+)
 
 
-def _second_training_rule(prepared: pd.DataFrame) -> tuple[str, Any]:
-    if "identifier" in prepared.columns:
-        counts = prepared["identifier"].value_counts()
-        if int((counts * (counts - 1) // 2).sum()) >= _MIN_IDENTIFIER_PAIRS:
-            return "an identifier", block_on("identifier")
-    return "a name", block_on("given_ph", "family_ph")
+def pairs_sharing(prepared: pd.DataFrame, columns: Sequence[str]) -> int:
+    """Pairs of records equal (and not missing) on every one of ``columns``."""
+    if not all(name in prepared.columns for name in columns):
+        return 0
+    present = prepared[list(columns)].dropna()
+    if present.empty:
+        return 0
+    sizes = present.groupby(list(columns), sort=False).size().to_numpy(np.int64)
+    return int((sizes * (sizes - 1) // 2).sum())
+
+
+def prior_match_probability(prepared: pd.DataFrame) -> float:
+    """The prior that two random records match, as Splink's
+    ``estimate_probability_two_random_records_match`` gives it for the deterministic rules
+    (same names and date of birth; same names and birth year), computed here so that an
+    estimate of 0 (no pair agrees) gets a floor and one of 1 (every pair agrees) is refused:
+    either makes every match weight infinite.
+    """
+    n = len(prepared)
+    total = n * (n - 1) // 2
+    # Pairs agreeing on the full name and date of birth are a subset of those agreeing on
+    # the names and birth year, so the union of both rules is the second rule.
+    observed = pairs_sharing(prepared, ("given_sk", "family_sk", "dob_year"))
+    if total == 0:
+        raise LinkageDataError("there are no pairs of records to compare")
+    if observed == total:
+        # The prior would be 1 (every pair a match) and every match weight infinite.
+        raise LinkageDataError(
+            f"the records are too alike to train on: all {total:,} pairs of records agree on "
+            "both names and the birth year, while training without labels needs pairs of "
+            "different people. Is one person's record repeated?"
+        )
+    # With no pair agreeing, one expected match keeps the prior above zero.
+    observed = max(observed, 1)
+    recall = next(value for value in _ASSUMED_RECALLS if observed <= total * value)
+    expected = observed / recall
+    return float(expected / total)
+
+
+def train_model(prepared: pd.DataFrame, spec: ModelSpec, stage: Stage) -> dict[str, Any]:
+    """Unsupervised training on DuckDB; returns the trained Splink model as a dictionary.
+
+    Raises ``LinkageDataError`` when the records give EM too little to learn from.
+    """
+    stage("estimating the prior match rate")
+    prior = prior_match_probability(prepared)
+    settings = dataclasses.replace(spec.settings, probability_two_random_records_match=prior)
+    db_api = _duckdb_api()
+    table = db_api.register(prepared)
+    linker = Linker(table, settings, log_level=None)
+    _quiet_splink()
+    stage("estimating u (random pairs)")
+    linker.training.estimate_u_using_random_sampling(max_pairs=_U_MAX_PAIRS, seed=_SEED)
+    date_step: tuple[_TrainingRule, ...] = _DATE_STEP
+    if pairs_sharing(prepared, ("identifier",)) >= _MIN_IDENTIFIER_PAIRS:
+        date_step = (_IDENTIFIER_RULE, *_DATE_STEP)
+    untrained: list[str] = []
+    used: set[tuple[str, ...]] = set()
+    for step, learns in ((_NAME_STEP, "name"), (date_step, "date_of_birth")):
+        useful = [rule for rule in step if _estimable(rule, spec.comparisons)]
+        linker, rule = _train_step(linker, table, prepared, useful, used, stage)
+        if rule is None:
+            untrained.append(learns)
+        else:
+            used.add(rule.columns)
+    missing = [name for name in untrained if name in spec.comparisons]
+    if missing or len(untrained) == 2:
+        raise LinkageDataError(_untrainable_message(prepared, missing or untrained))
+    model: dict[str, Any] = linker.misc.save_model_to_json()
+    return neutralise_agreement(floor_m_probabilities(model), ("sex", "nationality"))
+
+
+# The prepared columns each comparison reads (the others read the column they are named
+# after): EM on a rule blocking on any of them cannot estimate that comparison.
+_COMPARISON_COLUMNS: dict[str, frozenset[str]] = {
+    "name": frozenset(
+        ("given_sk", "family_sk", "name_sk", "given_std", "family_std", "given_ph", "family_ph")
+    ),
+    "date_of_birth": frozenset(("dob", "dob_year", "dob_month", "dob_day")),
+}
+
+
+def _estimable(rule: _TrainingRule, comparisons: Sequence[str]) -> bool:
+    """Whether EM on ``rule`` has any comparison left to estimate (else Splink fails)."""
+    blocked = set(rule.columns)
+    return any(
+        not blocked & _COMPARISON_COLUMNS.get(name, frozenset((name,))) for name in comparisons
+    )
+
+
+def _train_step(
+    linker: Any,
+    table: Any,
+    prepared: pd.DataFrame,
+    candidates: Sequence[_TrainingRule],
+    used: set[tuple[str, ...]],
+    stage: Stage,
+) -> tuple[Any, _TrainingRule | None]:
+    """Run EM on the first candidate rule that has pairs and on which EM converges."""
+    for rule in candidates:
+        if rule.columns in used or not pairs_sharing(prepared, rule.columns):
+            continue
+        stage(f"EM on pairs sharing {rule.description}")
+        snapshot = linker.misc.save_model_to_json()
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                block_on(*rule.columns),
+                max_pairs=_EM_MAX_PAIRS,
+                estimate_without_term_frequencies=True,
+            )
+        except (SplinkException, ValueError, ZeroDivisionError, OverflowError):
+            # EM collapsed (every pair taken for a match, or none): Splink has already
+            # altered the model, so the next candidate starts again from the snapshot.
+            linker = Linker(table, snapshot, log_level=None)
+            _quiet_splink()
+            continue
+        return linker, rule
+    return linker, None
+
+
+_LEARNS = {
+    "name": ("how far agreeing names count", "a date of birth or an identifier"),
+    "date_of_birth": ("how far agreeing birth dates count", "a name or an identifier"),
+}
+
+
+def _untrainable_message(prepared: pd.DataFrame, missing: Sequence[str]) -> str:
+    what = " nor ".join(_LEARNS[name][0] for name in missing)
+    # Splink advises hundreds of pairs for EM; a handful may converge, or may not.
+    needs = "; ".join(
+        f"to learn {_LEARNS[name][0]} it needs pairs of records sharing {_LEARNS[name][1]} "
+        "(hundreds are best)"
+        for name in missing
+    )
+    counts = ", ".join(
+        f"{description}: {pairs_sharing(prepared, columns):,}"
+        for description, columns in (
+            ("a date of birth", ("dob",)),
+            ("a name", ("given_ph", "family_ph")),
+            ("an identifier", ("identifier",)),
+        )
+    )
+    return (
+        f"the linkage model cannot learn {what} from these records without labels: {needs} "
+        f"(pairs sharing {counts}), or training on them did not converge. Link more "
+        "records at once (all lists together), and give dates of birth and names where known."
+    )
 
 
 # No field is perfectly recorded: every level keeps at least this m probability, so that one
@@ -168,10 +372,12 @@ def neutralise_agreement(model: dict[str, Any], comparisons: Sequence[str]) -> d
 
 def floor_m_probabilities(model: dict[str, Any]) -> dict[str, Any]:
     for comparison in model["comparisons"]:
+        # Splink writes "level not observed…" for a level EM never saw; only numbers count.
         levels = [
             level
             for level in comparison["comparison_levels"]
-            if not level.get("is_null_level") and level.get("m_probability") is not None
+            if not level.get("is_null_level")
+            and isinstance(level.get("m_probability"), int | float)
         ]
         if not levels:
             continue
@@ -190,11 +396,29 @@ def score_pairs(
     floor: float = _PREDICT_FLOOR,
 ) -> pd.DataFrame:
     """Generate candidate pairs by the blocking rules and score them with a trained model."""
-    db_api = _duckdb_api() if backend == "duckdb" else _spark_api()
-    table = db_api.register(prepared)
     if backend == "duckdb":
-        settings: dict[str, Any] = dict(model)
-    else:
+        return _predict(_duckdb_api(), prepared, dict(model), floor)
+    from splink import SparkAPI
+
+    spark, created = _spark_session()
+    try:
+        db_api = SparkAPI(spark_session=spark)  # type: ignore[no-untyped-call]
+        return _predict(db_api, prepared, model, floor, rebuild=True)
+    finally:
+        _finish_spark(spark, created)
+
+
+def _predict(
+    db_api: Any,
+    prepared: pd.DataFrame,
+    model: Mapping[str, Any],
+    floor: float,
+    *,
+    rebuild: bool = False,
+) -> pd.DataFrame:
+    table = db_api.register(prepared)
+    settings = dict(model)
+    if rebuild:
         # The trained model's SQL is DuckDB's; rebuild it in the backend's dialect and carry
         # the trained parameters over level by level.
         blank = Linker(table, build_settings(prepared).settings, log_level=None)
@@ -202,9 +426,25 @@ def score_pairs(
     linker = Linker(table, settings, log_level=None)
     _quiet_splink()
     predictions = linker.inference.predict(threshold_match_probability=floor)
-    frame: pd.DataFrame = predictions.as_pandas_dataframe()  # type: ignore[no-untyped-call]
+    names = [column.unquote().name for column in predictions.columns]
+    kept = [name for name in names if name in _KEPT or name.startswith(_KEPT_PREFIXES)]
+    # Only what later steps read leaves the database: the compared values themselves
+    # (normalised names, dates, addresses) were most of a run's memory on large blocks,
+    # and nothing downstream may show them.
+    # Unquoted: the names are plain identifiers, and quoting differs between dialects (a
+    # double-quoted name is a string literal in Spark SQL).
+    selected = list(kept)
+    if "identifier_l" in names:
+        selected.append("coalesce(identifier_l = identifier_r, false) AS same_identifier")
+    sql = f"SELECT {', '.join(selected)} FROM {predictions.physical_name}"
+    frame: pd.DataFrame = linker.misc.query_sql(sql, output_type="pandas")  # type: ignore[no-untyped-call]
     frame = frame.sort_values(["unique_id_l", "unique_id_r"], kind="stable").reset_index(drop=True)
     return frame
+
+
+_KEPT = frozenset(("match_weight", "match_probability", "unique_id_l", "unique_id_r", "match_key"))
+# A comparison's level (gamma_) and its weight with any term-frequency adjustment (mw_).
+_KEPT_PREFIXES = ("gamma_", "mw_")
 
 
 def transplant_parameters(trained: Mapping[str, Any], target: dict[str, Any]) -> dict[str, Any]:
@@ -224,14 +464,35 @@ def _noop(_: str) -> None:
     return None
 
 
+def check_block_sizes(prepared: pd.DataFrame, limit: int = MAX_CANDIDATE_PAIRS) -> None:
+    """Refuse input whose blocking rules would generate more than ``limit`` pairs."""
+    counted = [
+        (pairs_sharing(prepared, columns), description, columns)
+        for description, columns in prediction_rule_columns(prepared)
+    ]
+    total = sum(count for count, _, _ in counted)
+    if total <= limit:
+        return
+    count, description, columns = max(counted)
+    sizes = prepared[list(columns)].dropna().groupby(list(columns), sort=False).size()
+    raise LinkageDataError(
+        f"blocking would compare about {total:,} pairs of records, more than the limit of "
+        f"{limit:,}: {int(sizes.max()):,} records share {description} ({count:,} pairs from "
+        "that rule alone). A value repeated in many records (a placeholder name or date, or "
+        "one record copied many times) does this; correct those records or link fewer at once."
+    )
+
+
 def score_records(
     records: RecordSet,
     *,
     backend: Backend = "duckdb",
     stage: Stage = _noop,
 ) -> tuple[pd.DataFrame, ScoredPairs]:
+    check_linkable(records)
     stage("preparing names, dates and blocking keys")
     prepared = prepare(records.frame)
+    check_block_sizes(prepared)
     spec = build_settings(prepared)
     model = train_model(prepared, spec, stage)
     stage(f"scoring candidate pairs on {backend}")
@@ -309,7 +570,10 @@ def link_records(
 
 def _strong_evidence(pairs: pd.DataFrame) -> np.ndarray:
     strong = np.zeros(len(pairs), dtype=bool)
-    if "identifier_l" in pairs.columns:
+    if "same_identifier" in pairs.columns:
+        # Pairs added by reviewers' decisions have no value here (NaN): not equal.
+        strong |= pairs["same_identifier"].eq(True).to_numpy(bool)
+    elif "identifier_l" in pairs.columns:
         same = (pairs["identifier_l"] == pairs["identifier_r"]) & pairs["identifier_l"].notna()
         strong |= same.to_numpy(bool)
     if "reviewed" in pairs.columns:

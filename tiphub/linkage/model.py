@@ -145,16 +145,61 @@ _BROAD_RULES: tuple[tuple[str, ...], ...] = (
     ("given_sk", "city"),
 )
 
+# What records of one block share, in words for messages (never the value itself).
+RULE_DESCRIPTIONS: dict[tuple[str, ...], str] = {
+    ("given_ph", "family_ph"): "the sound of both names",
+    ("family_sk", "dob_year"): "a family name and birth year",
+    ("initials_year",): "initials and birth year",
+    ("given_sk", "dob"): "a given name and date of birth",
+    ("block_identifier",): "an identifier",
+    ("block_dob_nationality",): "a date of birth and nationality",
+    ("block_postcode",): "a postcode",
+    ("block_address",): "an address",
+    ("block_city_year",): "a city and birth year",
+    ("dob",): "a date of birth",
+    ("family_sk",): "a family name",
+    ("given_sk", "city"): "a given name and city",
+    **{(f"lsh_{band}",): "a band of the name index" for band in range(LSH_BANDS)},
+}
 
-def broad_rules(prepared: pd.DataFrame, budget: int = BROAD_RULE_BUDGET) -> list[Any]:
-    rules = []
+
+def _broad_rule_columns(
+    prepared: pd.DataFrame, budget: int = BROAD_RULE_BUDGET
+) -> list[tuple[str, ...]]:
+    chosen = []
     for columns in _BROAD_RULES:
         if not all(name in prepared.columns for name in columns):
             continue
         sizes = prepared.dropna(subset=list(columns)).groupby(list(columns)).size()
         if len(sizes) and int((sizes * (sizes - 1) // 2).sum()) <= budget:
-            rules.append(block_on(*columns))
-    return rules
+            chosen.append(columns)
+    return chosen
+
+
+def broad_rules(prepared: pd.DataFrame, budget: int = BROAD_RULE_BUDGET) -> list[Any]:
+    return [block_on(*columns) for columns in _broad_rule_columns(prepared, budget)]
+
+
+def _prediction_columns(present: Sequence[str]) -> list[tuple[str, ...]]:
+    columns: list[tuple[str, ...]] = [
+        ("given_ph", "family_ph"),
+        ("family_sk", "dob_year"),
+        ("initials_year",),
+        ("given_sk", "dob"),
+    ]
+    # Evidence blocks are keyed by a column without oversized blocks (see records.prepare).
+    if "identifier" in present:
+        columns.append(("block_identifier",))
+    if "nationality" in present:
+        columns.append(("block_dob_nationality",))
+    if "postcode" in present:
+        columns.append(("block_postcode",))
+    if "address" in present:
+        columns.append(("block_address",))
+    if "city" in present:
+        columns.append(("block_city_year",))
+    columns.extend((f"lsh_{band}",) for band in range(LSH_BANDS))
+    return columns
 
 
 def prediction_blocking_rules(present: Sequence[str]) -> list[Any]:
@@ -163,24 +208,16 @@ def prediction_blocking_rules(present: Sequence[str]) -> list[Any]:
     Phonetic names, skeleton family name with birth year, initials with birth year, full
     birth date with nationality, identifiers, and every band of the MinHash name index.
     """
-    rules: list[Any] = [
-        block_on("given_ph", "family_ph"),
-        block_on("family_sk", "dob_year"),
-        block_on("initials_year"),
-        block_on("given_sk", "dob"),
+    return [block_on(*columns) for columns in _prediction_columns(present)]
+
+
+def prediction_rule_columns(prepared: pd.DataFrame) -> list[tuple[str, tuple[str, ...]]]:
+    """(description, columns) of every rule that generates candidate pairs for ``prepared``."""
+    columns = [
+        *_prediction_columns(present_columns(prepared)),
+        *_broad_rule_columns(prepared),
     ]
-    if "identifier" in present:
-        rules.append(block_on("identifier"))
-    if "nationality" in present:
-        rules.append(block_on("dob", "nationality"))
-    if "postcode" in present:
-        rules.append(block_on("postcode"))
-    if "address" in present:
-        rules.append(block_on("address"))
-    if "city" in present:
-        rules.append(block_on("city", "dob_year"))
-    rules.extend(block_on(f"lsh_{band}") for band in range(LSH_BANDS))
-    return rules
+    return [(RULE_DESCRIPTIONS.get(rule, "a blocking key"), rule) for rule in columns]
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ from unidecode import unidecode
 from tiphub.cases.persistence import table_of
 from tiphub.cases.schema import VICTIM_ROLES
 from tiphub.exchange.spreadsheet import neutralise
+from tiphub.files import open_private, staged_file
 from tiphub.linkage.routemap import RouteCount, route_map_svg
 from tiphub.store import models as m
 
@@ -780,9 +781,10 @@ def _export_graph(network: LinkageNetwork, include_identity: bool) -> nx.MultiDi
 def write_graphml(
     network: LinkageNetwork, path: Path | str, *, include_identity: bool = False
 ) -> None:
-    """The graph as GraphML. Without ``include_identity`` it holds no identity values:
-    phones, addresses, documents and companies are opaque ids (see the module notes)."""
-    nx.write_graphml(_export_graph(network, include_identity), str(path))
+    """The graph as GraphML (0600, staged). Without ``include_identity`` it holds no identity
+    values: phones, addresses, documents and companies are opaque ids (see the module notes)."""
+    with staged_file(Path(path)) as staged:
+        nx.write_graphml(_export_graph(network, include_identity), str(staged))
 
 
 def write_nodes_edges_csv(
@@ -797,7 +799,17 @@ def write_nodes_edges_csv(
     as in the spreadsheet exports; identity values only with ``include_identity``."""
     graph = _export_graph(network, include_identity)
     node_columns = sorted({k for _, data in graph.nodes(data=True) for k in data} - {"kind"})
-    with Path(nodes_path).open("w", newline="", encoding="utf-8") as handle:
+    # Both files are staged (0600) and move into place together, once both are complete.
+    with (
+        staged_file(Path(nodes_path)) as staged_nodes,
+        staged_file(Path(edges_path)) as staged_edges,
+    ):
+        _write_nodes(graph, node_columns, staged_nodes)
+        _write_edges(graph, staged_edges)
+
+
+def _write_nodes(graph: nx.MultiDiGraph, node_columns: list[str], path: Path) -> None:
+    with open_private(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", "kind", *node_columns])
         for node, data in sorted(graph.nodes(data=True)):
@@ -805,8 +817,11 @@ def write_nodes_edges_csv(
                 [_cell(node), _cell(data.get("kind"))]
                 + [_cell(data.get(column)) for column in node_columns]
             )
+
+
+def _write_edges(graph: nx.MultiDiGraph, path: Path) -> None:
     edge_columns = sorted({k for _, _, data in graph.edges(data=True) for k in data} - {"kind"})
-    with Path(edges_path).open("w", newline="", encoding="utf-8") as handle:
+    with open_private(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["source", "target", "kind", *edge_columns])
         for source, target, data in sorted(

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import csv
 import zlib
-from collections.abc import Iterable, Sequence
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pycountry
 
 from tiphub.errors import LocatedError
+from tiphub.exchange.spreadsheet import is_dangerous
+from tiphub.linkage.inputs import csv_cell_limit, csv_problem, not_utf8, open_text
 from tiphub.linkage.normalise import (
     normalise_identifier,
     normalise_name,
@@ -43,6 +47,8 @@ IDENTITY_COLUMNS: tuple[str, ...] = (
     "city",
 )
 KEY_COLUMNS: tuple[str, ...] = ("record_id", "list")
+# Added by the reader: where each record came from.
+INTERNAL_COLUMNS: tuple[str, ...] = ("source_file", "source_row")
 
 # Bands x rows of the MinHash index over name bigrams: a pair whose name bigram sets have
 # Jaccard similarity s shares at least one band with probability 1 - (1 - s^rows)^bands.
@@ -58,12 +64,23 @@ class LinkageInputError(LocatedError):
     """A problem in an input file, located by file, row (1 = header) and column."""
 
 
+class LinkageDataError(ValueError):
+    """Valid records that cannot be linked as they are: too few, too alike, or empty.
+
+    Messages give counts and column names, never a value.
+    """
+
+
 @dataclass(frozen=True)
 class RecordSet:
-    """Checked input records: one row per record, in input order, identity columns as text."""
+    """Checked input records: one row per record, in input order, identity columns as text.
+
+    ``given_columns`` are the identity columns the inputs had (empty: not known).
+    """
 
     frame: pd.DataFrame
     sources: tuple[str, ...]
+    given_columns: tuple[str, ...] = ()
 
     @property
     def lists(self) -> list[str]:
@@ -108,108 +125,331 @@ def _nationality_codes() -> frozenset[str]:
     return frozenset(country.alpha_3 for country in pycountry.countries)
 
 
+# Longest identity value accepted: no name, date or address comes near it, while a cell of
+# megabytes would make every string comparison of its candidate pairs crawl.
+MAX_IDENTITY_CHARS = 1_000
+# The review queue's column sizes (tiphub.store.models), checked here rather than after an
+# hour of linking.
+MAX_RECORD_ID_CHARS = 300
+MAX_LIST_CHARS = 200
+_MAX_CHARS = {
+    "record_id": MAX_RECORD_ID_CHARS,
+    "list": MAX_LIST_CHARS,
+    **{name: MAX_IDENTITY_CHARS for name in IDENTITY_COLUMNS},
+}
+# Distinct cell values remembered per column, so that repeated values (list names, sexes,
+# countries, common names) are held once; bounded, since a column of distinct values
+# would only grow the table.
+_SHARED_VALUES = 100_000
+_FORMULA_STARTS = frozenset("=+-@")
+
+
 def read_records(paths: Sequence[Path]) -> RecordSet:
     """Read and check every input file; all-or-nothing: the first problem raises."""
-    frames = []
-    seen_ids: dict[str, tuple[str, int]] = {}
-    for path in paths:
-        frame = _read_one(path)
-        for position, record_id in enumerate(frame["record_id"].tolist()):
-            row = position + 2
-            if record_id in seen_ids:
-                other_source, other_row = seen_ids[record_id]
-                raise LinkageInputError(
-                    f"record_id is not unique: the same ID is on {other_source}, row {other_row}",
-                    source=str(path),
-                    row=row,
-                    column="record_id",
-                )
-            seen_ids[record_id] = (str(path), row)
-        frames.append(frame)
-    if not frames:
+    if not paths:
         raise LinkageInputError("no input files were given", source="<input>")
-    combined = pd.concat(frames, ignore_index=True)
-    return RecordSet(combined, tuple(str(path) for path in paths))
+    frames = [_read_one(path) for path in paths]
+    combined = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    repeated = np.flatnonzero(combined["record_id"].duplicated(keep="first").to_numpy())
+    if len(repeated):
+        position = int(repeated[0])
+        first = int(
+            (combined["record_id"] == combined["record_id"].iloc[position]).to_numpy().argmax()
+        )
+        raise LinkageInputError(
+            "record_id is not unique: the same ID is on "
+            f"{combined['source_file'].iloc[first]}, row {_row_in_file(combined, first)}",
+            source=str(combined["source_file"].iloc[position]),
+            row=_row_in_file(combined, position),
+            column="record_id",
+        )
+    given = tuple(
+        name for name in IDENTITY_COLUMNS if any(name in frame.attrs["given"] for frame in frames)
+    )
+    return RecordSet(combined, tuple(str(path) for path in paths), given)
+
+
+def _row_in_file(frame: pd.DataFrame, position: int) -> int:
+    return int(frame["source_row"].iloc[position])
 
 
 def _read_one(path: Path) -> pd.DataFrame:
     source = str(path)
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(handle)
+    with open_text(path, LinkageInputError, source) as handle, csv_cell_limit():
+        reader = csv.reader(handle)
+        try:
             header = next(reader, None)
-            rows = list(reader)
-    except FileNotFoundError:
-        raise LinkageInputError("file not found", source=source) from None
-    except UnicodeDecodeError:
-        raise LinkageInputError("the file is not UTF-8 text", source=source) from None
-    except csv.Error as error:
-        raise LinkageInputError(f"not a readable CSV file ({error})", source=source) from None
-    if header is None:
-        raise LinkageInputError("the file is empty", source=source)
+        except UnicodeDecodeError:
+            raise not_utf8(path, LinkageInputError, source) from None
+        except csv.Error as problem:
+            raise LinkageInputError(csv_problem(problem), source=source, row=1) from None
+        header = _checked_header(header, source)
+        try:
+            columns, rows = _read_rows(reader, header, source)
+        except UnicodeDecodeError:
+            raise not_utf8(path, LinkageInputError, source) from None
+    given = tuple(name for name in header if name in IDENTITY_COLUMNS)
+    for name in IDENTITY_COLUMNS:
+        if name not in columns:
+            columns[name] = np.full(len(rows), None, dtype=object)
+    # copy=False: the arrays were made for this frame; a copy would double the memory.
+    frame = pd.DataFrame(columns, copy=False)
+    del columns
+    frame.attrs["given"] = given
+    _check_values(frame, rows, source)
+    frame["source_file"] = pd.Categorical.from_codes(
+        np.zeros(len(rows), dtype=np.int8), categories=[source]
+    )
+    frame["source_row"] = rows
+    return frame
+
+
+def _checked_header(header: list[str] | None, source: str) -> list[str]:
+    if header is None or not any(cell.strip() for cell in header):
+        raise LinkageInputError("the file is empty; expected a header row", source=source)
+    # Nothing from the header is quoted: in a file without one, it is a survivor's record.
     header = [name.strip() for name in header]
     for name in KEY_COLUMNS:
         if name not in header:
-            raise LinkageInputError(f"the required column '{name}' is missing", source=source)
+            raise LinkageInputError(
+                f"the required column '{name}' is missing (is the first line a header?)",
+                source=source,
+            )
     if len(set(header)) != len(header):
-        raise LinkageInputError("a column name appears twice in the header", source=source)
+        raise LinkageInputError("a column name appears twice in the header", source=source, row=1)
+    if any("\x00" in name for name in header):
+        raise LinkageInputError("the header holds NUL bytes (a binary file?)", source=source, row=1)
     if not any(name in header for name in IDENTITY_COLUMNS):
         raise LinkageInputError(
             "no identity column: give at least one of " + ", ".join(IDENTITY_COLUMNS),
             source=source,
         )
-    for position, row in enumerate(rows):
-        if len(row) != len(header):
-            raise LinkageInputError(
-                f"the row has {len(row)} cells but the header has {len(header)}",
-                source=source,
-                row=position + 2,
-            )
-    frame = pd.DataFrame(rows, columns=header, dtype=object)
-    frame = frame.apply(lambda column: column.str.strip())
-    frame = frame.replace("", None)
-    for name in IDENTITY_COLUMNS:
-        if name not in frame.columns:
-            frame[name] = None
-    _check_values(frame, source)
-    frame["source_file"] = source
-    return frame
+    return header
 
 
-def _check_values(frame: pd.DataFrame, source: str) -> None:
+def _column_label(name: str) -> str | None:
+    # Only tiphub's own column names are repeated in messages.
+    return name if name in _MAX_CHARS else None
+
+
+def _read_rows(
+    reader: Iterator[list[str]], header: list[str], source: str
+) -> tuple[dict[str, npt.NDArray[np.object_]], npt.NDArray[np.int64]]:
+    """Every data row, cells stripped (empty = ``None``), checked cell by cell as read.
+
+    Held column by column with repeated values shared, so that a million short rows take
+    tens, not hundreds, of megabytes.
+    """
+    width = len(header)
+    limits = [_MAX_CHARS.get(name) for name in header]
+    cells: list[list[str | None]] = [[] for _ in header]
+    shared: list[dict[str, str] | None] = [None if name == "record_id" else {} for name in header]
+    # Record IDs and list names are copied into tiphub's CSV outputs, where a spreadsheet
+    # would run a formula; they are refused rather than altered, so IDs still match.
+    keys = [index for index, name in enumerate(header) if name in KEY_COLUMNS]
+    numbers = array("q")
+    row_number = 1
+    try:
+        for row in reader:
+            row_number += 1
+            if not row:
+                continue  # a blank line
+            if len(row) != width:
+                raise LinkageInputError(
+                    f"the row has {len(row)} cells but the header has {width}",
+                    source=source,
+                    row=row_number,
+                )
+            for index, raw in enumerate(row):
+                value: str | None = raw.strip()
+                if not value:
+                    value = None
+                else:
+                    if "\x00" in value:
+                        raise LinkageInputError(
+                            f"cell {index + 1} holds a NUL byte (a binary file?)",
+                            source=source,
+                            row=row_number,
+                            column=_column_label(header[index]),
+                        )
+                    limit = limits[index]
+                    if limit is not None and len(value) > limit:
+                        raise LinkageInputError(
+                            f"the value is longer than {limit:,} characters",
+                            source=source,
+                            row=row_number,
+                            column=header[index],
+                        )
+                    memory = shared[index]
+                    if memory is not None:
+                        known = memory.get(value)
+                        if known is not None:
+                            value = known
+                        elif len(memory) < _SHARED_VALUES:
+                            memory[value] = value
+                cells[index].append(value)
+            for index in keys:
+                value = cells[index][-1]
+                if value is not None and value[0] in _FORMULA_STARTS and is_dangerous(value):
+                    raise LinkageInputError(
+                        "the value starts with =, +, - or @, which a spreadsheet would run "
+                        "as a formula when it opens tiphub's output",
+                        source=source,
+                        row=row_number,
+                        column=header[index],
+                    )
+            numbers.append(row_number)
+    except csv.Error as problem:
+        raise LinkageInputError(csv_problem(problem), source=source, row=row_number + 1) from None
+    columns: dict[str, npt.NDArray[np.object_]] = {}
+    for name, values in zip(header, cells, strict=True):
+        held = np.empty(len(values), dtype=object)
+        held[:] = values
+        values.clear()
+        columns[name] = held
+    return columns, np.frombuffer(numbers, dtype=np.int64).copy()
+
+
+def _check_values(frame: pd.DataFrame, rows: npt.NDArray[np.int64], source: str) -> None:
     for name in KEY_COLUMNS:
         missing = frame[name].isna().to_numpy().nonzero()[0]
         if len(missing):
             raise LinkageInputError(
-                "the value is empty", source=source, row=int(missing[0]) + 2, column=name
+                "the value is empty", source=source, row=int(rows[missing[0]]), column=name
             )
     duplicated = frame["record_id"].duplicated(keep="first").to_numpy().nonzero()[0]
     if len(duplicated):
         row = int(duplicated[0])
         first = int((frame["record_id"] == frame["record_id"].iloc[row]).to_numpy().argmax())
         raise LinkageInputError(
-            f"record_id is not unique in this file (first seen on row {first + 2})",
+            f"record_id is not unique in this file (first seen on row {int(rows[first])})",
             source=source,
-            row=row + 2,
+            row=int(rows[row]),
             column="record_id",
         )
-    for position, value in enumerate(frame["date_of_birth"].tolist()):
-        if value is not None and parse_partial_date(value) is None:
+    for position, value in _first_per_value(frame["date_of_birth"]):
+        if parse_partial_date(value) is None:
             raise LinkageInputError(
                 "not an ISO date (YYYY, YYYY-MM or YYYY-MM-DD)",
                 source=source,
-                row=position + 2,
+                row=int(rows[position]),
                 column="date_of_birth",
             )
     codes = _nationality_codes()
-    for position, value in enumerate(frame["nationality"].tolist()):
-        if value is not None and value.upper() not in codes:
+    for position, value in _first_per_value(frame["nationality"]):
+        if value.upper() not in codes:
             raise LinkageInputError(
                 "not an ISO 3166-1 alpha-3 country code",
                 source=source,
-                row=position + 2,
+                row=int(rows[position]),
                 column="nationality",
             )
+
+
+def _first_per_value(column: pd.Series) -> list[tuple[int, str]]:
+    """(first position, value) of each distinct non-missing value, in order of position."""
+    present = column.dropna()
+    first = present[~present.duplicated(keep="first")]
+    return [(int(position), str(value)) for position, value in zip(first.index, first, strict=True)]
+
+
+# The model is trained on the records themselves (no labels): on fewer records EM has too
+# few pairs to learn from, and u-probabilities from random pairs mean nothing.
+MIN_RECORDS = 50
+# Different combinations of identity values needed: the model learns from how people differ.
+MIN_DISTINCT_IDENTITIES = 20
+# Candidate pairs that blocking may generate (summed over the rules, an upper bound of
+# their union). The demo's million records over five lists need about a third of this;
+# above it a run takes hours and tens of gigabytes, and the cause is nearly always a
+# placeholder value (one name or date typed into many records) or a record copied many times.
+MAX_CANDIDATE_PAIRS = 1_000_000_000
+_NAME_COLUMNS = ("given_name", "family_name", "full_name")
+
+
+def check_linkable(records: RecordSet) -> None:
+    """Refuse, with a reason and counts, records that the model cannot be trained on.
+
+    Cheap checks on the raw values, run before anything large is built: enough records,
+    names present, enough different identities, no name shared by so many records that
+    comparing them would take hours.
+    """
+    frame = records.frame
+    count = len(frame)
+    if count < MIN_RECORDS:
+        raise LinkageDataError(
+            f"too few records to link: {count:,} given, at least {MIN_RECORDS} needed. The "
+            "model is trained without labels on the records themselves; link all lists "
+            "together in one run, or compare a handful of records by hand."
+        )
+    given = records.given_columns or IDENTITY_COLUMNS
+    filled = [name for name in IDENTITY_COLUMNS if frame[name].notna().any()]
+    if not filled:
+        raise LinkageDataError(
+            "no record holds any identity value: the column"
+            + (" " if len(given) == 1 else "s ")
+            + ", ".join(given)
+            + (" is" if len(given) == 1 else " are")
+            + " empty in every row."
+        )
+    if not any(name in filled for name in _NAME_COLUMNS):
+        empty = [name for name in _NAME_COLUMNS if name in given] or list(_NAME_COLUMNS)
+        raise LinkageDataError(
+            "no record has a name ("
+            + ", ".join(empty)
+            + " empty or absent in every row): tiphub links people by their names, with "
+            "dates of birth and the other columns as support."
+        )
+    distinct = _distinct_rows(frame, filled, enough=MIN_DISTINCT_IDENTITIES)
+    if distinct < MIN_DISTINCT_IDENTITIES:
+        raise LinkageDataError(
+            f"the {count:,} records hold only {distinct:,} different combination"
+            f"{'' if distinct == 1 else 's'} of identity values ({', '.join(filled)}); the "
+            "model learns from how people differ and needs at least "
+            f"{MIN_DISTINCT_IDENTITIES}. Is one record repeated?"
+        )
+    names: list[str] = [name for name in ("given_name", "family_name") if name in filled]
+    codes = _combined_codes(frame, names or ["full_name"])
+    sizes = np.bincount(codes[codes >= 0])
+    same_name = int((sizes * (sizes - 1) // 2).sum())
+    if same_name > MAX_CANDIDATE_PAIRS:
+        raise LinkageDataError(
+            f"{int(sizes.max()):,} records have the very same name, which alone makes "
+            f"{same_name:,} pairs to compare, more than the limit of {MAX_CANDIDATE_PAIRS:,}. "
+            "A placeholder name typed into many records, or one record copied many times, "
+            "does this; correct those records or link fewer at once."
+        )
+
+
+def _combined_codes(frame: pd.DataFrame, columns: Sequence[str]) -> npt.NDArray[np.int64]:
+    """One code per row for its combination of values in ``columns``; -1 if any is missing.
+
+    Built column by column from integer codes, so that a million rows cost a few arrays of
+    integers rather than a copy of the strings.
+    """
+    combined = np.zeros(len(frame), dtype=np.int64)
+    for name in columns:
+        codes, uniques = pd.factorize(frame[name])
+        missing = (codes < 0) | (combined < 0)
+        combined = combined * (len(uniques) + 1) + codes
+        combined[missing] = -1
+        # Renumbered after each column so that the products stay small; hashing, not
+        # sorting, as a sort of a million keys takes several copies of them.
+        combined = pd.factorize(combined)[0].astype(np.int64, copy=False)
+        combined[missing] = -1
+    return combined
+
+
+def _distinct_rows(frame: pd.DataFrame, columns: Sequence[str], enough: int) -> int:
+    """Distinct combinations of values in ``columns`` (a missing value counts as a value);
+    counting stops at ``enough`` when one column alone has that many."""
+    combined = np.zeros(len(frame), dtype=np.int64)
+    for name in columns:
+        codes, uniques = pd.factorize(frame[name], use_na_sentinel=False)
+        if len(uniques) >= enough:
+            return len(uniques)
+        combined = combined * (len(uniques) + 1) + codes
+        combined = pd.factorize(combined)[0].astype(np.int64, copy=False)
+    return int(combined.max()) + 1 if len(combined) else 0
 
 
 def _mapped(column: pd.Series, function: object) -> pd.Series:
@@ -265,7 +505,38 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
         column = pd.array(keys, dtype="Int64")
         column[(keys == 0) | (counts[inverse] > LSH_MAX_BUCKET)] = pd.NA
         prepared[f"lsh_{band}"] = column
+    for name, columns in EVIDENCE_BLOCKS.items():
+        prepared[name] = _capped_block_key(prepared, columns)
     return prepared
+
+
+# Blocks on shared evidence (an identifier, an address, a postcode, a date of birth with a
+# nationality, a city with a birth year), each keyed by one integer column. A key shared by
+# more records than this is a placeholder ("unknown", a shelter's address) that tells
+# nobody apart, and comparing all its pairs would cost quadratic time and memory; such a
+# block is dropped, as oversized buckets of the name index are. The names keep their own
+# rules. (The demo's million records have no evidence block above a few hundred.)
+MAX_EVIDENCE_BLOCK = 1_000
+EVIDENCE_BLOCKS: dict[str, tuple[str, ...]] = {
+    "block_identifier": ("identifier",),
+    "block_dob_nationality": ("dob", "nationality"),
+    "block_postcode": ("postcode",),
+    "block_address": ("address",),
+    "block_city_year": ("city", "dob_year"),
+}
+
+
+def _capped_block_key(prepared: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
+    """The group number of each record on ``columns``; missing where any value is missing
+    or the group holds more than ``MAX_EVIDENCE_BLOCK`` records."""
+    groups = prepared.groupby(list(columns), sort=False, dropna=True).ngroup()
+    # Rows with a missing value belong to no group (NaN).
+    number = groups.fillna(-1).to_numpy(np.int64)
+    sizes = np.bincount(number[number >= 0], minlength=1)
+    keep = (number >= 0) & (sizes[np.maximum(number, 0)] <= MAX_EVIDENCE_BLOCK)
+    key = pd.array(number, dtype="Int64")
+    key[~keep] = pd.NA
+    return pd.Series(key, index=prepared.index)
 
 
 def _full_date(text: str | None) -> str | None:

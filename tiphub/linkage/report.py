@@ -17,9 +17,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from tiphub.linkage.cluster import ThresholdChoice
+from tiphub.linkage.outputs import write_text
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
@@ -63,6 +66,11 @@ def weight_histogram(pairs: pd.DataFrame, threshold: float) -> str:
     return _svg(figure)
 
 
+def _number(value: object) -> float | None:
+    # Splink writes "level not observed in training dataset" where a level had no pairs.
+    return float(value) if isinstance(value, int | float) else None
+
+
 def _model_table(model: Mapping[str, Any]) -> str:
     rows = []
     for comparison in model["comparisons"]:
@@ -70,14 +78,14 @@ def _model_table(model: Mapping[str, Any]) -> str:
         for level in comparison["comparison_levels"]:
             if level.get("is_null_level"):
                 continue
-            m = level.get("m_probability")
-            u = level.get("u_probability")
-            weight = "" if not m or not u else f"{_log2(float(m) / float(u)):+.1f}"
+            m = _number(level.get("m_probability"))
+            u = _number(level.get("u_probability"))
+            weight = "" if not m or not u else f"{_log2(m / u):+.1f}"
             rows.append(
                 f"<tr><td>{html.escape(name)}</td>"
                 f"<td>{html.escape(str(level.get('label_for_charts', '')))}</td>"
-                f"<td class=n>{'' if m is None else f'{float(m):.4f}'}</td>"
-                f"<td class=n>{'' if u is None else f'{float(u):.6f}'}</td>"
+                f"<td class=n>{'' if m is None else f'{m:.4f}'}</td>"
+                f"<td class=n>{'' if u is None else f'{u:.6f}'}</td>"
                 f"<td class=n>{weight}</td></tr>"
             )
     return (
@@ -118,18 +126,7 @@ def _explanations_table(links: pd.DataFrame, comparisons: Sequence[str], limit: 
     )
 
 
-def write_report(
-    path: Path,
-    *,
-    summary: Mapping[str, Any],
-    choice: ThresholdChoice | None,
-    pairs: pd.DataFrame,
-    links: pd.DataFrame,
-    comparisons: Sequence[str],
-    model: Mapping[str, Any] | None,
-    extra_sections: Sequence[str] = (),
-) -> None:
-    """Write the report; ``extra_sections`` are HTML fragments (e.g. the route map)."""
+def _page(summary: Mapping[str, Any], body: Sequence[str]) -> str:
     items = "".join(
         f"<tr><th>{html.escape(str(key))}</th><td>{html.escape(str(value))}</td></tr>"
         for key, value in summary.items()
@@ -138,7 +135,24 @@ def write_report(
         "<!doctype html><html><head><meta charset='utf-8'><title>tiphub linkage report</title>",
         f"<style>{_STYLE}</style></head><body><h1>Record linkage report</h1>",
         f"<table>{items}</table>",
+        *body,
+        "</body></html>",
     ]
+    return "\n".join(parts)
+
+
+def render_report(
+    *,
+    summary: Mapping[str, Any],
+    choice: ThresholdChoice | None,
+    pairs: pd.DataFrame,
+    links: pd.DataFrame,
+    comparisons: Sequence[str],
+    model: Mapping[str, Any] | None,
+    extra_sections: Sequence[str] = (),
+) -> str:
+    """The report as HTML; ``extra_sections`` are HTML fragments (e.g. the route map)."""
+    parts: list[str] = []
     if choice is not None:
         parts += [
             "<h2>Operating threshold</h2>",
@@ -161,5 +175,72 @@ def write_report(
         _explanations_table(links, comparisons),
     ]
     parts += list(extra_sections)
-    parts.append("</body></html>")
-    path.write_text("\n".join(parts), encoding="utf-8")
+    return _page(summary, parts)
+
+
+def write_report(
+    path: Path,
+    *,
+    summary: Mapping[str, Any],
+    choice: ThresholdChoice | None,
+    pairs: pd.DataFrame,
+    links: pd.DataFrame,
+    comparisons: Sequence[str],
+    model: Mapping[str, Any] | None,
+    extra_sections: Sequence[str] = (),
+) -> None:
+    """Write :func:`render_report` to ``path`` (0600, staged)."""
+    text = render_report(
+        summary=summary,
+        choice=choice,
+        pairs=pairs,
+        links=links,
+        comparisons=comparisons,
+        model=model,
+        extra_sections=extra_sections,
+    )
+    write_text(path, text)
+
+
+def dice_histogram(scores: npt.NDArray[np.float64], threshold: float) -> str:
+    figure, axis = plt.subplots(figsize=(7, 3.2))
+    axis.hist(scores, bins=60, range=(0.0, 1.0), color="#4a7ab5")
+    axis.set_yscale("log")
+    axis.axvline(threshold, color="grey", linestyle="--")
+    axis.set_xlabel("Dice similarity of the encodings")
+    axis.set_ylabel("candidate pairs")
+    return _svg(figure)
+
+
+def _dice_links_table(links: pd.DataFrame, threshold: float, limit: int = 25) -> str:
+    if links.empty:
+        return "<p>No links.</p>"
+    near = links.assign(distance=(links["dice"] - threshold).abs()).nsmallest(limit, "distance")
+    rows = "".join(
+        f"<tr><td>{html.escape(str(row.record_id_l))}</td>"
+        f"<td>{html.escape(str(row.record_id_r))}</td>"
+        f"<td class=n>{float(row.dice):.3f}</td></tr>"
+        for row in near.itertuples(index=False)
+    )
+    return f"<table><tr><th>record</th><th>record</th><th>Dice</th></tr>{rows}</table>"
+
+
+def render_encoded_report(
+    *,
+    summary: Mapping[str, Any],
+    links: pd.DataFrame,
+    scores: npt.NDArray[np.float64],
+    threshold: float,
+) -> str:
+    """The report of a run on Bloom-filter encodings: there is no model, only Dice scores."""
+    parts = [
+        "<h2>Candidate pairs by Dice similarity</h2>",
+        "<p class=note>Pairs below the candidate floor are not shown; the dashed line is "
+        "the threshold at which pairs link.</p>",
+    ]
+    if len(scores):
+        parts.append(dice_histogram(np.asarray(scores, dtype=float), threshold))
+    else:
+        parts.append("<p>No candidate pairs.</p>")
+    parts += ["<h2>Links nearest the threshold</h2>", _dice_links_table(links, threshold)]
+    return _page(summary, parts)
