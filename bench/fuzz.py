@@ -46,6 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slots", type=int, default=2, help="cases run at once (one database each)")
     parser.add_argument("--seed-cases", type=int, default=SEED_CASES, help="demo cases in the seed")
     parser.add_argument("--memory-limit-mb", type=float, default=harness.MEMORY_LIMIT_MB)
+    parser.add_argument(
+        "--link-memory-limit-mb",
+        type=float,
+        default=suite.Settings.link_memory_limit_mb,
+        help="limit for `tiphub link` children (its libraries alone take ~350 MB)",
+    )
     parser.add_argument("--timeout-scale", type=float, default=1.0, help="multiply every timeout")
     parser.add_argument("--details", action="store_true", help="one line per failure")
     parser.add_argument("--json", type=Path, help="write the figures and failures here")
@@ -58,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         formats=_names(args.formats, imports.FORMATS, "format"),
         commands=_names(args.commands, suite.COMMANDS, "command"),
         memory_limit_mb=args.memory_limit_mb,
+        link_memory_limit_mb=args.link_memory_limit_mb,
         timeout_scale=args.timeout_scale,
         progress=not args.quiet,
     )
@@ -74,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             result = suite.run_suite(settings, seeds, databases, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    suite.render(result, args.details)
+    suite.render(result, args.details, args.link_memory_limit_mb)
     print(f"{len(result.outcomes):,} cases in {time.monotonic() - started:.0f} s; {result.failures:,} failing")
     if args.json:
         suite.write_json(result, args.json)
