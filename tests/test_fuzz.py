@@ -8,8 +8,10 @@ readable by others. A second test checks that the harness itself sees each of th
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -20,7 +22,8 @@ import typer
 import typer.main
 
 from tests.fuzz import harness, suite
-from tests.fuzz.seeds import build_seeds, load_seed_database
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SEED = 20240517
 PER_FORMAT = 25
@@ -28,30 +31,37 @@ TABLES = 20
 
 
 def test_fuzz_sample(database_url: str, tmp_path: Path) -> None:
-    seeds = build_seeds(tmp_path / "seeds", cases=8, seed=SEED)
-    databases: list[harness.Database]
-    if database_url.startswith("sqlite"):
-        # The fixture's file and a sibling, so that two cases run at once.
-        fixture_file = Path(database_url.removeprefix("sqlite:///"))
-        databases = suite.sqlite_slots(seeds, [fixture_file, tmp_path / "second.db"])
-    else:
-        harness.call_in_child(load_seed_database, database_url, 8, SEED)
-        databases = [harness.PostgresSlot(database_url)]
-    settings = suite.Settings(per_format=PER_FORMAT, tables=TABLES, seed=SEED)
+    # In a fresh process, as `bench/fuzz.py` runs: children forked from this test process
+    # would inherit the memory of every library the other tests loaded.
+    command = [
+        sys.executable,
+        str(ROOT / "bench" / "fuzz.py"),
+        f"--per-format={PER_FORMAT}",
+        f"--tables={TABLES}",
+        f"--seed={SEED}",
+        "--seed-cases=8",
+        "--quiet",
+        "--details",
+        f"--json={tmp_path / 'figures.json'}",
+    ]
+    if not database_url.startswith("sqlite"):
+        command.append(f"--database-url={database_url}")
     started = time.monotonic()
-    result = suite.run_suite(settings, seeds, databases, tmp_path / "work")
+    run = subprocess.run(command, capture_output=True, text=True, timeout=1200, cwd=ROOT)
     elapsed = time.monotonic() - started
-
-    figures = harness.tally(result.outcomes)
-    assert set(figures) == {"htcds-csv", "htcds-xlsx", "jsonl", "xlsform", "estimate", "link"}
-    assert all(row["tried"] == PER_FORMAT for group, row in figures.items() if group not in suite.COMMANDS)
-    assert figures["estimate"]["tried"] == TABLES and figures["link"]["tried"] == TABLES
+    assert (tmp_path / "figures.json").exists(), run.stderr[-3000:]
+    figures = json.loads((tmp_path / "figures.json").read_text(encoding="utf-8"))
+    groups = figures["groups"]
+    assert set(groups) == {"htcds-csv", "htcds-xlsx", "jsonl", "xlsform", "estimate", "link"}
+    assert all(row["tried"] == PER_FORMAT for group, row in groups.items() if group not in suite.COMMANDS)
+    assert groups["estimate"]["tried"] == TABLES and groups["link"]["tried"] == TABLES
     failures = [
-        f"{outcome.group} {outcome.mutation}: {name}: {line}"
-        for outcome in result.outcomes
-        for name, line in outcome.flags.items()
+        f"{failure['group']} {failure['mutation']}: {name}: {line}"
+        for failure in figures["failures"]
+        for name, line in failure["flags"].items()
     ]
     assert not failures, f"{len(failures)} failing case(s) in {elapsed:.0f} s:\n" + "\n".join(failures)
+    assert run.returncode == 0, run.stdout[-3000:]
 
 
 # ---------------------------------------------------------------------------- the harness
@@ -96,7 +106,7 @@ def hang() -> None:
 
 @_fake.command()
 def hog() -> None:
-    block = bytearray(600 << 20)
+    block = bytearray(600 << 20)  # more than the limit above the parent
     block[:: 4096] = b"x" * len(block[:: 4096])
     raise SystemExit(1)
 
@@ -146,8 +156,20 @@ def test_harness_classifies(tmp_path: Path, name: str, outputs: tuple[str, ...],
     connection.commit()
     connection.close()
     database = harness.SqliteSlot(seed, tmp_path / "slot.db", tables=["organisation"])
-    runner = harness.Runner(typer.main.get_command(_fake), tmp_path / "work", [database])
+    # The limit is relative to this process, whose libraries every forked child shares.
+    limit = _rss_mb() + 300
+    runner = harness.Runner(
+        typer.main.get_command(_fake), tmp_path / "work", [database], memory_limit_mb=limit
+    )
     (outcome,) = runner.run([_case(name, outputs, checks_database=name == "write")])
     assert set(outcome.flags) == expected, outcome.flags
     assert outcome.accepted == (name == "ok")
     assert outcome.clean_refusal == (name == "refuse")
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS in /proc/self/status")
