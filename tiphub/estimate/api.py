@@ -16,6 +16,14 @@ from tiphub.estimate.intervals import (
     lognormal_interval,
     profile_interval,
 )
+from tiphub.estimate.limits import (
+    MAX_BOOTSTRAP,
+    MAX_SEED,
+    TimeGuard,
+    TooLongError,
+    check_lcmcr_settings,
+    check_work,
+)
 from tiphub.estimate.loglinear import EXISTENCE_MESSAGES, EstimationError, existence_code
 from tiphub.estimate.results import MSEResult
 from tiphub.estimate.selection import (
@@ -97,16 +105,30 @@ def estimate(
     lcmcr_samples: int = 1_000,
     lcmcr_thinning: int = 100,
     progress: ProgressCallback | None = None,
+    time_limit: float | None = None,
 ) -> MSEResult:
     """Estimate the population behind a capture-history table.
 
     ``method`` is one of :data:`METHODS`. ``bootstrap_replicates`` > 0 adds the BCa
     interval (model selection repeated in every replicate) and makes it the headline one.
+    With ``time_limit`` (seconds), runs that would take longer are refused with
+    :class:`~tiphub.estimate.limits.TooLongError`, beforehand where the number of lists
+    or LCMCR's settings show it, else as soon as the bootstrap's pace does.
     """
     if method not in METHODS:
         raise EstimationError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    if pthresh is not None and not 0 <= pthresh <= 1:
-        raise EstimationError(f"--pthresh must be between 0 and 1, got {pthresh}")
+    check_settings(
+        table,
+        method,
+        pthresh=pthresh,
+        max_order=max_order,
+        bootstrap=bootstrap_replicates,
+        seed=seed,
+        lcmcr_classes=lcmcr_classes,
+        lcmcr_burnin=lcmcr_burnin,
+        lcmcr_samples=lcmcr_samples,
+        lcmcr_thinning=lcmcr_thinning,
+    )
     options = EstimateOptions(
         method=method,
         pthresh=pthresh,
@@ -121,6 +143,18 @@ def estimate(
         lcmcr_thinning=lcmcr_thinning,
     )
     table.validate()
+    if time_limit is not None:
+        check_work(
+            table,
+            method,
+            bootstrap=bootstrap_replicates,
+            time_limit=time_limit,
+            lcmcr_classes=lcmcr_classes,
+            lcmcr_sweeps=lcmcr_burnin + lcmcr_samples * lcmcr_thinning,
+            model_terms=len(set(model)),
+        )
+        if bootstrap_replicates:
+            progress = TimeGuard(time_limit, f"the {method} bootstrap", progress)
     started = time.perf_counter()
     if method == "lcmcr":
         result = _estimate_lcmcr(table, options)
@@ -128,6 +162,35 @@ def estimate(
         result = _estimate_loglinear(table, options, progress)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def check_settings(
+    table: CaptureTable,
+    method: str,
+    *,
+    pthresh: float | None = None,
+    max_order: int | None = None,
+    bootstrap: int = 0,
+    seed: int = 0,
+    lcmcr_classes: int = 5,
+    lcmcr_burnin: int = 0,
+    lcmcr_samples: int = 1,
+    lcmcr_thinning: int = 1,
+) -> None:
+    """Refuse settings outside their range with :class:`EstimationError` naming the option."""
+    if pthresh is not None and not 0 <= pthresh <= 1:  # NaN fails too
+        raise EstimationError(f"--pthresh must be between 0 and 1, got {pthresh}")
+    if method == "bic" and max_order is not None and not 1 <= max_order < table.n_lists:
+        raise EstimationError(
+            f"--max-order must be between 1 and {table.n_lists - 1} for {table.n_lists} lists "
+            f"(the term of all lists cannot be estimated), got {max_order}"
+        )
+    if not 0 <= bootstrap <= MAX_BOOTSTRAP:
+        raise EstimationError(f"--bootstrap must be between 0 and {MAX_BOOTSTRAP:,}, got {bootstrap}")
+    if not 0 <= seed <= MAX_SEED:
+        raise EstimationError(f"--seed must be between 0 and {MAX_SEED:,}, got {seed}")
+    if method == "lcmcr":
+        check_lcmcr_settings(lcmcr_classes, lcmcr_burnin, lcmcr_samples, lcmcr_thinning)
 
 
 def _settings(options: EstimateOptions) -> dict[str, Any]:
@@ -408,28 +471,51 @@ def estimate_strata(
     replicates: int = 200,
     seed: int = 1234,
     progress: ProgressCallback | None = None,
+    time_limit: float | None = None,
     **kwargs: Any,
 ) -> StratifiedResult:
     """Fit each stratum separately and sum, with a percentile bootstrap of the sum.
 
     Each replicate resamples every stratum (multinomially, keeping its size) and repeats the
     model selection there, so the interval carries the selection uncertainty of each part.
-    Lists nobody is on within a stratum are dropped for that stratum.
+    Lists nobody is on within a stratum are dropped for that stratum. ``progress`` counts
+    the strata fitted, then the replicates; ``time_limit`` as for :func:`estimate`.
     """
     if method == "lcmcr":
         raise EstimationError("stratified estimation supports the log-linear methods only")
+    if not 1 <= replicates <= MAX_BOOTSTRAP:
+        raise EstimationError(
+            f"the strata need between 1 and {MAX_BOOTSTRAP:,} bootstrap replicates, got {replicates}"
+        )
+    if time_limit is not None:
+        for table in tables.values():
+            # Every replicate refits every stratum: the bootstrap limits apply.
+            check_work(
+                table,
+                method,
+                bootstrap=replicates,
+                time_limit=time_limit,
+                model_terms=len(set(kwargs.get("model", ()))),
+            )
+        progress = TimeGuard(time_limit, "estimating and bootstrapping the strata", progress)
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
     results: dict[str, MSEResult] = {}
     failed: dict[str, str] = {}
     usable: dict[str, CaptureTable] = {}
-    for name, table in tables.items():
+    steps = len(tables) + replicates
+    for done, (name, table) in enumerate(tables.items(), start=1):
         reduced, dropped = table.without_empty_lists()
         try:
-            result = estimate(reduced, method, seed=seed, **kwargs)
+            result = estimate(reduced, method, seed=seed, time_limit=time_limit, **kwargs)
+        except TooLongError:
+            raise
         except (EstimationError, ValueError, ArithmeticError) as error:
             failed[name] = str(error)
             continue
+        finally:
+            if progress is not None:
+                progress(done, steps)
         if dropped:
             result.warnings.append(f"lists with nobody on them in this stratum were left out: {', '.join(dropped)}")
         result.stratum = name
@@ -460,7 +546,7 @@ def estimate_strata(
                 total = math.nan
         totals[index] = total
         if progress is not None:
-            progress(index + 1, replicates)
+            progress(len(tables) + index + 1, steps)
     finite = totals[np.isfinite(totals)]
     if finite.size == 0:
         raise EstimationError("every bootstrap replicate of the strata failed")

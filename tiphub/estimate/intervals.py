@@ -183,10 +183,13 @@ def bootstrap(
     cells = table.observed_cells()
     observed_counts = table.counts[cells]
     n = int(observed_counts.sum())
-    draws = rng.multinomial(n, observed_counts / n, size=replicates)
+    probabilities = observed_counts / n
     values = np.empty(replicates)
     total_steps = replicates + cells.size
-    for index, draw in enumerate(draws):
+    for index in range(replicates):
+        # One replicate at a time: the same draws as one (replicates × cells) call, which
+        # would need gigabytes for many replicates of a many-list table.
+        draw = rng.multinomial(n, probabilities)
         counts = np.zeros_like(table.counts)
         counts[cells] = draw
         values[index] = resample_estimate(estimator, table.with_counts(counts))

@@ -122,7 +122,10 @@ def _mle_exists(design: np.ndarray, support: np.ndarray) -> bool:
         return True
     observed_rows = design[support]
     if observed_rows.shape[0]:
-        _, singular, vt = np.linalg.svd(observed_rows)
+        # Thin when the rows outnumber the columns: the full U (rows × rows) would cost
+        # seconds and gigabytes on tables of many lists, and only V is needed.
+        rows, columns = observed_rows.shape
+        _, singular, vt = np.linalg.svd(observed_rows, full_matrices=rows < columns)
         tolerance = max(observed_rows.shape) * np.finfo(float).eps * (singular[0] if singular.size else 0)
         rank = int((singular > max(tolerance, 1e-10)).sum())
         null_space = vt[rank:].T

@@ -43,7 +43,6 @@ import itertools
 import math
 import operator
 import os
-import tempfile
 import textwrap
 import unicodedata
 import uuid
@@ -60,6 +59,7 @@ import numpy.typing as npt
 from sqlalchemy import ColumnElement, Engine, select
 
 from tiphub.cases.schema import VICTIM_ROLES
+from tiphub.files import staged_file
 from tiphub.store import models as m
 
 FloatArray = npt.NDArray[np.float64]
@@ -856,16 +856,10 @@ def _figure_cell(estimate: ProfitEstimate) -> str:
 
 
 def _write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
-    """Write through a temporary file in the same folder: the file appears whole or not at all."""
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(handle)
-    temporary = Path(name)
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    """The file appears whole or not at all, created 0600 (new folders 0700); a killed run
+    leaves its staging file in the run's private folder, which the next run removes."""
+    with staged_file(path) as staged:
+        write(staged)
     return path
 
 

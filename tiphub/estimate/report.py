@@ -24,7 +24,6 @@ import itertools
 import math
 import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,8 +32,10 @@ from typing import Any
 import numpy as np
 
 from tiphub.estimate.api import METHODS, StratifiedResult, estimate
+from tiphub.estimate.limits import check_robustness
 from tiphub.estimate.results import METHOD_TITLES, IntervalPair, MSEResult
 from tiphub.estimate.table import CaptureTable, ProgressCallback
+from tiphub.files import open_private, staged_file
 
 FULL_TABLE = "all lists"
 DEFAULT_METHODS = ("main", "stepwise", "aic-stepwise", "bic", "lcmcr")
@@ -385,6 +386,7 @@ def robustness(
     lcmcr_samples: int = 1_000,
     lcmcr_thinning: int = 20,
     progress: ProgressCallback | None = None,
+    time_limit: float | None = None,
 ) -> RobustnessReport:
     """Estimate ``table`` by every method, and under every list omission and pairwise merge.
 
@@ -397,11 +399,17 @@ def robustness(
 
     Variants carry their method's headline interval only: the profile-likelihood interval is
     computed on the full table alone (and for aic-stepwise, whose estimate comes from it).
+
+    With ``time_limit`` (seconds), tables of more than
+    :data:`~tiphub.estimate.limits.ROBUSTNESS_MAX_LISTS` lists are refused with
+    :class:`~tiphub.estimate.limits.TooLongError`, and each estimate obeys the limit too.
     """
     unknown = [m for m in (*methods, *variant_methods) if m not in METHODS]
     if unknown:
         raise ValueError(f"unknown method {unknown[0]!r}; choose from {', '.join(METHODS)}")
     table.validate()
+    if time_limit is not None:
+        check_robustness(table, time_limit)
     full_methods = tuple(dict.fromkeys((*methods, *variant_methods)))
     variant_methods = tuple(dict.fromkeys(variant_methods))
     notes: list[str] = []
@@ -443,7 +451,9 @@ def robustness(
     }
     rows: list[RobustnessRow] = []
     for done, (kind, label, changed, version, method) in enumerate(jobs, start=1):
-        rows.append(_estimate_row(kind, label, changed, version, method, seed, lcmcr_settings))
+        rows.append(
+            _estimate_row(kind, label, changed, version, method, seed, lcmcr_settings, time_limit)
+        )
         if progress is not None:
             progress(done, len(jobs))
 
@@ -477,6 +487,7 @@ def _estimate_row(
     method: str,
     seed: int,
     lcmcr_settings: Mapping[str, int],
+    time_limit: float | None = None,
 ) -> RobustnessRow:
     common: dict[str, Any] = {
         "variant": label,
@@ -498,6 +509,7 @@ def _estimate_row(
             lcmcr_burnin=lcmcr_settings["lcmcr_burnin"],
             lcmcr_samples=lcmcr_settings["lcmcr_samples"],
             lcmcr_thinning=lcmcr_settings["lcmcr_thinning"],
+            time_limit=time_limit,
         )
     except (ValueError, ArithmeticError) as error:
         # EstimationError and CaptureTableError are ValueErrors; overflow in a degenerate
@@ -1086,16 +1098,11 @@ def _robustness_html(report: RobustnessReport) -> str:
 
 
 def write_text_atomically(path: Path, text: str) -> Path:
-    """Write through a temporary file in the same folder: the file appears whole or not at all."""
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    temporary = Path(name)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    """The file appears whole or not at all, readable by its owner only (0600, new folders
+    0700): reports describe survivors. A run killed midway leaves its staging file in the
+    run's private folder, which the next run removes, never beside the report."""
+    with staged_file(path) as staged, open_private(staged, "w", encoding="utf-8", newline="\n") as stream:
+        stream.write(text)
     return path
 
 

@@ -17,9 +17,15 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+import math
+import os
+import re
+import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
@@ -146,6 +152,13 @@ class CaptureTable:
             raise CaptureTableError(
                 f"at most {MAX_LISTS} lists are supported, found {self.n_lists}", source=self.source
             )
+        if (self.counts < 0).any():
+            raise CaptureTableError("counts must not be negative", source=self.source)
+        # The largest cell first: summing cells near 2^63 would wrap around.
+        if int(self.counts.max()) > MAX_COUNT or self.observed > MAX_COUNT:
+            raise CaptureTableError(
+                f"the table holds more than the maximum of {MAX_COUNT:,} people", source=self.source
+            )
         if self.observed == 0:
             raise CaptureTableError("the table has no one in it (all counts are zero)", source=self.source)
         for name, total in self.list_totals().items():
@@ -160,9 +173,17 @@ class CaptureTable:
 
     def merge(self, names: Sequence[str], new_name: str | None = None) -> CaptureTable:
         """Treat several lists as one: a person is on the merged list if on any of them."""
-        if len(names) < 2:
-            raise CaptureTableError("a merge needs at least two lists, e.g. A+B", source=self.source)
+        if len(set(names)) < 2 or len(set(names)) != len(names):
+            raise CaptureTableError(
+                "a merge needs two or more different lists, e.g. A+B", source=self.source
+            )
         merged_mask = self.mask_of(names)
+        merged_name = new_name or "".join(names)
+        if any(name == merged_name and name not in names for name in self.lists):
+            raise CaptureTableError(
+                f"merging {'+'.join(names)} would make a second list named {merged_name!r}",
+                source=self.source,
+            )
         keep = [i for i in range(self.n_lists) if not merged_mask >> i & 1]
         first = min(self.lists.index(name) for name in names)
         # The merged list takes the place of the first of its parts, keeping column order.
@@ -172,7 +193,7 @@ class CaptureTable:
                 order.append(None)
             elif i in keep:
                 order.append(i)
-        new_lists = tuple(new_name or "".join(names) if i is None else self.lists[i] for i in order)
+        new_lists = tuple(merged_name if i is None else self.lists[i] for i in order)
         counts = np.zeros(1 << len(new_lists), dtype=np.int64)
         for mask in np.flatnonzero(self.counts):
             new_mask = 0
@@ -220,14 +241,30 @@ def history_mask(history: Sequence[int]) -> int:
 
 # ---------------------------------------------------------------------- reading CSV
 
+# Limits of what is read, so that no file can exhaust memory or make a run hang:
+MAX_COUNT = 1_000_000_000  # per cell and for the whole table (all strata together)
+MAX_ROWS = 10_000_000  # data rows; aggregate one-row-per-person files beyond that
+MAX_STRATA = 200
+MAX_LINE_CHARS = 65_536
+MAX_COLUMN_NAME = 100
+_COUNT_DIGITS = len(str(MAX_COUNT))
+_WHOLE = re.compile(r"[0-9]+(?:\.0*)?")
+# Only short numbers are quoted in messages: text could be a name, and a long number a
+# phone or document number.
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|0[xXoObB][0-9a-fA-F]+")
+_DELIMITERS = (",", ";", "\t")
 
-def _safe_value(text: str) -> str:
-    """Quote numbers only: a stray text column may hold a name, which must not reach a log."""
-    try:
-        float(text)
-    except ValueError:
+
+def _safe_value(text: str, longest: int) -> str:
+    """Quote short numbers only: a stray column may hold names or phone numbers, which must
+    not reach a terminal or a log."""
+    if not text:
+        return "an empty cell"
+    if not _NUMBER.fullmatch(text):
         return "text (not shown)"
-    return repr(text[:20])
+    if len(text) > longest:
+        return f"a number of {len(text)} characters (not shown)"
+    return repr(text)
 
 
 def _parse_binary(value: str, *, source: str, row: int, column: str) -> int:
@@ -236,7 +273,7 @@ def _parse_binary(value: str, *, source: str, row: int, column: str) -> int:
         return int(text)
     if text in ("0.0", "1.0"):
         return int(float(text))
-    shown = _safe_value(text)
+    shown = _safe_value(text, longest=4)
     raise CaptureTableError(
         f"list columns hold 0 or 1, found {shown} (name it with --strata if it is a stratum)",
         source=source,
@@ -249,24 +286,132 @@ def _parse_count(value: str, *, source: str, row: int) -> int:
     text = value.strip()
     if not text:
         raise CaptureTableError("the count is missing", source=source, row=row, column=COUNT_COLUMN)
+    if _WHOLE.fullmatch(text):
+        digits = text.split(".", 1)[0].lstrip("0") or "0"
+        # Compared as text first: int() of a 5,000-digit string is refused by Python itself.
+        if len(digits) > _COUNT_DIGITS or int(digits) > MAX_COUNT:
+            raise CaptureTableError(
+                f"the count is larger than the maximum of {MAX_COUNT:,}, found "
+                f"{_safe_value(text, longest=8)}",
+                source=source,
+                row=row,
+                column=COUNT_COLUMN,
+            )
+        return int(digits)
+    reason = "the count must be a whole number written with digits only"
     try:
         number = float(text)
     except ValueError:
-        raise CaptureTableError(
-            f"the count must be a whole number, found {_safe_value(text)}",
-            source=source,
-            row=row,
-            column=COUNT_COLUMN,
-        ) from None
-    if number < 0:
-        raise CaptureTableError(
-            f"the count must not be negative, found {text}", source=source, row=row, column=COUNT_COLUMN
-        )
-    if not number.is_integer():
-        raise CaptureTableError(
-            f"the count must be a whole number, found {text}", source=source, row=row, column=COUNT_COLUMN
-        )
-    return int(number)
+        number = None
+    if number is not None and not math.isfinite(number):
+        reason = "the count must be a finite whole number"
+    elif number is not None and number > MAX_COUNT:
+        reason = f"the count is larger than the maximum of {MAX_COUNT:,}"
+    elif number is not None and number < 0:
+        reason = "the count must not be negative"
+    elif number is not None and not number.is_integer():
+        reason = "the count must be a whole number"
+    elif number is not None or text.lower().startswith(("0x", "0o", "0b")):
+        # 1e5 or 0x10: refused rather than guessed, since spreadsheets write rounded
+        # large numbers in exponent form and a hex count is surely a wrong column.
+        reason = "the count must be written as plain digits (no exponent, sign or base prefix)"
+    raise CaptureTableError(
+        f"{reason}, found {_safe_value(text, longest=8)}", source=source, row=row, column=COUNT_COLUMN
+    )
+
+
+def _open_csv(path: Path, source: str) -> TextIO:
+    """Open a capture-history file as text, refusing anything that is not a regular file.
+
+    Checked before opening, so that a FIFO, a device such as /dev/zero or a folder is
+    refused instead of blocking or streaming forever; opened non-blocking and checked
+    again, in case the path was swapped in between.
+    """
+    try:
+        info = os.stat(path)
+    except OSError as error:
+        raise CaptureTableError(f"cannot read the file ({error.strerror})", source=source) from None
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file (a pipe or device)"
+        raise CaptureTableError(f"the path is {kind}; give a CSV file", source=source)
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as error:
+        raise CaptureTableError(f"cannot read the file ({error.strerror})", source=source) from None
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise CaptureTableError("the path is not a regular file; give a CSV file", source=source)
+        os.set_blocking(descriptor, True)
+        binary = open(descriptor, "rb")  # noqa: SIM115 - returned wrapped, closed by the caller
+    except BaseException:
+        os.close(descriptor)
+        raise
+    try:
+        start = binary.peek(4)[:4]
+    except OSError as error:
+        binary.close()
+        raise CaptureTableError(f"cannot read the file ({error.strerror})", source=source) from None
+    encoding = "utf-8"
+    if start.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"
+    elif start.startswith(b"\xef\xbb\xbf"):
+        encoding = "utf-8-sig"
+    return io.TextIOWrapper(binary, encoding=encoding, errors="strict", newline="")
+
+
+def _bounded_lines(handle: TextIO, source: str, counter: list[int]) -> Iterator[str]:
+    """The file's lines, refusing one longer than :data:`MAX_LINE_CHARS`, so that a file
+    without line breaks cannot be read whole into memory; ``counter[0]`` is the line number."""
+    while True:
+        try:
+            line = handle.readline(MAX_LINE_CHARS + 2)
+        except UnicodeDecodeError:
+            raise CaptureTableError(
+                "the file is not UTF-8 (or UTF-16 with a byte-order mark) text",
+                source=source,
+                row=counter[0] + 1,
+            ) from None
+        if not line:
+            return
+        counter[0] += 1
+        if len(line.rstrip("\r\n")) > MAX_LINE_CHARS:
+            raise CaptureTableError(
+                f"the line is longer than {MAX_LINE_CHARS:,} characters; "
+                "is this a capture-history CSV?",
+                source=source,
+                row=counter[0],
+            )
+        yield line
+
+
+def _check_header(header: list[str], source: str) -> list[str]:
+    if not any(cell.strip() for cell in header):
+        raise CaptureTableError("the file is empty; expected a header row", source=source)
+    header = [cell.strip() for cell in header]
+    seen: set[str] = set()
+    for number, column in enumerate(header, start=1):
+        if not column:
+            raise CaptureTableError(f"header cell {number} is empty", source=source, row=1)
+        if len(column) > MAX_COLUMN_NAME or not column.isprintable():
+            # Shown nowhere: a first row that is data, not names, may hold a person's details.
+            raise CaptureTableError(
+                f"header cell {number} is not a column name (longer than {MAX_COLUMN_NAME} "
+                "characters or holding control characters); the first row must name the columns",
+                source=source,
+                row=1,
+            )
+        if column in seen:
+            raise CaptureTableError("the column name is repeated", source=source, row=1, column=column)
+        seen.add(column)
+    return header
+
+
+def _delimiter(first_line: str) -> str:
+    """Comma, or ';' or tab when the header has no comma (spreadsheets in many locales)."""
+    if "," in first_line:
+        return ","
+    found = [d for d in _DELIMITERS[1:] if d in first_line]
+    return found[0] if len(found) == 1 else ","
 
 
 def read_capture_csv(
@@ -279,79 +424,148 @@ def read_capture_csv(
 
     Either ``path`` is read, or ``text`` is parsed with ``path`` used in messages only.
     Tables are validated: every list must have someone on it, in each stratum too.
+    The file must be UTF-8 (a byte-order mark is allowed) or UTF-16 with a byte-order mark,
+    separated by commas (or by ';' or tabs when the header has no comma); counts are plain
+    whole numbers up to :data:`MAX_COUNT`, which also bounds their sum.
     """
     source = Path(path).name
-    if text is None:
+    handle: TextIO = io.StringIO(text) if text is not None else _open_csv(Path(path), source)
+    with handle:
         try:
-            raw = Path(path).read_bytes()
+            return _read_tables(handle, source, strata)
         except OSError as error:
-            raise CaptureTableError(f"cannot read the file ({error.strerror})", source=source) from None
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise CaptureTableError("the file is not UTF-8 text", source=source) from None
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
-    if header is None or not any(cell.strip() for cell in header):
+            raise CaptureTableError(
+                f"cannot read the file ({error.strerror or type(error).__name__})", source=source
+            ) from None
+        except csv.Error as error:
+            # csv's own messages quote no cell ("line contains NUL", "field larger than …").
+            hint = " (a UTF-16 file needs a byte-order mark)" if "NUL" in str(error) else ""
+            raise CaptureTableError(
+                f"the file is not a readable CSV: {error}{hint}", source=source
+            ) from None
+
+
+def _read_tables(
+    handle: TextIO, source: str, strata: Sequence[str]
+) -> dict[tuple[str, ...], CaptureTable]:
+    counter = [0]
+    lines = _bounded_lines(handle, source, counter)
+    first = next(lines, None)
+    if first is None:
         raise CaptureTableError("the file is empty; expected a header row", source=source)
-    header = [cell.strip() for cell in header]
-    seen: set[str] = set()
-    for column in header:
-        if not column:
-            raise CaptureTableError("a header cell is empty", source=source, row=1)
-        if column in seen:
-            raise CaptureTableError("the column name is repeated", source=source, row=1, column=column)
-        seen.add(column)
+    if "\x00" in first:
+        raise CaptureTableError(
+            "the file holds NUL bytes: binary data, or UTF-16 without a byte-order mark "
+            "(save it as UTF-8)",
+            source=source,
+            row=1,
+        )
+    if not first.strip():
+        raise CaptureTableError(
+            "the first line is blank; the file must start with a header row", source=source, row=1
+        )
+    delimiter = _delimiter(first)
+    reader = csv.reader(itertools.chain([first], lines), delimiter=delimiter)
+    header = _check_header(next(reader, []), source)
     for column in strata:
         if column not in header:
             raise CaptureTableError(
                 f"stratum column {column!r} is not in the file", source=source, column=column
             )
-    has_count = COUNT_COLUMN in header
-    list_columns = [c for c in header if c != COUNT_COLUMN and c not in strata]
+    count_column = (
+        COUNT_COLUMN
+        if COUNT_COLUMN in header
+        else next((c for c in header if c.casefold() == COUNT_COLUMN), None)
+    )
+    list_columns = [c for c in header if c != count_column and c not in strata]
     if len(list_columns) < 2:
         raise CaptureTableError(
-            f"at least 2 list columns are needed, found {len(list_columns)}", source=source
+            f"at least 2 list columns are needed, found {len(list_columns)}"
+            + (" (is the file separated by something other than commas?)" if len(header) == 1 else ""),
+            source=source,
         )
     if len(list_columns) > MAX_LISTS:
         raise CaptureTableError(
             f"at most {MAX_LISTS} lists are supported, found {len(list_columns)}", source=source
         )
     index = {column: i for i, column in enumerate(header)}
-    grouped: dict[tuple[str, ...], np.ndarray] = {}
+    list_index = [index[c] for c in list_columns]
+    count_index = index[count_column] if count_column is not None else None
+    strata_index = [index[c] for c in strata]
+    width = len(header)
+    size = 1 << len(list_columns)
+    # Sparse while reading: thousands of strata of 16 lists must not each take 2^16 cells.
+    grouped: dict[tuple[str, ...], dict[int, int]] = {}
+    masks: dict[tuple[str, ...], int] = {}
+    total = 0
     data_rows = 0
-    for row_number, row in enumerate(reader, start=2):
+    for row in reader:
+        row_number = reader.line_num
         if not any(cell.strip() for cell in row):
             continue
-        if len(row) != len(header):
+        if len(row) != width:
             raise CaptureTableError(
-                f"expected {len(header)} cells, found {len(row)}", source=source, row=row_number
+                f"expected {width} cells, found {len(row)}", source=source, row=row_number
             )
         data_rows += 1
-        history = [
-            _parse_binary(row[index[c]], source=source, row=row_number, column=c) for c in list_columns
-        ]
-        count = _parse_count(row[index[COUNT_COLUMN]], source=source, row=row_number) if has_count else 1
-        mask = history_mask(history)
-        if mask == 0:
+        if data_rows > MAX_ROWS:
             raise CaptureTableError(
-                "an all-zero history (on no list) cannot be observed; remove the row",
+                f"more than {MAX_ROWS:,} data rows; aggregate the file into one row per "
+                "capture history with a count column",
                 source=source,
                 row=row_number,
             )
-        key = tuple(row[index[c]].strip() for c in strata)
-        counts = grouped.setdefault(key, np.zeros(1 << len(list_columns), dtype=np.int64))
-        counts[mask] += count
+        cells = tuple(row[i] for i in list_index)
+        mask = masks.get(cells)
+        if mask is None:
+            history = [
+                _parse_binary(row[i], source=source, row=row_number, column=c)
+                for i, c in zip(list_index, list_columns, strict=True)
+            ]
+            mask = history_mask(history)
+            if mask == 0:
+                raise CaptureTableError(
+                    "an all-zero history (on no list) cannot be observed; remove the row",
+                    source=source,
+                    row=row_number,
+                )
+            if len(masks) < 4 * size:  # bounded: spellings such as 1 and 1.0 add a few keys
+                masks[cells] = mask
+        count = 1 if count_index is None else _parse_count(row[count_index], source=source, row=row_number)
+        total += count
+        if total > MAX_COUNT:
+            raise CaptureTableError(
+                f"the counts add up to more than the maximum of {MAX_COUNT:,} people",
+                source=source,
+                row=row_number,
+            )
+        key = tuple(row[i].strip() for i in strata_index)
+        counts = grouped.get(key)
+        if counts is None:
+            if len(grouped) >= MAX_STRATA:
+                raise CaptureTableError(
+                    f"more than {MAX_STRATA} strata; estimates per stratum need fewer, larger "
+                    "strata (group the values)",
+                    source=source,
+                    row=row_number,
+                    column=strata[0] if len(strata) == 1 else None,
+                )
+            counts = grouped[key] = {}
+        counts[mask] = counts.get(mask, 0) + count
     if data_rows == 0:
         raise CaptureTableError("the file has a header but no data rows", source=source)
+    lists = tuple(list_columns)
     tables = {
-        key: CaptureTable(tuple(list_columns), counts, source) for key, counts in sorted(grouped.items())
+        key: CaptureTable.from_counts(lists, counts, source) for key, counts in sorted(grouped.items())
     }
     if not strata:
         tables[()].validate()
     else:
-        total = CaptureTable(tuple(list_columns), np.sum(list(grouped.values()), axis=0), source)
-        total.validate()
+        merged: dict[int, int] = {}
+        for counts in grouped.values():
+            for mask, count in counts.items():
+                merged[mask] = merged.get(mask, 0) + count
+        CaptureTable.from_counts(lists, merged, source).validate()
     return tables
 
 
