@@ -21,6 +21,7 @@ from typer.testing import CliRunner, Result
 
 import tiphub.estimate.limits as limits
 import tiphub.estimate.report as report_module
+from tests.memory import run_tiphub_measured
 from tiphub.cli.app import app
 from tiphub.estimate.table import MAX_COUNT, MAX_STRATA, CaptureTable
 from tiphub.files import open_private, run_temp_dir
@@ -275,35 +276,15 @@ def test_a_million_people_one_row_each_read_in_bounded_memory(tmp_path: Path) ->
     with path.open("w", encoding="utf-8") as handle:
         handle.write("A,B,C,D,E\n")
         np.savetxt(handle, seen, fmt="%d", delimiter=",")
-    # A child process, so that its peak memory is its own (os.wait4 reports it).
-    with (tmp_path / "out.json").open("w+", encoding="utf-8") as out:
-        started = time.perf_counter()
-        child = subprocess.Popen(
-            [sys.executable, "-m", "tiphub.cli", "estimate", str(path), "--method", "main", "--json"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        status, usage = _wait(child, timeout=120)
-        seconds = time.perf_counter() - started
-        out.seek(0)
-        text = out.read()
-    assert status == 0, text
-    assert json.loads(text)["observed"] == 1_000_000
-    assert usage.ru_maxrss * 1024 < 400 * 1024 * 1024  # kilobytes on Linux
+    started = time.perf_counter()
+    done, peak_mb = run_tiphub_measured(
+        tmp_path, "estimate", str(path), "--method", "main", "--json", timeout=120
+    )
+    seconds = time.perf_counter() - started
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["observed"] == 1_000_000
+    assert peak_mb < 400, peak_mb
     assert seconds < 60
-
-
-def _wait(child: subprocess.Popen[bytes], timeout: float) -> tuple[int, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        pid, status, usage = os.wait4(child.pid, os.WNOHANG)
-        if pid:
-            child.returncode = os.waitstatus_to_exitcode(status)
-            return child.returncode, usage
-        time.sleep(0.05)
-    child.kill()
-    child.wait()
-    pytest.fail(f"the estimate of a million rows took more than {timeout} s")
 
 
 # ---------------------------------------------------------------------- options

@@ -13,8 +13,6 @@ import contextlib
 import csv
 import os
 import stat
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +21,7 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner, Result
 
+from tests.memory import run_tiphub_measured
 from tiphub.cli.app import app
 from tiphub.linkage import datasets
 from tiphub.linkage.records import IDENTITY_COLUMNS, MIN_DISTINCT_IDENTITIES, MIN_RECORDS
@@ -553,26 +552,12 @@ def test_a_million_identical_rows_are_refused_within_bounded_memory(tmp_path: Pa
     with path.open("w", encoding="utf-8") as handle:
         handle.write(HEADER)
         handle.writelines(f"{i},A,{FIRST},{FAMILY},{BORN}\n" for i in range(1_000_000))
-    peak_file = tmp_path / "peak"
-    # The peak is read from /proc inside the command's own process: getrusage would count
-    # the copy of this (large) test process that the fork made before exec.
-    wrapper = (
-        "import atexit, runpy, sys\n"
-        "target = sys.argv[1]\n"
-        "def peak():\n"
-        "    status = open('/proc/self/status').read()\n"
-        "    open(target, 'w').write(status.split('VmHWM:')[1].split()[0])\n"
-        "atexit.register(peak)\n"
-        "sys.argv = ['tiphub', *sys.argv[2:]]\n"
-        "runpy.run_module('tiphub.cli', run_name='__main__')\n"
+    done, peak_mb = run_tiphub_measured(
+        tmp_path, "link", str(path), "--no-review", "--output", str(tmp_path / "out.csv")
     )
-    command = [sys.executable, "-c", wrapper, str(peak_file), "link", str(path), "--no-review"]
-    command += ["--output", str(tmp_path / "out.csv")]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 2, done.stderr
     assert "1,000,000 records hold only 1 different combination" in done.stderr
     assert not any(planted in done.stdout + done.stderr for planted in PLANTED)
-    peak_mb = int(peak_file.read_text()) / 1024  # VmHWM is in kB
     assert peak_mb < 400, peak_mb
 
 
