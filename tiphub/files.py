@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import io
 import os
 import secrets
 import shutil
@@ -175,3 +176,54 @@ def _sweep_staged(folder: Path) -> None:
         pid_text = entry.name.removeprefix(".tiphub-staged-").split("-", 1)[0]
         if pid_text.isdigit() and not _alive(int(pid_text)):
             entry.unlink(missing_ok=True)
+
+
+class UnreadableFileError(ValueError):
+    """An input that is missing, unreadable or not a regular file; ``reason`` says which."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+def check_regular_file(path: Path) -> None:
+    """Refuse what is not a regular file before opening it: a FIFO or a device never ends."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise UnreadableFileError("file not found") from None
+    except OSError as error:
+        raise UnreadableFileError(_cannot_read(error)) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise UnreadableFileError("is a folder, not a file")
+    if not stat.S_ISREG(info.st_mode):
+        raise UnreadableFileError("not a regular file (a pipe, socket or device): give a file")
+    if not os.access(path, os.R_OK):
+        raise UnreadableFileError("cannot read the file (permission denied)")
+
+
+def open_regular_file(path: Path) -> io.BufferedReader:
+    """The file opened for reading in binary, refused unless it is a regular file.
+
+    Opened non-blocking and checked again on what was opened, so that a path swapped for a
+    pipe after the check cannot hang the open.
+    """
+    check_regular_file(path)
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise UnreadableFileError("file not found") from None
+    except OSError as error:
+        raise UnreadableFileError(_cannot_read(error)) from None
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise UnreadableFileError("not a regular file (a pipe, socket or device): give a file")
+        os.set_blocking(descriptor, True)
+        return open(descriptor, "rb")
+    except BaseException:
+        os.close(descriptor)
+        raise
+
+
+def _cannot_read(error: OSError) -> str:
+    return f"cannot read the file ({error.strerror or type(error).__name__})"

@@ -265,7 +265,7 @@ def test_non_regular_paths_are_refused_without_opening(tmp_path: Path, kind: str
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
     outcome = invoke("estimate", tmp_path / "absent.csv")
     assert outcome.exit_code == 1
-    assert "absent.csv: cannot read the file (No such file or directory)" in one_error_line(outcome)
+    assert "absent.csv: file not found" in one_error_line(outcome)
 
 
 def test_a_million_people_one_row_each_read_in_bounded_memory(tmp_path: Path) -> None:

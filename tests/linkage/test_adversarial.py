@@ -230,7 +230,7 @@ def _fifo(tmp_path: Path) -> Path:
     ("make", "fragments"),
     [
         (lambda d: d / "missing.csv", ["missing.csv: file not found"]),
-        (lambda d: d, ["this is a folder"]),
+        (lambda d: d, ["is a folder, not a file"]),
         (_fifo, ["pipe.csv: not a regular file"]),
         (lambda d: Path(os.devnull), [f"{os.devnull}: not a regular file"]),
         (
@@ -472,7 +472,7 @@ def test_encoding_hostile_secrets_and_inputs(tmp_path: Path) -> None:
     out = tmp_path / "enc.csv"
     short = _write(tmp_path / "short.key", b"0123")
     for secret, fragment in (
-        (tmp_path, "this is a folder"),
+        (tmp_path, "is a folder, not a file"),
         (_fifo(tmp_path), "not a regular file"),
         (Path("/dev/zero"), "not a regular file"),
         (tmp_path / "none.key", "file not found"),
@@ -500,7 +500,7 @@ def test_evaluate_refuses_hostile_files(tmp_path: Path) -> None:
     assert good.exit_code == 0, good.stderr
     for args, fragment in (
         ([_fifo(tmp_path), "--truth", truth], "not a regular file"),
-        ([tmp_path, "--truth", truth], "this is a folder"),
+        ([tmp_path, "--truth", truth], "is a folder, not a file"),
         ([clusters, "--truth", _write(tmp_path / "x.csv", b"\xff\xfe junk")], "not UTF-8"),
         ([_write(tmp_path / "h.csv", f"{FIRST},{BORN}\nR1,C1\n"), "--truth", truth], "missing"),
         (

@@ -19,9 +19,7 @@ import csv
 import io
 import itertools
 import math
-import os
 import re
-import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +28,7 @@ from typing import TextIO
 import numpy as np
 
 from tiphub.errors import LocatedError
+from tiphub.files import UnreadableFileError, open_regular_file
 
 COUNT_COLUMN = "count"
 # (done, total): how long jobs report progress without knowing about the terminal.
@@ -328,24 +327,9 @@ def _open_csv(path: Path, source: str) -> TextIO:
     again, in case the path was swapped in between.
     """
     try:
-        info = os.stat(path)
-    except OSError as error:
-        raise CaptureTableError(f"cannot read the file ({error.strerror})", source=source) from None
-    if not stat.S_ISREG(info.st_mode):
-        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file (a pipe or device)"
-        raise CaptureTableError(f"the path is {kind}; give a CSV file", source=source)
-    try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    except OSError as error:
-        raise CaptureTableError(f"cannot read the file ({error.strerror})", source=source) from None
-    try:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-            raise CaptureTableError("the path is not a regular file; give a CSV file", source=source)
-        os.set_blocking(descriptor, True)
-        binary = open(descriptor, "rb")  # noqa: SIM115 - returned wrapped, closed by the caller
-    except BaseException:
-        os.close(descriptor)
-        raise
+        binary = open_regular_file(path)
+    except UnreadableFileError as error:
+        raise CaptureTableError(error.reason, source=source) from None
     try:
         start = binary.peek(4)[:4]
     except OSError as error:

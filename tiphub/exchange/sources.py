@@ -11,14 +11,14 @@ import csv
 import datetime as dt
 import hashlib
 import io
-import os
 import re
-import stat
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tiphub import files
 
 # A single cell may hold a long narrative, but not more than this.
 MAX_FIELD_CHARS = 100_000
@@ -56,19 +56,9 @@ class Row:
 def check_regular_file(path: Path) -> None:
     """Refuse what is not a regular file before opening it: a FIFO or a device never ends."""
     try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        raise SourceError(path, "file not found") from None
-    except OSError as error:
-        raise SourceError(path, f"cannot read the file ({error.strerror})") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise SourceError(path, "is a folder, not a file: give the file to import")
-    if not stat.S_ISREG(info.st_mode):
-        raise SourceError(
-            path, "is not a regular file (a pipe, socket or device): save the data to a file first"
-        )
-    if not os.access(path, os.R_OK):
-        raise SourceError(path, "cannot read the file (permission denied)")
+        files.check_regular_file(path)
+    except files.UnreadableFileError as error:
+        raise SourceError(path, error.reason) from None
 
 
 class HashingReader(io.RawIOBase):

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import fcntl
-import os
-import stat
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
 from tiphub.errors import LocatedError
+from tiphub.files import UnreadableFileError, open_regular_file
 
 # Longest CSV cell read (the csv module's default). A longer "cell" is a binary file or a
 # quote never closed swallowing the rest of the file. Other readers in the process may
@@ -29,44 +28,11 @@ def _refuse(error: type[LocatedError], source: str, reason: str) -> LocatedError
     return error(reason, source=source)
 
 
-def check_regular_file(path: Path, error: type[LocatedError], source: str | None = None) -> None:
-    """Raise ``error`` unless ``path`` names an existing regular file (symlinks followed)."""
-    source = source or str(path)
+def _open_regular(path: Path, error: type[LocatedError], source: str) -> IO[bytes]:
     try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        raise _refuse(error, source, "file not found") from None
-    except PermissionError:
-        raise _refuse(error, source, "permission denied") from None
-    except OSError as problem:
-        reason = problem.strerror or type(problem).__name__
-        raise _refuse(error, source, f"cannot read the file ({reason})") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise _refuse(error, source, "this is a folder, not a file")
-    if not stat.S_ISREG(info.st_mode):
-        raise _refuse(error, source, "not a regular file (a pipe, socket or device); give a file")
-
-
-def _open_descriptor(path: Path, error: type[LocatedError], source: str) -> int:
-    check_regular_file(path, error, source)
-    # Non-blocking, so that a path swapped for a pipe after the check cannot hang the open;
-    # the type is checked again on what was actually opened.
-    try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise _refuse(error, source, "file not found") from None
-    except OSError as problem:
-        reason = problem.strerror or type(problem).__name__
-        raise _refuse(error, source, f"cannot read the file ({reason})") from None
-    try:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-            raise _refuse(error, source, "not a regular file (a pipe, socket or device)")
-        flags = fcntl.fcntl(descriptor, fcntl.F_GETFL)
-        fcntl.fcntl(descriptor, fcntl.F_SETFL, flags & ~os.O_NONBLOCK)
-    except BaseException:
-        os.close(descriptor)
-        raise
-    return descriptor
+        return open_regular_file(path)
+    except UnreadableFileError as problem:
+        raise _refuse(error, source, problem.reason) from None
 
 
 @contextlib.contextmanager
@@ -75,8 +41,9 @@ def open_text(
 ) -> Iterator[IO[str]]:
     """A regular file opened as UTF-8 text (an initial BOM skipped) for ``csv.reader``."""
     source = source or str(path)
-    descriptor = _open_descriptor(path, error, source)
-    with open(descriptor, encoding="utf-8-sig", newline="") as handle:
+    with io.TextIOWrapper(
+        _open_regular(path, error, source), encoding="utf-8-sig", newline=""
+    ) as handle:
         yield handle
 
 
@@ -86,8 +53,7 @@ def open_binary(
 ) -> Iterator[IO[bytes]]:
     """A regular file opened for reading bytes (for readers such as pandas)."""
     source = source or str(path)
-    descriptor = _open_descriptor(path, error, source)
-    with open(descriptor, "rb") as handle:
+    with _open_regular(path, error, source) as handle:
         yield handle
 
 
