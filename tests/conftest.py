@@ -62,3 +62,14 @@ def _empty(engine: Engine) -> None:
 @pytest.fixture
 def backend(engine: Engine) -> str:
     return engine.dialect.name
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_key_file_per_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One key file for the whole run: the PostgreSQL test database outlives each test."""
+    if "TIPHUB_KEY_FILE" in os.environ:
+        yield
+        return
+    os.environ["TIPHUB_KEY_FILE"] = str(tmp_path_factory.mktemp("keys") / "tiphub.keys")
+    yield
+    del os.environ["TIPHUB_KEY_FILE"]

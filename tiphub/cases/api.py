@@ -1,30 +1,68 @@
 """The Python domain API for cases: create, update, read, query and audit, with validation.
 
->>> store = CaseStore(engine, actor="caseworker@ngo")          # doctest: +SKIP
+Every ``CaseStore`` acts for a ``Principal``: reads and writes reach only the cases in its
+scope (its organisation's, narrowed to its team or its own for some roles, plus those other
+organisations share with it by referral), identity fields only for roles that may see them,
+and every read and write leaves an audit entry. Without a principal the store acts as the
+named local operator of the command line.
+
+>>> store = CaseStore(engine, principal)                      # doctest: +SKIP
 >>> store.create({...})                                       # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, func, or_, select, update
 
+from tiphub.cases import audit
+from tiphub.cases.access import (
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    Principal,
+    case_scope_condition,
+    local_operator,
+    own_scope_condition,
+    shared_sections,
+)
+from tiphub.cases.canonical import IDENTITY_FIELDS, without_identity
 from tiphub.cases.persistence import CaseWriter, WriteCounts, iter_case_documents, lock_case_writes
 from tiphub.cases.schema import CaseRecord
+from tiphub.store import crypto
 from tiphub.store import models as m
 from tiphub.store.db import ensure_schema
+
+# Free text can name a person as surely as a name field: analysts never see it.
+FREE_TEXT = {
+    "events": ("description", "street", "postal_code"),
+    "referrals": ("details",),
+    "support_plans": ("objectives", "action_plan"),
+    "notes": ("text",),
+}
+SECTION_KEYS = (
+    "events",
+    "consents",
+    "referrals",
+    "support_plans",
+    "notes",
+    "identification_decisions",
+    "criminal_proceedings",
+)
+MAX_PAGE = 200
 
 
 class CaseExistsError(ValueError):
     pass
 
 
-class CaseNotFoundError(KeyError):
+class CaseNotFoundError(KeyError, NotFoundError):
     pass
 
 
@@ -38,27 +76,145 @@ class Version:
     data: dict[str, Any]
 
 
-class CaseStore:
-    """Validated reads and writes of cases; every write is one transaction and one version."""
+@dataclass(frozen=True)
+class CaseSummary:
+    id: uuid.UUID
+    organisation: str
+    external_id: str
+    status: str | None
+    opened_on: dt.date | None
+    updated_at: dt.datetime
+    version: int
+    shared_with_us: bool
 
-    def __init__(self, engine: Engine, actor: str = "tiphub") -> None:
+
+@dataclass(frozen=True)
+class CasePage:
+    items: list[CaseSummary]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """One case as the principal may see it."""
+
+    id: uuid.UUID
+    organisation: str
+    version: int
+    etag: str
+    document: dict[str, Any]
+    editable: bool
+    # None for the owning organisation; the shared sections for a receiving one.
+    shared_sections: tuple[str, ...] | None
+    identity_visible: bool
+
+
+def etag_of(case_id: uuid.UUID, version: int, source_hash: str) -> str:
+    return f'"{case_id.hex[:12]}-{version}-{source_hash[:12]}"'
+
+
+def deidentified(document: dict[str, Any]) -> dict[str, Any]:
+    """No names, birth dates, contacts, identifiers or free text: what an analyst sees."""
+    stripped = without_identity(document)
+    stripped.pop("reason_for_closure", None)
+    for section, fields in FREE_TEXT.items():
+        stripped[section] = [
+            {key: value for key, value in item.items() if key not in fields}
+            for item in stripped.get(section, [])
+        ]
+    return {key: value for key, value in stripped.items() if value != []}
+
+
+def shared_view(document: dict[str, Any], sections: set[str]) -> dict[str, Any]:
+    """Only what the referral shares: always the case's frame and people's roles."""
+    view = {
+        key: document[key]
+        for key in ("schema_version", "external_id", "organisation", "status", "opened_on")
+        if key in document
+    }
+    participants = []
+    for participant in document["participants"]:
+        if participant["role"] in ("Perpetrator", "Employer") and "perpetrators" not in sections:
+            continue
+        person = participant["person"]
+        if "identity" not in sections:
+            person = {key: value for key, value in person.items() if key not in IDENTITY_FIELDS}
+        kept = {"role": participant["role"], "person": person}
+        if "victim" in sections and "victim" in participant:
+            kept["victim"] = participant["victim"]
+        if "perpetrators" in sections and "perpetrator" in participant:
+            kept["perpetrator"] = participant["perpetrator"]
+        participants.append(kept)
+    view["participants"] = participants
+    for key in SECTION_KEYS:
+        if key in sections and key in document:
+            view[key] = document[key]
+    return view
+
+
+def _encode_cursor(case_id: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(case_id.bytes).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(bytes=base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, TypeError):
+        raise ValueError("the cursor is not one this server gave out") from None
+
+
+class CaseStore:
+    """Validated, scoped and audited reads and writes of cases; a write is one transaction."""
+
+    def __init__(
+        self, engine: Engine, principal: Principal | None = None, actor: str | None = None
+    ) -> None:
         self.engine = engine
-        self.actor = actor
+        self.principal = principal or local_operator(actor)
+        self.actor = self.principal.username
         ensure_schema(engine)
 
+    # -- writes -------------------------------------------------------------------------
     def save(self, record: CaseRecord | dict[str, Any]) -> WriteCounts:
         """Create the case, or replace it when its content changed (a no-op otherwise)."""
         case = record if isinstance(record, CaseRecord) else CaseRecord.model_validate(record)
+        self._check_writable_organisation(case.organisation)
         with self.engine.begin() as connection:
             lock_case_writes(connection)
-            return CaseWriter(connection, self.actor).write([case])
+            case_id = self._case_id_in(connection, case.organisation, case.external_id)
+            if case_id is not None and not self._owns(connection, case_id):
+                raise CaseNotFoundError(f"no case {case.external_id!r} at {case.organisation}")
+            if case_id is None:
+                self.principal.require("case:create")
+            else:
+                self.principal.require("case:update")
+            counts = CaseWriter(connection, self.actor).write([case])
+            stored_id = self._case_id_in(connection, case.organisation, case.external_id)
+            if case_id is None and stored_id is not None:
+                table = m.Case.__table__
+                connection.execute(
+                    update(table)
+                    .where(table.c.id == stored_id)
+                    .values(created_by=self.principal.username, team=self.principal.team)
+                )
+            if counts.cases_created or counts.cases_updated:
+                audit.record(
+                    connection,
+                    self.principal,
+                    "case.create" if counts.cases_created else "case.update",
+                    "case",
+                    stored_id,
+                    organisation=case.organisation,
+                )
+            return counts
 
     def create(self, record: CaseRecord | dict[str, Any]) -> CaseRecord:
         case = record if isinstance(record, CaseRecord) else CaseRecord.model_validate(record)
-        if self.get(case.organisation, case.external_id) is not None:
-            raise CaseExistsError(
-                f"case {case.external_id!r} already exists at {case.organisation}"
-            )
+        with self.engine.connect() as connection:
+            if self._case_id_in(connection, case.organisation, case.external_id) is not None:
+                raise CaseExistsError(
+                    f"case {case.external_id!r} already exists at {case.organisation}"
+                )
         self.save(case)
         return case
 
@@ -73,14 +229,215 @@ class CaseStore:
         self.save(case)
         return case
 
+    def update_case(
+        self, case_id: uuid.UUID, changes: dict[str, Any], if_match: str | None = None
+    ) -> CaseView:
+        """Change a case by id; ``if_match`` (its ETag) guards against overwriting others' edits."""
+        self.principal.require("case:update")
+        with self.engine.connect() as connection:
+            row = self._scoped_row(connection, case_id)
+            if not self._owns(connection, case_id):
+                raise PermissionDeniedError("a case shared with you by referral is read-only")
+        if if_match is not None and if_match != etag_of(row.id, row.version, row.source_hash):
+            raise ConflictError("the case changed since you read it; reload it and retry")
+        if {"organisation", "external_id"} & set(changes):
+            raise ValueError("a case's organisation and external ID cannot change")
+        current = self._document(row.slug, row.external_id)
+        assert current is not None
+        case = CaseRecord.model_validate({**current, **changes})
+        with self.engine.begin() as connection:
+            lock_case_writes(connection)
+            fresh = self._scoped_row(connection, case_id)
+            if fresh.version != row.version:
+                raise ConflictError("the case changed since you read it; reload it and retry")
+            counts = CaseWriter(connection, self.actor).write([case])
+            if counts.cases_updated:
+                audit.record(
+                    connection,
+                    self.principal,
+                    "case.update",
+                    "case",
+                    case_id,
+                    organisation=row.slug,
+                    details={"fields": sorted(changes)},
+                )
+        return self.read(case_id, audited=False)
+
+    def append(
+        self, case_id: uuid.UUID, section: str, item: dict[str, Any], if_match: str | None = None
+    ) -> CaseView:
+        """Add one consent, note, referral, event… to a case."""
+        if section not in SECTION_KEYS:
+            raise ValueError(f"unknown section {section}")
+        with self.engine.connect() as connection:
+            row = self._scoped_row(connection, case_id)
+        current = self._document(row.slug, row.external_id)
+        assert current is not None
+        return self.update_case(
+            case_id, {section: [*current.get(section, []), item]}, if_match=if_match
+        )
+
+    # -- reads --------------------------------------------------------------------------
     def get(self, organisation: str, external_id: str) -> CaseRecord | None:
+        if not self.principal.sees_identity:
+            raise PermissionDeniedError("your role sees de-identified records only")
         document = self._document(organisation, external_id)
         return None if document is None else CaseRecord.model_validate(document)
 
+    def read(self, case_id: uuid.UUID, audited: bool = True) -> CaseView:
+        """One case as this principal may see it; ``CaseNotFoundError`` outside its scope."""
+        self.principal.require("case:read")
+        with self.engine.begin() as connection:
+            row = self._scoped_row(connection, case_id)
+            owned = self._owns(connection, case_id)
+            sections = None if owned else shared_sections(connection, self.principal, case_id)
+            if audited:
+                audit.record(
+                    connection,
+                    self.principal,
+                    "case.read",
+                    "case",
+                    case_id,
+                    details={"case_organisation": row.slug, "via_referral": not owned},
+                )
+            document = next(
+                iter_case_documents(connection, organisation=row.slug, external_id=row.external_id)
+            )
+        visible = document if sections is None else shared_view(document, sections)
+        identity = self.principal.sees_identity and (sections is None or "identity" in sections)
+        if not self.principal.sees_identity:
+            visible = deidentified(visible)
+        return CaseView(
+            row.id,
+            row.slug,
+            row.version,
+            etag_of(row.id, row.version, row.source_hash),
+            visible,
+            owned and self.principal.can("case:update"),
+            None if sections is None else tuple(sorted(sections)),
+            identity,
+        )
+
+    def page(
+        self,
+        limit: int = 50,
+        cursor: str | None = None,
+        status: str | None = None,
+        search: str | None = None,
+    ) -> CasePage:
+        """Cases in scope, newest first, ``limit`` at a time; ``search`` finds a case by its
+        ID, or (for roles that see identity) a person's exact name, birth date or identifier."""
+        self.principal.require("case:read")
+        limit = min(max(int(limit), 1), MAX_PAGE)
+        case = m.Case.__table__
+        org = m.Organisation.__table__
+        query = (
+            select(
+                case.c.id,
+                org.c.slug,
+                case.c.external_id,
+                case.c.status,
+                case.c.opened_on,
+                case.c.updated_at,
+                case.c.version,
+                own_scope_condition(self.principal).label("owned"),
+            )
+            .join(org, org.c.id == case.c.organisation_id)
+            .where(case_scope_condition(self.principal))
+            .order_by(case.c.id.desc())
+            .limit(limit + 1)
+        )
+        if cursor:
+            query = query.where(case.c.id < _decode_cursor(cursor))
+        if status:
+            query = query.where(case.c.status == status)
+        if search and search.strip():
+            query = query.where(self._search_condition(search.strip()))
+        with self.engine.begin() as connection:
+            rows = connection.execute(query).all()
+            audit.record(
+                connection,
+                self.principal,
+                "case.list",
+                details={"returned": min(len(rows), limit), "searched": bool(search)},
+            )
+        items = [
+            CaseSummary(
+                row.id,
+                row.slug,
+                row.external_id,
+                row.status,
+                row.opened_on,
+                row.updated_at,
+                row.version,
+                not bool(row.owned),
+            )
+            for row in rows[:limit]
+        ]
+        next_cursor = _encode_cursor(items[-1].id) if len(rows) > limit else None
+        return CasePage(items, next_cursor)
+
+    def _search_condition(self, text: str) -> Any:
+        case = m.Case.__table__
+        conditions = [case.c.external_id == text]
+        if self.principal.sees_identity:
+            identity = m.PersonIdentity.__table__
+            identifier = m.PersonIdentifier.__table__
+            participant = m.CaseParticipant.__table__
+            words = text.split()
+            matches = []
+            for word in words:
+                matches.append(
+                    select(identity.c.person_id).where(
+                        (
+                            identity.c.family_name_index
+                            == crypto.blind_index("person_identity.family_name", word)
+                        )
+                        | (
+                            identity.c.first_name_index
+                            == crypto.blind_index("person_identity.first_name", word)
+                        )
+                    )
+                )
+            persons = (
+                select(identity.c.person_id)
+                .where(
+                    identity.c.birth_date_index
+                    == crypto.blind_index("person_identity.birth_date", text)
+                )
+                .union(
+                    select(identifier.c.person_id).where(
+                        identifier.c.value_index
+                        == crypto.blind_index("person_identifier.value", text)
+                    ),
+                    *matches,
+                )
+            )
+            conditions.append(
+                case.c.id.in_(
+                    select(participant.c.case_id).where(participant.c.person_id.in_(persons))
+                )
+            )
+        return or_(*conditions)
+
+    def count(self) -> int:
+        case = m.Case.__table__
+        with self.engine.connect() as connection:
+            return int(
+                connection.execute(
+                    select(func.count()).where(case_scope_condition(self.principal))
+                ).scalar_one()
+            )
+
     def iter_cases(self, organisation: str | None = None) -> Iterator[CaseRecord]:
+        self._require_full_read()
         with self.engine.connect() as connection:
             for document in iter_case_documents(connection, organisation=organisation):
-                yield CaseRecord.model_validate(document)
+                if (
+                    self.principal.operator
+                    or document["organisation"] == self.principal.organisation
+                ):
+                    yield CaseRecord.model_validate(document)
 
     def query(
         self,
@@ -111,27 +468,73 @@ class CaseStore:
         case_id = self._case_id(organisation, external_id)
         if case_id is None:
             return []
+        return self.history_of(case_id)
+
+    def history_of(self, case_id: uuid.UUID) -> list[Version]:
+        self.principal.require("case:read")
         table = m.RecordVersion.__table__
         query = (
             select(table)
             .where(table.c.entity_type == "case", table.c.entity_id == case_id)
             .order_by(table.c.version)
         )
-        with self.engine.connect() as connection:
+        with self.engine.begin() as connection:
+            row = self._scoped_row(connection, case_id)
+            if not self._owns(connection, case_id):
+                raise CaseNotFoundError("no such case")
+            audit.record(
+                connection,
+                self.principal,
+                "case.history",
+                "case",
+                case_id,
+                organisation=row.slug,
+            )
             return [
                 Version(
-                    row.version,
-                    row.operation,
-                    row.changed_by,
-                    row.changed_at,
-                    list(row.changed_fields),
-                    row.data,
+                    version.version,
+                    version.operation,
+                    version.changed_by,
+                    version.changed_at,
+                    list(version.changed_fields),
+                    version.data if self.principal.sees_identity else deidentified(version.data),
                 )
-                for row in connection.execute(query)
+                for version in connection.execute(query)
             ]
 
     # -- helpers --------------------------------------------------------------------------
-    def _case_id(self, organisation: str, external_id: str) -> uuid.UUID | None:
+    def _require_full_read(self) -> None:
+        self.principal.require("case:read")
+        if not self.principal.operator and self.principal.scope != "organisation":
+            raise PermissionDeniedError("reading every case needs an organisation-wide role")
+        if not self.principal.sees_identity:
+            raise PermissionDeniedError("your role sees de-identified records only")
+
+    def _check_writable_organisation(self, organisation: str) -> None:
+        if not self.principal.operator and organisation != self.principal.organisation:
+            raise PermissionDeniedError("you can only write your own organisation's cases")
+
+    def _owns(self, connection: Connection, case_id: uuid.UUID) -> bool:
+        case = m.Case.__table__
+        query = select(case.c.id).where(case.c.id == case_id, own_scope_condition(self.principal))
+        return connection.execute(query).first() is not None
+
+    def _scoped_row(self, connection: Connection, case_id: uuid.UUID) -> Any:
+        case = m.Case.__table__
+        org = m.Organisation.__table__
+        row = connection.execute(
+            select(case, org.c.slug)
+            .join(org, org.c.id == case.c.organisation_id)
+            .where(case.c.id == case_id, case_scope_condition(self.principal))
+        ).first()
+        if row is None:
+            raise CaseNotFoundError("no such case")
+        return row
+
+    @staticmethod
+    def _case_id_in(
+        connection: Connection, organisation: str, external_id: str
+    ) -> uuid.UUID | None:
         case = m.Case.__table__
         org = m.Organisation.__table__
         query = (
@@ -139,11 +542,20 @@ class CaseStore:
             .join(org, org.c.id == case.c.organisation_id)
             .where(org.c.slug == organisation, case.c.external_id == external_id)
         )
+        return connection.execute(query).scalar_one_or_none()
+
+    def _case_id(self, organisation: str, external_id: str) -> uuid.UUID | None:
         with self.engine.connect() as connection:
-            return connection.execute(query).scalar_one_or_none()
+            case_id = self._case_id_in(connection, organisation, external_id)
+            if case_id is None or not self._owns(connection, case_id):
+                return None
+            return case_id
 
     def _document(self, organisation: str, external_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as connection:
+            case_id = self._case_id_in(connection, organisation, external_id)
+            if case_id is None or not self._owns(connection, case_id):
+                return None
             for document in iter_case_documents(
                 connection, organisation=organisation, external_id=external_id
             ):

@@ -26,6 +26,8 @@ from tiphub.cases.canonical import (
     without_identity,
 )
 from tiphub.cases.schema import CaseRecord, PersonRecord
+from tiphub.cases.search import IDENTIFIER_CONTEXT, blind_index_of, identity_index_values
+from tiphub.store import crypto
 from tiphub.store import models as m
 from tiphub.store.models import new_id, utcnow
 
@@ -313,6 +315,8 @@ class CaseWriter:
             for participant in record.participants:
                 latest[(record.organisation, participant.person.external_id)] = participant.person
         existing = self._existing(m.Person, latest)
+        # One keyring for the batch; each indexed value costs one HMAC, no query.
+        ring = crypto.keyring()
         ids: dict[tuple[uuid.UUID, str], uuid.UUID] = {}
         changed: list[uuid.UUID] = []
         for (slug, external_id), person in latest.items():
@@ -355,6 +359,9 @@ class CaseWriter:
                 {
                     "person_id": person_id,
                     **{name: getattr(person, name) for name in IDENTITY_COLUMNS},
+                    **identity_index_values(
+                        ring, person.first_name, person.family_name, person.birth_date
+                    ),
                 },
             )
             for position, identifier in enumerate(person.identifiers):
@@ -365,6 +372,7 @@ class CaseWriter:
                         "person_id": person_id,
                         "position": position,
                         **identifier.model_dump(),
+                        "value_index": blind_index_of(ring, IDENTIFIER_CONTEXT, identifier.value),
                     },
                 )
             rows.add(
@@ -602,7 +610,8 @@ def _assemble(
                     {name: _jsonable(getattr(identity, name)) for name in IDENTITY_COLUMNS}
                 )
                 person_doc["identifiers"] = [
-                    _row_dict(row, skip=("person_id",)) for row in identifiers.get(person.id, [])
+                    _row_dict(row, skip=("person_id", "value_index"))
+                    for row in identifiers.get(person.id, [])
                 ]
             doc: dict[str, Any] = {"role": participant.role, "person": person_doc}
             victim = victims.get(participant.id)

@@ -8,7 +8,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -16,6 +16,8 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from tiphub.cli.estimate import estimate_command
+from tiphub.cli.hub import audit_app, org_app, roles_app, serve_command, serve_hub, users_app
+from tiphub.cli.keys import keys_app
 from tiphub.cli.linkage import link_command, linkage_app
 from tiphub.cli.progress import progress_bar as _progress
 from tiphub.store.config import database_url
@@ -34,6 +36,12 @@ app.add_typer(db_app, name="db")
 app.command("estimate")(estimate_command)
 app.command("link")(link_command)
 app.add_typer(linkage_app, name="linkage")
+app.command("serve")(serve_command)
+app.add_typer(users_app, name="users")
+app.add_typer(org_app, name="org")
+app.add_typer(audit_app, name="audit")
+app.add_typer(roles_app, name="roles")
+app.add_typer(keys_app, name="keys")
 console = Console()
 errors = Console(stderr=True)
 
@@ -42,6 +50,14 @@ DEFAULT_DEMO_CASES = 2_000
 
 def _quiet_alembic() -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def _audit(engine: Engine, action: str, **kwargs: Any) -> None:
+    """The command line is audited like anyone else, as the named local operator."""
+    from tiphub.cases import audit
+    from tiphub.cases.access import local_operator
+
+    audit.record_now(engine, local_operator(), action, **kwargs)
 
 
 def _engine() -> Engine:
@@ -117,6 +133,17 @@ def import_command(
             )
         raise typer.Exit(code=1)
     counts = result.counts
+    _audit(
+        engine,
+        "import.run",
+        details={
+            "format": result.format,
+            "created": counts.cases_created,
+            "updated": counts.cases_updated,
+            "unchanged": counts.cases_unchanged,
+            "replace": replace,
+        },
+    )
     console.print(
         f"Imported {result.cases:,} case(s) from {result.rows:,} row(s): "
         f"{counts.cases_created:,} new, {counts.cases_updated:,} updated, {counts.cases_unchanged:,} unchanged."
@@ -164,6 +191,11 @@ def export_command(
     except ValueError as error:
         errors.print(f"[red]{error}[/red]")
         raise typer.Exit(code=2) from None
+    _audit(
+        engine,
+        "export.run",
+        details={"format": format, "cases": result.cases, "identity": not without_identity},
+    )
     console.print(
         f"Exported {result.cases:,} case(s) as {result.rows:,} {format} record(s) to {output}."
     )
@@ -266,8 +298,14 @@ def start_command(
         int, typer.Option("--cases", min=1, help="Demo cases to load into an empty database.")
     ] = DEFAULT_DEMO_CASES,
     seed: Annotated[int, typer.Option("--seed")] = 1,
+    host: Annotated[str, typer.Option("--host", help="Loopback address to serve on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the hub after the summary.")
+    ] = True,
 ) -> None:
-    """The main job: load demo data into an empty database, then print the summary."""
+    """The main job: load the demo into an empty database, print the summary, then serve the
+    hub (demo mode, loopback only) until Ctrl-C."""
     from sqlalchemy import func, select
 
     from tiphub.store import models as m
@@ -282,6 +320,8 @@ def start_command(
     if existing == 0:
         demo_command(cases=cases, seed=seed, truth=None)
     _print_summary(as_json=False)
+    if serve:
+        serve_hub(host, port, demo=True, cases=cases, seed=seed)
 
 
 @app.command("codes")
@@ -392,9 +432,31 @@ def main() -> None:
     except Exception as error:
         if debug:
             traceback.print_exc()
-        else:
+        problem = _key_problem(error)
+        if problem is not None:
+            # A lost, wrong or damaged key file: the user can fix it, so say what is missing.
+            errors.print(f"Error: {problem}", markup=False, highlight=False)
+            sys.exit(2)
+        if not debug:
             errors.print(unexpected_error_message(error), markup=False, highlight=False)
         sys.exit(1)
+
+
+def _key_problem(error: BaseException) -> BaseException | None:
+    """The ``crypto.KeyProblem`` behind an error (SQLAlchemy wraps one raised while binding)."""
+    from tiphub.store.crypto import KeyProblem
+
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyProblem):
+            return current
+        seen.add(id(current))
+        orig = getattr(current, "orig", None)
+        current = (
+            orig if isinstance(orig, BaseException) else current.__cause__ or current.__context__
+        )
+    return None
 
 
 def unexpected_error_message(error: BaseException) -> str:

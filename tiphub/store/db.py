@@ -16,6 +16,7 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
 from tiphub.files import make_private, make_private_dir
+from tiphub.store.keys import KeyStatus, check_keys
 from tiphub.store.config import database_url, normalise_url
 
 
@@ -72,9 +73,10 @@ def downgrade(engine: Engine, revision: str) -> None:
     command.downgrade(alembic_config(engine), revision)
 
 
-def ensure_schema(engine: Engine) -> None:
-    """Bring the database to the newest schema (a no-op when it is already there)."""
+def ensure_schema(engine: Engine) -> KeyStatus:
+    """Bring the database to the newest schema and make sure its keys are at hand."""
     upgrade(engine)
+    return check_keys(engine)
 
 
 def table_names(engine: Engine) -> set[str]:

@@ -1,8 +1,9 @@
 """The case store's tables (SQLAlchemy 2), identical on SQLite and PostgreSQL.
 
 Identity (names, birth date, contact details, identifiers) lives in ``person_identity``
-and ``person_identifier``, apart from case facts, so it can be encrypted and
-access-controlled on its own. Multi-valued code fields are JSON arrays of codes.
+and ``person_identifier``, apart from case facts, so it can be access-controlled on its own.
+Identity values and free text are ``Sealed`` (AES-256-GCM, see ``tiphub.store.crypto``);
+exact-match search uses the ``*_index`` blind-index columns. Multi-valued code fields are JSON arrays of codes.
 Every write leaves a row in ``record_version``.
 """
 
@@ -33,6 +34,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from tiphub.store.crypto import Sealed
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -91,6 +94,10 @@ class Organisation(Base):
     type: Mapped[str | None] = mapped_column(String(60))
     country: Mapped[str | None] = mapped_column(String(2))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Retention: a closed case is archived after this many days, an archived one deleted
+    # after this many years; null keeps it.
+    archive_closed_after_days: Mapped[int | None] = mapped_column(Integer)
+    delete_archived_after_years: Mapped[int | None] = mapped_column(Integer)
 
 
 class Person(Base):
@@ -121,22 +128,32 @@ class PersonIdentity(Base):
     person_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("person.id", ondelete="CASCADE"), primary_key=True
     )
-    salutation: Mapped[str | None] = mapped_column(String(1000))
-    first_name: Mapped[str | None] = mapped_column(String(1000))
-    middle_name: Mapped[str | None] = mapped_column(String(1000))
-    family_name: Mapped[str | None] = mapped_column(String(1000))
-    title: Mapped[str | None] = mapped_column(String(1000))
-    birth_date: Mapped[dt.date | None] = mapped_column(Date)
-    email: Mapped[str | None] = mapped_column(String(1000))
-    home_phone: Mapped[str | None] = mapped_column(String(1000))
-    mobile_phone: Mapped[str | None] = mapped_column(String(1000))
-    mailing_street: Mapped[str | None] = mapped_column(String(1000))
-    mailing_city: Mapped[str | None] = mapped_column(String(1000))
-    mailing_state: Mapped[str | None] = mapped_column(String(1000))
-    mailing_postal_code: Mapped[str | None] = mapped_column(String(1000))
+    salutation: Mapped[str | None] = mapped_column(Sealed("person_identity.salutation"))
+    first_name: Mapped[str | None] = mapped_column(Sealed("person_identity.first_name"))
+    middle_name: Mapped[str | None] = mapped_column(Sealed("person_identity.middle_name"))
+    family_name: Mapped[str | None] = mapped_column(Sealed("person_identity.family_name"))
+    title: Mapped[str | None] = mapped_column(Sealed("person_identity.title"))
+    birth_date: Mapped[dt.date | None] = mapped_column(Sealed("person_identity.birth_date", "date"))
+    email: Mapped[str | None] = mapped_column(Sealed("person_identity.email"))
+    home_phone: Mapped[str | None] = mapped_column(Sealed("person_identity.home_phone"))
+    mobile_phone: Mapped[str | None] = mapped_column(Sealed("person_identity.mobile_phone"))
+    mailing_street: Mapped[str | None] = mapped_column(Sealed("person_identity.mailing_street"))
+    mailing_city: Mapped[str | None] = mapped_column(Sealed("person_identity.mailing_city"))
+    mailing_state: Mapped[str | None] = mapped_column(Sealed("person_identity.mailing_state"))
+    mailing_postal_code: Mapped[str | None] = mapped_column(
+        Sealed("person_identity.mailing_postal_code")
+    )
     mailing_country: Mapped[str | None] = mapped_column(String(2))
-    mailing_latitude: Mapped[float | None] = mapped_column(Float)
-    mailing_longitude: Mapped[float | None] = mapped_column(Float)
+    mailing_latitude: Mapped[float | None] = mapped_column(
+        Sealed("person_identity.mailing_latitude", "float")
+    )
+    mailing_longitude: Mapped[float | None] = mapped_column(
+        Sealed("person_identity.mailing_longitude", "float")
+    )
+    # Blind indexes (keyed HMAC of the normalised value) for exact-match search.
+    first_name_index: Mapped[str | None] = mapped_column(String(32), index=True)
+    family_name_index: Mapped[str | None] = mapped_column(String(32), index=True)
+    birth_date_index: Mapped[str | None] = mapped_column(String(32), index=True)
 
 
 class PersonIdentifier(Base):
@@ -145,7 +162,8 @@ class PersonIdentifier(Base):
     person_id: Mapped[uuid.UUID] = _parent("person")
     position: Mapped[int] = mapped_column(Integer, default=0)
     kind: Mapped[str] = mapped_column(String(40))
-    value: Mapped[str] = mapped_column(String(1000))
+    value: Mapped[str] = mapped_column(Sealed("person_identifier.value"))
+    value_index: Mapped[str | None] = mapped_column(String(32), index=True)
     issuing_country: Mapped[str | None] = mapped_column(String(2))
 
 
@@ -156,12 +174,16 @@ class Case(Base):
     organisation_id: Mapped[uuid.UUID] = _parent("organisation")
     external_id: Mapped[str] = mapped_column(String(200))
     status: Mapped[str | None] = mapped_column(String(40))
-    reason_for_closure: Mapped[str | None] = mapped_column(Text)
+    reason_for_closure: Mapped[str | None] = mapped_column(Sealed("case_file.reason_for_closure"))
     case_owner: Mapped[str | None] = mapped_column(String(1000))
     opened_on: Mapped[dt.date | None] = mapped_column(Date)
     version: Mapped[int] = mapped_column(Integer, default=1)
     source_hash: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Access scope: the user who created it ("own cases") and their team.
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    team: Mapped[str | None] = mapped_column(String(100))
+    archived_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class CaseParticipant(Base):
@@ -213,7 +235,7 @@ class PerpetratorContext(Base):
     )
     kind: Mapped[str] = mapped_column(String(20))
     roles: Mapped[list[str]] = mapped_column(default=list)
-    role_details: Mapped[str | None] = mapped_column(Text)
+    role_details: Mapped[str | None] = mapped_column(Sealed("perpetrator_context.role_details"))
     company_name: Mapped[str | None] = mapped_column(String(1000))
     sex: Mapped[str | None] = mapped_column(String(20))
     age_band: Mapped[str | None] = mapped_column(String(20))
@@ -230,13 +252,13 @@ class TraffickingEvent(Base):
     country: Mapped[str | None] = mapped_column(String(2))
     state: Mapped[str | None] = mapped_column(String(1000))
     city: Mapped[str | None] = mapped_column(String(1000))
-    street: Mapped[str | None] = mapped_column(String(1000))
-    postal_code: Mapped[str | None] = mapped_column(String(1000))
+    street: Mapped[str | None] = mapped_column(Sealed("trafficking_event.street"))
+    postal_code: Mapped[str | None] = mapped_column(Sealed("trafficking_event.postal_code"))
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
     started_on: Mapped[dt.date | None] = mapped_column(Date)
     ended_on: Mapped[dt.date | None] = mapped_column(Date)
-    description: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Sealed("trafficking_event.description"))
 
 
 class Consent(Base):
@@ -261,7 +283,7 @@ class Referral(Base):
     to_organisation: Mapped[str | None] = mapped_column(String(1000))
     referred_on: Mapped[dt.date | None] = mapped_column(Date)
     reason: Mapped[str | None] = mapped_column(String(60))
-    details: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[str | None] = mapped_column(Sealed("referral.details"))
     services: Mapped[list[str]] = mapped_column(default=list)
     status: Mapped[str | None] = mapped_column(String(20))
     referring_case_worker: Mapped[str | None] = mapped_column(String(1000))
@@ -275,8 +297,8 @@ class SupportPlan(Base):
     participant_id: Mapped[uuid.UUID | None] = _parent("case_participant", nullable=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
     type: Mapped[str | None] = mapped_column(String(60))
-    objectives: Mapped[str | None] = mapped_column(Text)
-    action_plan: Mapped[str | None] = mapped_column(Text)
+    objectives: Mapped[str | None] = mapped_column(Sealed("support_plan.objectives"))
+    action_plan: Mapped[str | None] = mapped_column(Sealed("support_plan.action_plan"))
     planned_end_on: Mapped[dt.date | None] = mapped_column(Date)
     actual_end_on: Mapped[dt.date | None] = mapped_column(Date)
 
@@ -297,7 +319,7 @@ class Note(Base):
     id: Mapped[uuid.UUID] = _id()
     case_id: Mapped[uuid.UUID] = _parent("case_file")
     position: Mapped[int] = mapped_column(Integer, default=0)
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Sealed("note.text"))
     author: Mapped[str | None] = mapped_column(String(1000))
     written_on: Mapped[dt.date | None] = mapped_column(Date)
 
@@ -346,7 +368,7 @@ class RecordVersion(Base):
     changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     import_batch_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     changed_fields: Mapped[list[str]] = mapped_column(default=list)
-    data: Mapped[dict[str, Any]] = mapped_column()
+    data: Mapped[dict[str, Any]] = mapped_column(Sealed("record_version.data", "json"))
 
 
 class ImportBatch(Base):
@@ -409,9 +431,148 @@ class LinkageReviewItem(Base):
     match_probability: Mapped[float] = mapped_column(Float)
     match_weight: Mapped[float] = mapped_column(Float)
     explanation: Mapped[list[dict[str, Any]]] = mapped_column(JsonList, default=list)
-    left_values: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    right_values: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    left_values: Mapped[dict[str, Any]] = mapped_column(
+        Sealed("linkage_review_item.left_values", "json")
+    )
+    right_values: Mapped[dict[str, Any]] = mapped_column(
+        Sealed("linkage_review_item.right_values", "json")
+    )
     status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
     decided_by: Mapped[str | None] = mapped_column(String(200))
     decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    note: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Sealed("linkage_review_item.note"))
+
+
+# -- the hub: accounts, sharing, audit, keys ---------------------------------------------
+
+
+class RoleDefinition(Base):
+    """A role as data: which resource × action pairs it grants, over which record scope."""
+
+    __tablename__ = "role_definition"
+    __table_args__ = (
+        CheckConstraint(
+            "scope IN ('own', 'team', 'organisation', 'referred', 'none')", name="scope"
+        ),
+    )
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    permissions: Mapped[list[str]] = mapped_column(default=list)
+    scope: Mapped[str] = mapped_column(String(20))
+    sees_identity: Mapped[bool] = mapped_column(Boolean, default=False)
+    built_in: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class UserAccount(Base):
+    __tablename__ = "user_account"
+    id: Mapped[uuid.UUID] = _id()
+    username: Mapped[str] = mapped_column(String(200), unique=True)
+    organisation_id: Mapped[uuid.UUID] = _parent("organisation")
+    display_name: Mapped[str] = mapped_column(String(300), default="")
+    roles: Mapped[list[str]] = mapped_column(default=list)
+    team: Mapped[str | None] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(300))
+    totp_secret: Mapped[str | None] = mapped_column(Sealed("user_account.totp_secret"))
+    # The last accepted one-time code's time step, so that a code cannot be replayed.
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    password_changed_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow
+    )
+
+
+class AccessToken(Base):
+    """A browser session or an API token; only the SHA-256 of its secret is stored."""
+
+    __tablename__ = "access_token"
+    id: Mapped[uuid.UUID] = _id()
+    user_id: Mapped[uuid.UUID] = _parent("user_account")
+    kind: Mapped[str] = mapped_column(String(10))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(default=list)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CaseShare(Base):
+    """A case made visible to another organisation by the person's consent or a legal override."""
+
+    __tablename__ = "case_share"
+    __table_args__ = (
+        CheckConstraint(
+            "state IN ('pending', 'accepted', 'declined', 'completed', 'withdrawn')", name="state"
+        ),
+        CheckConstraint("basis IN ('consent', 'child_protection', 'court_order')", name="basis"),
+    )
+    id: Mapped[uuid.UUID] = _id()
+    case_id: Mapped[uuid.UUID] = _parent("case_file")
+    from_organisation_id: Mapped[uuid.UUID] = _parent("organisation")
+    to_organisation_id: Mapped[uuid.UUID] = _parent("organisation")
+    sections: Mapped[list[str]] = mapped_column(default=list)
+    basis: Mapped[str] = mapped_column(String(20))
+    consent_purpose: Mapped[str | None] = mapped_column(String(40))
+    override_reason: Mapped[str | None] = mapped_column(Sealed("case_share.override_reason"))
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEvent(Base):
+    """Append-only and hash-chained: each entry's hash covers its fields and the previous hash."""
+
+    __tablename__ = "audit_event"
+    sequence: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(200))
+    organisation: Mapped[str | None] = mapped_column(String(100), index=True)
+    action: Mapped[str] = mapped_column(String(60), index=True)
+    resource_type: Mapped[str | None] = mapped_column(String(40))
+    resource_id: Mapped[str | None] = mapped_column(String(100))
+    outcome: Mapped[str] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(String(100))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+    previous_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The chain's last sequence number and hash, so that a cut-off tail is detected too."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    entry_hash: Mapped[str] = mapped_column(String(64))
+
+
+class KeyCheck(Base):
+    """Fingerprints of the keys this database's values are sealed with (never the keys)."""
+
+    __tablename__ = "key_check"
+    key_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(20))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    retired_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ErasureRecord(Base):
+    """What an erasure, rectification or retention deletion removed: sections and counts only."""
+
+    __tablename__ = "erasure_record"
+    id: Mapped[uuid.UUID] = _id()
+    organisation: Mapped[str] = mapped_column(String(100))
+    case_reference: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(20))
+    legal_basis: Mapped[str] = mapped_column(String(200))
+    removed: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    performed_by: Mapped[str] = mapped_column(String(200))
+    performed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,236 @@
+"""The audit log: append-only, hash-chained, never holding personal data.
+
+Each entry's hash is SHA-256 over the previous entry's hash and the entry's own fields in a
+canonical form; ``audit_head`` keeps the last sequence number and hash, so a changed,
+inserted or removed entry (including the last one) breaks the chain. Triggers refuse UPDATE
+and DELETE on ``audit_event``; the chain catches whoever goes around them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from tiphub.cases.access import PermissionDeniedError, Principal
+from tiphub.store import models as m
+
+GENESIS = "0" * 64
+HEAD_ID = 1
+DETAIL_TYPES = (str, int, bool, type(None))
+
+
+def _utc_text(moment: dt.datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
+
+
+def entry_hash(previous_hash: str, entry: dict[str, Any]) -> str:
+    canonical = {
+        "sequence": entry["sequence"],
+        "at": _utc_text(entry["at"]),
+        "actor": entry["actor"],
+        "organisation": entry["organisation"],
+        "action": entry["action"],
+        "resource_type": entry["resource_type"],
+        "resource_id": entry["resource_id"],
+        "outcome": entry["outcome"],
+        "source": entry["source"],
+        "details": entry["details"],
+        "flagged": bool(entry["flagged"]),
+    }
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(f"{previous_hash}\n{text}".encode()).hexdigest()
+
+
+def _check_details(details: dict[str, Any]) -> dict[str, Any]:
+    """Details are codes, counts and ids: flat, short, never free text from a case."""
+    for key, value in details.items():
+        items = value if isinstance(value, list) else [value]
+        if not all(isinstance(item, DETAIL_TYPES) for item in items):
+            raise TypeError(f"audit detail {key!r} must be a code, count or id")
+        if any(isinstance(item, str) and len(item) > 200 for item in items):
+            raise ValueError(f"audit detail {key!r} is too long to be a code or id")
+    return details
+
+
+def _lock_head(connection: Connection) -> tuple[int, str]:
+    table = m.AuditHead.__table__
+    # The UPDATE takes the row lock (PostgreSQL) or the write lock (SQLite) before reading,
+    # so two writers can never chain onto the same entry.
+    locked = connection.execute(
+        update(table).where(table.c.id == HEAD_ID).values(sequence=table.c.sequence)
+    )
+    if locked.rowcount == 0:
+        values = {"id": HEAD_ID, "sequence": 0, "entry_hash": GENESIS}
+        insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+        connection.execute(insert(table).values(values).on_conflict_do_nothing())
+        connection.execute(
+            update(table).where(table.c.id == HEAD_ID).values(sequence=table.c.sequence)
+        )
+    row = connection.execute(select(table).where(table.c.id == HEAD_ID)).one()
+    return int(row.sequence), str(row.entry_hash)
+
+
+def record(
+    connection: Connection,
+    principal: Principal,
+    action: str,
+    resource_type: str | None = None,
+    resource_id: object | None = None,
+    outcome: str = "ok",
+    details: dict[str, Any] | None = None,
+    flagged: bool = False,
+    organisation: str | None = None,
+) -> int:
+    """Append one entry inside the caller's transaction; return its sequence number."""
+    sequence, previous = _lock_head(connection)
+    entry = {
+        "sequence": sequence + 1,
+        "at": dt.datetime.now(dt.UTC),
+        "actor": principal.username,
+        "organisation": organisation if organisation is not None else principal.organisation,
+        "action": action,
+        "resource_type": resource_type,
+        "resource_id": None if resource_id is None else str(resource_id),
+        "outcome": outcome,
+        "source": principal.source[:100],
+        "details": _check_details(details or {}),
+        "flagged": flagged,
+    }
+    digest = entry_hash(previous, entry)
+    connection.execute(
+        m.AuditEvent.__table__.insert().values(**entry, previous_hash=previous, entry_hash=digest)
+    )
+    table = m.AuditHead.__table__
+    connection.execute(
+        update(table)
+        .where(table.c.id == HEAD_ID)
+        .values(sequence=entry["sequence"], entry_hash=digest)
+    )
+    return int(entry["sequence"])
+
+
+def record_now(engine: Engine, principal: Principal, action: str, **kwargs: Any) -> int:
+    with engine.begin() as connection:
+        return record(connection, principal, action, **kwargs)
+
+
+@dataclass(frozen=True)
+class Verification:
+    intact: bool
+    entries: int
+    first_broken: int | None
+    reason: str
+    head_hash: str
+
+    def summary(self) -> str:
+        if self.intact:
+            return f"audit log intact: {self.entries} entries, head {self.head_hash[:16]}…"
+        return f"audit log broken at entry {self.first_broken}: {self.reason}"
+
+
+def verify(engine: Engine) -> Verification:
+    """Walk the chain from the start; name the first entry that does not fit."""
+    table = m.AuditEvent.__table__
+    previous = GENESIS
+    expected = 1
+    count = 0
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(table).order_by(table.c.sequence), execution_options={"yield_per": 5_000}
+        )
+        for row in rows:
+            entry = dict(row._mapping)
+            if entry["sequence"] != expected:
+                reason = (
+                    f"entry {expected} is missing"
+                    if entry["sequence"] > expected
+                    else f"entry {entry['sequence']} is out of order"
+                )
+                return Verification(False, count, expected, reason, previous)
+            if entry["previous_hash"] != previous:
+                return Verification(
+                    False, count, expected, "it does not follow the entry before it", previous
+                )
+            if entry_hash(previous, entry) != entry["entry_hash"]:
+                return Verification(
+                    False, count, expected, "its content was changed after it was written", previous
+                )
+            previous = entry["entry_hash"]
+            expected += 1
+            count += 1
+        head = connection.execute(
+            select(m.AuditHead.__table__).where(m.AuditHead.__table__.c.id == HEAD_ID)
+        ).first()
+    head_sequence, head_hash = (0, GENESIS) if head is None else (head.sequence, head.entry_hash)
+    if head_sequence != count or head_hash != previous:
+        return Verification(
+            False,
+            count,
+            count + 1 if head_sequence > count else count,
+            f"the log ends at entry {count} but its head records entry {head_sequence}"
+            if head_sequence != count
+            else "the last entry is not the one the head records",
+            previous,
+        )
+    return Verification(True, count, None, "", previous)
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    actor: str | None = None
+    action: str | None = None
+    resource_id: str | None = None
+    flagged_only: bool = False
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+def browse(
+    engine: Engine,
+    principal: Principal,
+    filters: AuditFilter = AuditFilter(),
+    limit: int = 100,
+    before: int | None = None,
+) -> list[dict[str, Any]]:
+    """Newest first; an auditor sees their own organisation's entries, the operator all."""
+    if not principal.can("audit:read"):
+        raise PermissionDeniedError("your role does not allow audit:read")
+    table = m.AuditEvent.__table__
+    query = select(table).order_by(table.c.sequence.desc()).limit(min(max(limit, 1), 500))
+    if not principal.operator:
+        query = query.where(table.c.organisation == principal.organisation)
+    if before is not None:
+        query = query.where(table.c.sequence < before)
+    if filters.actor:
+        query = query.where(table.c.actor == filters.actor)
+    if filters.action:
+        query = query.where(table.c.action == filters.action)
+    if filters.resource_id:
+        query = query.where(table.c.resource_id == filters.resource_id)
+    if filters.flagged_only:
+        query = query.where(table.c.flagged.is_(True))
+    if filters.since:
+        query = query.where(table.c.at >= filters.since)
+    if filters.until:
+        query = query.where(table.c.at < filters.until)
+    with engine.begin() as connection:
+        rows = [dict(row._mapping) for row in connection.execute(query)]
+        record(connection, principal, "audit.browse", details={"entries": len(rows)})
+    return rows
+
+
+def iter_entries(engine: Engine) -> Iterator[dict[str, Any]]:
+    table = m.AuditEvent.__table__
+    with engine.connect() as connection:
+        for row in connection.execute(select(table).order_by(table.c.sequence)):
+            yield dict(row._mapping)

@@ -1,0 +1,1 @@
+"""The server-rendered web interface: templates, static files, translations and forms."""

@@ -1,0 +1,157 @@
+"""Who is calling: a bearer API token or a browser session cookie with its CSRF token.
+
+Every route declares its rule once, as a dependency: ``Depends(requires("case:read"))``,
+``Depends(signed_in())`` or ``Depends(public())``. The authorisation matrix test reads these
+rules from the route table, so a route without one fails the suite.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine
+
+from tiphub.cases import accounts
+from tiphub.cases.access import Principal
+from tiphub.web.problems import ProblemError
+
+SESSION_COOKIE = "tiphub_session"
+CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "csrf_token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def engine_of(request: Request) -> Engine:
+    return request.app.state.engine  # type: ignore[no-any-return]
+
+
+def client_source(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+class NotSignedInError(Exception):
+    """Raised for pages (redirect to sign-in) and APIs (401) alike."""
+
+
+def _session_secret(request: Request) -> str | None:
+    return request.cookies.get(SESSION_COOKIE)
+
+
+async def _check_csrf(request: Request, session_secret: str) -> None:
+    if request.method in SAFE_METHODS:
+        return
+    expected = accounts.csrf_token_for(session_secret)
+    given = request.headers.get(CSRF_HEADER)
+    if given is None:
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            form = await request.form()
+            value = form.get(CSRF_FIELD)
+            given = value if isinstance(value, str) else None
+    if not given or not hmac.compare_digest(given, expected):
+        raise ProblemError(403, "the form's security token is missing or wrong; reload the page")
+
+
+async def current_principal(request: Request) -> Principal:
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    engine = engine_of(request)
+    source = client_source(request)
+    authorization = request.headers.get("authorization", "")
+    try:
+        if authorization:
+            scheme, _, secret = authorization.partition(" ")
+            if scheme.lower() != "bearer" or not secret.strip():
+                raise ProblemError(401, "use an Authorization: Bearer token",
+                              headers={"WWW-Authenticate": "Bearer"})
+            principal = accounts.resolve_token(engine, secret.strip(), "api", source)
+        else:
+            session = _session_secret(request)
+            if not session:
+                raise NotSignedInError()
+            principal = accounts.resolve_token(engine, session, "session", source)
+            await _check_csrf(request, session)
+    except accounts.AuthenticationError:
+        if authorization:
+            raise ProblemError(
+                401, "the token is invalid, expired or revoked",
+                headers={"WWW-Authenticate": "Bearer"},
+            ) from None
+        raise NotSignedInError() from None
+    request.state.principal = principal
+    return principal
+
+
+class Rule:
+    """A route's access rule; ``permission`` None means any signed-in user."""
+
+    def __init__(self, permission: str | None, public: bool = False) -> None:
+        self.permission = permission
+        self.public = public
+
+    def __repr__(self) -> str:
+        return "public" if self.public else f"requires({self.permission or 'signed-in'})"
+
+
+def requires(permission: str) -> Callable[..., Any]:
+    rule = Rule(permission)
+
+    async def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if not principal.can(permission):
+            raise ProblemError(403, f"your role does not allow {permission}")
+        return principal
+
+    dependency.rule = rule  # type: ignore[attr-defined]
+    return dependency
+
+
+def signed_in() -> Callable[..., Any]:
+    async def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        return principal
+
+    dependency.rule = Rule(None)  # type: ignore[attr-defined]
+    return dependency
+
+
+def public() -> Callable[..., Any]:
+    async def dependency() -> None:
+        return None
+
+    dependency.rule = Rule(None, public=True)  # type: ignore[attr-defined]
+    return dependency
+
+
+def route_rule(route: Any) -> Rule | None:
+    """The rule a route declared, found among its dependencies (None if it declared none)."""
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return None
+    for dependency in dependant.dependencies:
+        rule = getattr(dependency.call, "rule", None)
+        if isinstance(rule, Rule):
+            return rule
+    return None
+
+
+class SignInLimiter:
+    """At most N sign-in attempts per source address per minute (accounts lock on their own)."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self.attempts: dict[str, deque[float]] = defaultdict(deque)
+
+    def allow(self, source: str) -> bool:
+        now = time.monotonic()
+        window = self.attempts[source]
+        while window and now - window[0] > 60:
+            window.popleft()
+        if len(window) >= self.per_minute:
+            return False
+        window.append(now)
+        return True
