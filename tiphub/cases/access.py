@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, and_, false, or_, select, true
 
 from tiphub.store import models as m
+from tiphub.store.models import table_of
 
 SCOPES = ("none", "own", "team", "organisation")
 # A case shared by referral is readable while the referral is open or done, never after a
@@ -82,7 +83,7 @@ def role_specs(connection: Connection) -> dict[str, RoleSpec]:
     """Built-in roles, with custom roles from the database added (a custom role cannot
     redefine a built-in one)."""
     roles = dict(built_in_roles())
-    table = m.RoleDefinition.__table__
+    table = table_of(m.RoleDefinition)
     for row in connection.execute(select(table).where(table.c.built_in.is_(False))):
         if row.name not in roles:
             roles[row.name] = RoleSpec(
@@ -177,7 +178,7 @@ def principal_for(
 
 def own_scope_condition(principal: Principal) -> ColumnElement[bool]:
     """Cases of the principal's own organisation that its scope reaches."""
-    case = m.Case.__table__
+    case = table_of(m.Case)
     if principal.operator:
         return true()
     if not principal.reads_cases or principal.scope == "none":
@@ -195,8 +196,8 @@ def shared_scope_condition(principal: Principal) -> ColumnElement[bool]:
     """Cases of other organisations shared with the principal's organisation by referral."""
     if principal.operator or not principal.reads_cases or principal.organisation_id is None:
         return false()
-    share = m.CaseShare.__table__
-    case = m.Case.__table__
+    share = table_of(m.CaseShare)
+    case = table_of(m.Case)
     return case.c.id.in_(
         select(share.c.case_id).where(
             share.c.to_organisation_id == principal.organisation_id,
@@ -211,7 +212,7 @@ def case_scope_condition(principal: Principal) -> ColumnElement[bool]:
 
 def shared_sections(connection: Connection, principal: Principal, case_id: uuid.UUID) -> set[str]:
     """The sections other organisations' referrals share with the principal's organisation."""
-    share = m.CaseShare.__table__
+    share = table_of(m.CaseShare)
     sections: set[str] = set()
     for row in connection.execute(
         select(share.c.sections).where(
@@ -225,6 +226,6 @@ def shared_sections(connection: Connection, principal: Principal, case_id: uuid.
 
 
 def owns_case(connection: Connection, principal: Principal, case_id: uuid.UUID) -> bool:
-    case = m.Case.__table__
+    case = table_of(m.Case)
     query = select(case.c.id).where(case.c.id == case_id, own_scope_condition(principal))
     return connection.execute(query).first() is not None

@@ -35,6 +35,7 @@ from tiphub.cases.access import (
     role_specs,
 )
 from tiphub.store import models as m
+from tiphub.store.models import table_of
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 256
@@ -135,7 +136,7 @@ def add_organisation(
         raise PermissionDeniedError("only the local operator adds organisations")
     if not slug or len(slug) > 100 or not all(c.isalnum() or c in "-_." for c in slug):
         raise AccountError("an organisation's slug is letters, digits, '-', '_' or '.'")
-    table = m.Organisation.__table__
+    table = table_of(m.Organisation)
     with engine.begin() as connection:
         if connection.execute(select(table.c.id).where(table.c.slug == slug)).first():
             raise AccountError(f"organisation {slug} already exists")
@@ -155,9 +156,9 @@ def add_organisation(
 
 
 def list_organisations(engine: Engine, principal: Principal) -> list[OrganisationInfo]:
-    org = m.Organisation.__table__
-    user = m.UserAccount.__table__
-    case = m.Case.__table__
+    org = table_of(m.Organisation)
+    user = table_of(m.UserAccount)
+    case = table_of(m.Case)
     users = select(func.count()).where(user.c.organisation_id == org.c.id).scalar_subquery()
     cases = select(func.count()).where(case.c.organisation_id == org.c.id).scalar_subquery()
     query = select(org.c.slug, org.c.name, org.c.type, org.c.country, users, cases).order_by(
@@ -170,7 +171,7 @@ def list_organisations(engine: Engine, principal: Principal) -> list[Organisatio
 
 
 def organisation_id(connection: Connection, slug: str) -> uuid.UUID:
-    table = m.Organisation.__table__
+    table = table_of(m.Organisation)
     found = connection.execute(select(table.c.id).where(table.c.slug == slug)).scalar()
     if found is None:
         raise NotFoundError(f"no organisation {slug}")
@@ -216,7 +217,7 @@ def add_user(
     if not username or len(username) > 200 or any(c.isspace() for c in username):
         raise AccountError("a username is one word of at most 200 characters")
     check_password(password, username)
-    table = m.UserAccount.__table__
+    table = table_of(m.UserAccount)
     with engine.begin() as connection:
         specs = role_specs(connection)
         unknown = [role for role in roles if role not in specs]
@@ -261,8 +262,8 @@ def add_user(
 def list_users(
     engine: Engine, principal: Principal, organisation: str | None = None
 ) -> list[UserInfo]:
-    user = m.UserAccount.__table__
-    org = m.Organisation.__table__
+    user = table_of(m.UserAccount)
+    org = table_of(m.Organisation)
     query = (
         select(user, org.c.slug)
         .join(org, org.c.id == user.c.organisation_id)
@@ -291,8 +292,8 @@ def list_users(
 
 
 def _user_row(connection: Connection, username: str) -> Any:
-    user = m.UserAccount.__table__
-    org = m.Organisation.__table__
+    user = table_of(m.UserAccount)
+    org = table_of(m.Organisation)
     return connection.execute(
         select(user, org.c.slug)
         .join(org, org.c.id == user.c.organisation_id)
@@ -303,7 +304,7 @@ def _user_row(connection: Connection, username: str) -> Any:
 def set_disabled(
     engine: Engine, principal: Principal, username: str, disabled: bool = True
 ) -> None:
-    table = m.UserAccount.__table__
+    table = table_of(m.UserAccount)
     with engine.begin() as connection:
         row = _user_row(connection, username)
         if row is None:
@@ -324,7 +325,7 @@ def set_disabled(
 
 def reset_password(engine: Engine, principal: Principal, username: str, password: str) -> None:
     check_password(password, username)
-    table = m.UserAccount.__table__
+    table = table_of(m.UserAccount)
     with engine.begin() as connection:
         row = _user_row(connection, username)
         if row is None:
@@ -349,7 +350,7 @@ def reset_password(engine: Engine, principal: Principal, username: str, password
 
 def enrol_totp(engine: Engine, principal: Principal, username: str) -> str:
     """Give the account a new TOTP secret; return its provisioning URI (shown once)."""
-    table = m.UserAccount.__table__
+    table = table_of(m.UserAccount)
     secret = pyotp.random_base32()
     with engine.begin() as connection:
         row = _user_row(connection, username)
@@ -387,7 +388,7 @@ def define_role(
     unknown = sorted(set(permissions) - all_permissions())
     if unknown:
         raise AccountError("unknown permission(s): " + ", ".join(unknown))
-    table = m.RoleDefinition.__table__
+    table = table_of(m.RoleDefinition)
     with engine.begin() as connection:
         connection.execute(table.delete().where(table.c.name == name))
         connection.execute(
@@ -438,7 +439,7 @@ def authenticate(
     require_admin_totp: bool = True,
 ) -> Principal:
     """Check a sign-in; raise ``AuthenticationError`` without saying what was wrong."""
-    table = m.UserAccount.__table__
+    table = table_of(m.UserAccount)
     with engine.begin() as connection:
         row = _user_row(connection, username) if username else None
         try:
@@ -479,6 +480,7 @@ def authenticate(
             )
             # Committed on purpose: the failure count must survive the refusal.
         else:
+            assert row is not None
             values = {"failed_attempts": 0, "locked_until": None}
             if step is not None:
                 values["totp_last_step"] = step
@@ -522,7 +524,9 @@ def issue_token(
     expires = _now() + lifetime
     with engine.begin() as connection:
         connection.execute(
-            m.AccessToken.__table__.insert().values(
+            table_of(m.AccessToken)
+            .insert()
+            .values(
                 id=token_id,
                 user_id=principal.user_id,
                 kind=kind,
@@ -549,9 +553,9 @@ def resolve_token(engine: Engine, secret: str, kind: str, source: str) -> Princi
     """The principal a live token stands for; ``AuthenticationError`` otherwise."""
     if not secret or len(secret) > 200:
         raise AuthenticationError("invalid token")
-    token = m.AccessToken.__table__
-    user = m.UserAccount.__table__
-    org = m.Organisation.__table__
+    token = table_of(m.AccessToken)
+    user = table_of(m.UserAccount)
+    org = table_of(m.Organisation)
     with engine.connect() as connection:
         row = connection.execute(
             select(
@@ -584,7 +588,7 @@ def resolve_token(engine: Engine, secret: str, kind: str, source: str) -> Princi
 
 
 def revoke_token(engine: Engine, principal: Principal, token_id: uuid.UUID) -> None:
-    table = m.AccessToken.__table__
+    table = table_of(m.AccessToken)
     with engine.begin() as connection:
         row = connection.execute(select(table).where(table.c.id == token_id)).first()
         if row is None or (row.user_id != principal.user_id and not principal.operator):
@@ -597,7 +601,7 @@ def revoke_token(engine: Engine, principal: Principal, token_id: uuid.UUID) -> N
 
 
 def _revoke_all(connection: Connection, user_id: uuid.UUID) -> None:
-    table = m.AccessToken.__table__
+    table = table_of(m.AccessToken)
     connection.execute(
         update(table)
         .where(table.c.user_id == user_id, table.c.revoked_at.is_(None))
@@ -606,7 +610,7 @@ def _revoke_all(connection: Connection, user_id: uuid.UUID) -> None:
 
 
 def list_tokens(engine: Engine, principal: Principal) -> list[dict[str, Any]]:
-    table = m.AccessToken.__table__
+    table = table_of(m.AccessToken)
     with engine.connect() as connection:
         return [
             {

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,12 +32,14 @@ from tiphub.cases.access import (
     own_scope_condition,
     shared_sections,
 )
-from tiphub.cases.canonical import IDENTITY_FIELDS, without_identity
+from tiphub.cases.canonical import IDENTITY_FIELDS, case_document, without_identity
 from tiphub.cases.persistence import CaseWriter, WriteCounts, iter_case_documents, lock_case_writes
 from tiphub.cases.schema import CaseRecord
+from tiphub.cases.sharing import withdraw_for_lost_consent
 from tiphub.store import crypto
 from tiphub.store import models as m
 from tiphub.store.db import ensure_schema
+from tiphub.store.models import table_of
 
 # Free text can name a person as surely as a name field: analysts never see it.
 FREE_TEXT = {
@@ -127,7 +129,7 @@ def deidentified(document: dict[str, Any]) -> dict[str, Any]:
 
 def shared_view(document: dict[str, Any], sections: set[str]) -> dict[str, Any]:
     """Only what the referral shares: always the case's frame and people's roles."""
-    view = {
+    view: dict[str, Any] = {
         key: document[key]
         for key in ("schema_version", "external_id", "organisation", "status", "opened_on")
         if key in document
@@ -191,7 +193,7 @@ class CaseStore:
             counts = CaseWriter(connection, self.actor).write([case])
             stored_id = self._case_id_in(connection, case.organisation, case.external_id)
             if case_id is None and stored_id is not None:
-                table = m.Case.__table__
+                table = table_of(m.Case)
                 connection.execute(
                     update(table)
                     .where(table.c.id == stored_id)
@@ -230,26 +232,32 @@ class CaseStore:
         return case
 
     def update_case(
-        self, case_id: uuid.UUID, changes: dict[str, Any], if_match: str | None = None
+        self,
+        case_id: uuid.UUID,
+        changes: dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]],
+        if_match: str | None = None,
     ) -> CaseView:
-        """Change a case by id; ``if_match`` (its ETag) guards against overwriting others' edits."""
+        """Change a case by id, inside the store's write lock.
+
+        ``changes`` is a dict of top-level fields, or a function from the current document
+        to such a dict (so an append never loses a concurrent one). ``if_match`` (the ETag
+        the caller read) makes a stale write fail instead of overwriting someone's edit.
+        """
         self.principal.require("case:update")
-        with self.engine.connect() as connection:
+        with self.engine.begin() as connection:
+            lock_case_writes(connection)
             row = self._scoped_row(connection, case_id)
             if not self._owns(connection, case_id):
                 raise PermissionDeniedError("a case shared with you by referral is read-only")
-        if if_match is not None and if_match != etag_of(row.id, row.version, row.source_hash):
-            raise ConflictError("the case changed since you read it; reload it and retry")
-        if {"organisation", "external_id"} & set(changes):
-            raise ValueError("a case's organisation and external ID cannot change")
-        current = self._document(row.slug, row.external_id)
-        assert current is not None
-        case = CaseRecord.model_validate({**current, **changes})
-        with self.engine.begin() as connection:
-            lock_case_writes(connection)
-            fresh = self._scoped_row(connection, case_id)
-            if fresh.version != row.version:
+            if if_match is not None and if_match != etag_of(row.id, row.version, row.source_hash):
                 raise ConflictError("the case changed since you read it; reload it and retry")
+            current = next(
+                iter_case_documents(connection, organisation=row.slug, external_id=row.external_id)
+            )
+            wanted = changes(current) if callable(changes) else changes
+            if {"organisation", "external_id", "schema_version"} & set(wanted):
+                raise ValueError("a case's organisation and external ID cannot change")
+            case = CaseRecord.model_validate({**current, **wanted})
             counts = CaseWriter(connection, self.actor).write([case])
             if counts.cases_updated:
                 audit.record(
@@ -259,8 +267,12 @@ class CaseStore:
                     "case",
                     case_id,
                     organisation=row.slug,
-                    details={"fields": sorted(changes)},
+                    details={"fields": sorted(wanted)},
                 )
+                if "consents" in wanted:
+                    withdraw_for_lost_consent(
+                        connection, self.principal, case_id, case_document(case)
+                    )
         return self.read(case_id, audited=False)
 
     def append(
@@ -269,12 +281,10 @@ class CaseStore:
         """Add one consent, note, referral, event… to a case."""
         if section not in SECTION_KEYS:
             raise ValueError(f"unknown section {section}")
-        with self.engine.connect() as connection:
-            row = self._scoped_row(connection, case_id)
-        current = self._document(row.slug, row.external_id)
-        assert current is not None
         return self.update_case(
-            case_id, {section: [*current.get(section, []), item]}, if_match=if_match
+            case_id,
+            lambda current: {section: [*current.get(section, []), item]},
+            if_match=if_match,
         )
 
     # -- reads --------------------------------------------------------------------------
@@ -329,8 +339,8 @@ class CaseStore:
         ID, or (for roles that see identity) a person's exact name, birth date or identifier."""
         self.principal.require("case:read")
         limit = min(max(int(limit), 1), MAX_PAGE)
-        case = m.Case.__table__
-        org = m.Organisation.__table__
+        case = table_of(m.Case)
+        org = table_of(m.Organisation)
         query = (
             select(
                 case.c.id,
@@ -378,12 +388,12 @@ class CaseStore:
         return CasePage(items, next_cursor)
 
     def _search_condition(self, text: str) -> Any:
-        case = m.Case.__table__
+        case = table_of(m.Case)
         conditions = [case.c.external_id == text]
         if self.principal.sees_identity:
-            identity = m.PersonIdentity.__table__
-            identifier = m.PersonIdentifier.__table__
-            participant = m.CaseParticipant.__table__
+            identity = table_of(m.PersonIdentity)
+            identifier = table_of(m.PersonIdentifier)
+            participant = table_of(m.CaseParticipant)
             words = text.split()
             matches = []
             for word in words:
@@ -421,11 +431,12 @@ class CaseStore:
         return or_(*conditions)
 
     def count(self) -> int:
-        case = m.Case.__table__
         with self.engine.connect() as connection:
             return int(
                 connection.execute(
-                    select(func.count()).where(case_scope_condition(self.principal))
+                    select(func.count())
+                    .select_from(table_of(m.Case))
+                    .where(case_scope_condition(self.principal))
                 ).scalar_one()
             )
 
@@ -472,7 +483,7 @@ class CaseStore:
 
     def history_of(self, case_id: uuid.UUID) -> list[Version]:
         self.principal.require("case:read")
-        table = m.RecordVersion.__table__
+        table = table_of(m.RecordVersion)
         query = (
             select(table)
             .where(table.c.entity_type == "case", table.c.entity_id == case_id)
@@ -515,13 +526,13 @@ class CaseStore:
             raise PermissionDeniedError("you can only write your own organisation's cases")
 
     def _owns(self, connection: Connection, case_id: uuid.UUID) -> bool:
-        case = m.Case.__table__
+        case = table_of(m.Case)
         query = select(case.c.id).where(case.c.id == case_id, own_scope_condition(self.principal))
         return connection.execute(query).first() is not None
 
     def _scoped_row(self, connection: Connection, case_id: uuid.UUID) -> Any:
-        case = m.Case.__table__
-        org = m.Organisation.__table__
+        case = table_of(m.Case)
+        org = table_of(m.Organisation)
         row = connection.execute(
             select(case, org.c.slug)
             .join(org, org.c.id == case.c.organisation_id)
@@ -535,8 +546,8 @@ class CaseStore:
     def _case_id_in(
         connection: Connection, organisation: str, external_id: str
     ) -> uuid.UUID | None:
-        case = m.Case.__table__
-        org = m.Organisation.__table__
+        case = table_of(m.Case)
+        org = table_of(m.Organisation)
         query = (
             select(case.c.id)
             .join(org, org.c.id == case.c.organisation_id)

@@ -21,6 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from tiphub.cases.access import PermissionDeniedError, Principal
 from tiphub.store import models as m
+from tiphub.store.models import table_of
 
 GENESIS = "0" * 64
 HEAD_ID = 1
@@ -63,7 +64,7 @@ def _check_details(details: dict[str, Any]) -> dict[str, Any]:
 
 
 def _lock_head(connection: Connection) -> tuple[int, str]:
-    table = m.AuditHead.__table__
+    table = table_of(m.AuditHead)
     # The UPDATE takes the row lock (PostgreSQL) or the write lock (SQLite) before reading,
     # so two writers can never chain onto the same entry.
     locked = connection.execute(
@@ -108,15 +109,15 @@ def record(
     }
     digest = entry_hash(previous, entry)
     connection.execute(
-        m.AuditEvent.__table__.insert().values(**entry, previous_hash=previous, entry_hash=digest)
+        table_of(m.AuditEvent).insert().values(**entry, previous_hash=previous, entry_hash=digest)
     )
-    table = m.AuditHead.__table__
+    table = table_of(m.AuditHead)
     connection.execute(
         update(table)
         .where(table.c.id == HEAD_ID)
         .values(sequence=entry["sequence"], entry_hash=digest)
     )
-    return int(entry["sequence"])
+    return sequence + 1
 
 
 def record_now(engine: Engine, principal: Principal, action: str, **kwargs: Any) -> int:
@@ -140,7 +141,7 @@ class Verification:
 
 def verify(engine: Engine) -> Verification:
     """Walk the chain from the start; name the first entry that does not fit."""
-    table = m.AuditEvent.__table__
+    table = table_of(m.AuditEvent)
     previous = GENESIS
     expected = 1
     count = 0
@@ -169,7 +170,7 @@ def verify(engine: Engine) -> Verification:
             expected += 1
             count += 1
         head = connection.execute(
-            select(m.AuditHead.__table__).where(m.AuditHead.__table__.c.id == HEAD_ID)
+            select(table_of(m.AuditHead)).where(table_of(m.AuditHead).c.id == HEAD_ID)
         ).first()
     head_sequence, head_hash = (0, GENESIS) if head is None else (head.sequence, head.entry_hash)
     if head_sequence != count or head_hash != previous:
@@ -205,7 +206,7 @@ def browse(
     """Newest first; an auditor sees their own organisation's entries, the operator all."""
     if not principal.can("audit:read"):
         raise PermissionDeniedError("your role does not allow audit:read")
-    table = m.AuditEvent.__table__
+    table = table_of(m.AuditEvent)
     query = select(table).order_by(table.c.sequence.desc()).limit(min(max(limit, 1), 500))
     if not principal.operator:
         query = query.where(table.c.organisation == principal.organisation)
@@ -230,7 +231,7 @@ def browse(
 
 
 def iter_entries(engine: Engine) -> Iterator[dict[str, Any]]:
-    table = m.AuditEvent.__table__
+    table = table_of(m.AuditEvent)
     with engine.connect() as connection:
         for row in connection.execute(select(table).order_by(table.c.sequence)):
             yield dict(row._mapping)

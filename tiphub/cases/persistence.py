@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, select, text, update
+from sqlalchemy import Connection, delete, select, text, update
 from sqlalchemy.exc import OperationalError
 
 from tiphub.cases.canonical import (
@@ -30,6 +30,7 @@ from tiphub.cases.search import IDENTIFIER_CONTEXT, blind_index_of, identity_ind
 from tiphub.store import crypto
 from tiphub.store import models as m
 from tiphub.store.models import new_id, utcnow
+from tiphub.store.models import table_of as table_of
 
 CHILD_TABLES_OF_CASE: tuple[type[m.Base], ...] = (
     m.CriminalProceeding,
@@ -70,10 +71,6 @@ class WriteCounts:
 
 def _date(value: str | None) -> dt.date | None:
     return dt.date.fromisoformat(value) if value else None
-
-
-def table_of(model: type[m.Base]) -> Table:
-    return model.__table__  # type: ignore[return-value]
 
 
 @dataclass

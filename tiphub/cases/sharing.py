@@ -28,6 +28,7 @@ from tiphub.cases.access import (
 from tiphub.cases.accounts import organisation_id
 from tiphub.cases.persistence import iter_case_documents
 from tiphub.store import models as m
+from tiphub.store.models import table_of
 
 CONSENT_PURPOSES = ("Referral", "Disclosure")
 OVERRIDES = ("child_protection", "court_order")
@@ -68,8 +69,8 @@ def consent_given(document: dict[str, Any]) -> bool:
 
 
 def _case_row(connection: Connection, principal: Principal, case_id: uuid.UUID) -> Any:
-    case = m.Case.__table__
-    org = m.Organisation.__table__
+    case = table_of(m.Case)
+    org = table_of(m.Organisation)
     row = connection.execute(
         select(case, org.c.slug)
         .join(org, org.c.id == case.c.organisation_id)
@@ -116,7 +117,9 @@ def refer(
         share_id = m.new_id()
         now = dt.datetime.now(dt.UTC)
         connection.execute(
-            m.CaseShare.__table__.insert().values(
+            table_of(m.CaseShare)
+            .insert()
+            .values(
                 id=share_id,
                 case_id=case_id,
                 from_organisation_id=row.organisation_id,
@@ -148,10 +151,10 @@ def refer(
 
 
 def _share_rows(connection: Connection, condition: Any) -> list[ShareInfo]:
-    share = m.CaseShare.__table__
-    case = m.Case.__table__
-    source = m.Organisation.__table__.alias("source")
-    target = m.Organisation.__table__.alias("target")
+    share = table_of(m.CaseShare)
+    case = table_of(m.Case)
+    source = table_of(m.Organisation).alias("source")
+    target = table_of(m.Organisation).alias("target")
     query = (
         select(
             share,
@@ -184,7 +187,7 @@ def _share_rows(connection: Connection, condition: Any) -> list[ShareInfo]:
 
 
 def _visible_share(principal: Principal) -> Any:
-    share = m.CaseShare.__table__
+    share = table_of(m.CaseShare)
     if principal.operator:
         return share.c.id.is_not(None)
     return or_(
@@ -194,7 +197,7 @@ def _visible_share(principal: Principal) -> Any:
 
 
 def get_share(engine: Engine, principal: Principal, share_id: uuid.UUID) -> ShareInfo:
-    share = m.CaseShare.__table__
+    share = table_of(m.CaseShare)
     with engine.connect() as connection:
         found = _share_rows(connection, (share.c.id == share_id) & _visible_share(principal))
     if not found:
@@ -205,14 +208,14 @@ def get_share(engine: Engine, principal: Principal, share_id: uuid.UUID) -> Shar
 def inbox(engine: Engine, principal: Principal) -> list[ShareInfo]:
     """Referrals to the principal's organisation."""
     principal.require("case:read")
-    share = m.CaseShare.__table__
+    share = table_of(m.CaseShare)
     with engine.connect() as connection:
         return _share_rows(connection, share.c.to_organisation_id == principal.organisation_id)
 
 
 def outbox(engine: Engine, principal: Principal) -> list[ShareInfo]:
     principal.require("case:read")
-    share = m.CaseShare.__table__
+    share = table_of(m.CaseShare)
     with engine.connect() as connection:
         return _share_rows(connection, share.c.from_organisation_id == principal.organisation_id)
 
@@ -222,7 +225,7 @@ def decide(engine: Engine, principal: Principal, share_id: uuid.UUID, decision: 
     principal.require("referral:decide")
     if decision not in DECISIONS:
         raise SharingError("the decision is accept, decline or complete")
-    share = m.CaseShare.__table__
+    share = table_of(m.CaseShare)
     with engine.begin() as connection:
         row = connection.execute(
             select(share).where(
@@ -254,7 +257,7 @@ def decide(engine: Engine, principal: Principal, share_id: uuid.UUID, decision: 
 def withdraw(engine: Engine, principal: Principal, share_id: uuid.UUID) -> ShareInfo:
     """The referring organisation ends the share: the receiver loses access at once."""
     principal.require("referral:withdraw")
-    share = m.CaseShare.__table__
+    share = table_of(m.CaseShare)
     with engine.begin() as connection:
         row = connection.execute(
             select(share).where(
@@ -290,7 +293,7 @@ def withdraw_for_lost_consent(
     """After a consent change: end every consent-based share the person no longer agrees to."""
     if consent_given(document):
         return 0
-    share = m.CaseShare.__table__
+    share = table_of(m.CaseShare)
     ended = connection.execute(
         update(share)
         .where(

@@ -102,7 +102,9 @@ def _prepare_demo(engine: Engine, cases: int, seed: int) -> None:
     hub = ensure_demo_hub(engine)
     console.print(
         "Demo organisations: "
-        + ", ".join(f"{slug} ({count} cases)" for slug, count in sorted(hub.cases_by_organisation.items()))
+        + ", ".join(
+            f"{slug} ({count} cases)" for slug, count in sorted(hub.cases_by_organisation.items())
+        )
     )
     console.print(
         "Sign in as [bold]caseworker@demo-ngo[/bold] (or supervisor@, analyst@, admin@, "
@@ -135,7 +137,9 @@ def org_add(
     name: Annotated[str, typer.Option("--name", help="Full name.")] = "",
     type_: Annotated[str | None, typer.Option("--type", help="organisation_type code.")] = None,
     country: Annotated[str | None, typer.Option("--country", help="ISO 3166 alpha-2.")] = None,
-    acting_as: Annotated[str | None, typer.Option("--as", help="Operator name for the audit log.")] = None,
+    acting_as: Annotated[
+        str | None, typer.Option("--as", help="Operator name for the audit log.")
+    ] = None,
 ) -> None:
     """Add an organisation."""
     from tiphub.cases import accounts
@@ -156,7 +160,9 @@ def org_list() -> None:
 
     table = Table("slug", "name", "type", "country", "users", "cases")
     for org in accounts.list_organisations(_engine(), _operator()):
-        table.add_row(org.slug, org.name, org.type or "", org.country or "", str(org.users), str(org.cases))
+        table.add_row(
+            org.slug, org.name, org.type or "", org.country or "", str(org.users), str(org.cases)
+        )
     console.print(table)
 
 
@@ -230,8 +236,12 @@ def users_list(
     for user in accounts.list_users(_engine(), _operator(), organisation):
         state = "disabled" if user.disabled else "locked" if user.locked else "active"
         table.add_row(
-            user.username, user.organisation, ", ".join(user.roles), user.team or "",
-            "yes" if user.has_totp else "no", state,
+            user.username,
+            user.organisation,
+            ", ".join(user.roles),
+            user.team or "",
+            "yes" if user.has_totp else "no",
+            state,
         )
     console.print(table)
 
@@ -288,7 +298,9 @@ def roles_list() -> None:
     with engine.connect() as connection:
         for role in role_specs(connection).values():
             table.add_row(
-                role.name, role.scope, "yes" if role.sees_identity else "no",
+                role.name,
+                role.scope,
+                "yes" if role.sees_identity else "no",
                 ", ".join(sorted(role.permissions)),
             )
     console.print(table)
@@ -341,15 +353,24 @@ def audit_list(
     """The newest audit entries (no personal data is ever in them)."""
     from tiphub.cases import audit
 
-    table = Table("#", "when (UTC)", "actor", "organisation", "action", "resource", "outcome", "flag")
+    table = Table(
+        "#", "when (UTC)", "actor", "organisation", "action", "resource", "outcome", "flag"
+    )
     rows = audit.browse(
-        _engine(), _operator(), audit.AuditFilter(actor=actor, action=action, flagged_only=flagged),
+        _engine(),
+        _operator(),
+        audit.AuditFilter(actor=actor, action=action, flagged_only=flagged),
         limit=limit,
     )
     for row in rows:
         table.add_row(
-            str(row["sequence"]), str(row["at"])[:19], row["actor"], row["organisation"] or "",
-            row["action"], f"{row['resource_type'] or ''} {row['resource_id'] or ''}".strip(),
-            row["outcome"], "!" if row["flagged"] else "",
+            str(row["sequence"]),
+            str(row["at"])[:19],
+            row["actor"],
+            row["organisation"] or "",
+            row["action"],
+            f"{row['resource_type'] or ''} {row['resource_id'] or ''}".strip(),
+            row["outcome"],
+            "!" if row["flagged"] else "",
         )
     console.print(table)

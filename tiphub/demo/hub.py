@@ -16,6 +16,7 @@ from sqlalchemy import Engine, delete, select, update
 from tiphub.cases import accounts
 from tiphub.cases.access import local_operator
 from tiphub.store import models as m
+from tiphub.store.models import table_of
 
 DEMO_ORGANISATIONS = (
     ("demo-ngo", "Demo Survivor Support NGO", "NGO"),
@@ -49,16 +50,20 @@ def demo_password() -> tuple[str, bool]:
 
 def fold_demo_organisations(engine: Engine) -> dict[str, int]:
     """Move every other organisation's cases and people into the three demo organisations."""
-    org = m.Organisation.__table__
-    case = m.Case.__table__
-    person = m.Person.__table__
+    org = table_of(m.Organisation)
+    case = table_of(m.Case)
+    person = table_of(m.Person)
     with engine.begin() as connection:
         existing = {row.slug: row for row in connection.execute(select(org))}
         for slug, name, type_ in DEMO_ORGANISATIONS:
             if slug not in existing:
                 connection.execute(
                     org.insert().values(
-                        id=m.new_id(), slug=slug, name=name, type=type_, country=None,
+                        id=m.new_id(),
+                        slug=slug,
+                        name=name,
+                        type=type_,
+                        country=None,
                         created_at=m.utcnow(),
                     )
                 )
@@ -72,17 +77,18 @@ def fold_demo_organisations(engine: Engine) -> dict[str, int]:
                 update(case).where(case.c.organisation_id == row.id).values(organisation_id=target)
             )
             connection.execute(
-                update(person).where(person.c.organisation_id == row.id).values(
-                    organisation_id=target
-                )
+                update(person)
+                .where(person.c.organisation_id == row.id)
+                .values(organisation_id=target)
             )
             connection.execute(delete(org).where(org.c.id == row.id))
         connection.execute(update(case).where(case.c.team.is_(None)).values(team=DEMO_TEAM))
         counts = {}
         for slug in demo_slugs:
             counts[slug] = len(
-                connection.execute(select(case.c.id).where(case.c.organisation_id == ids[slug]))
-                .all()
+                connection.execute(
+                    select(case.c.id).where(case.c.organisation_id == ids[slug])
+                ).all()
             )
     return counts
 
@@ -112,5 +118,3 @@ def ensure_demo_hub(engine: Engine) -> DemoHub:
                     display_name=f"Demo {role}",
                 )
     return DemoHub(tuple(usernames), password, generated, counts)
-
-

@@ -16,8 +16,8 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
 from tiphub.files import make_private, make_private_dir
-from tiphub.store.keys import KeyStatus, check_keys
 from tiphub.store.config import database_url, normalise_url
+from tiphub.store.keys import KeyStatus, check_keys
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy.types import Text
 
 from tiphub.store import crypto
 from tiphub.store import models as m
+from tiphub.store.models import table_of
 
 ROTATION_BATCH = 2_000
 
@@ -25,7 +26,7 @@ class KeyStatus:
 
 
 def _key_check() -> Table:
-    return m.KeyCheck.__table__  # type: ignore[return-value]
+    return table_of(m.KeyCheck)
 
 
 def register(connection: Connection, ring: crypto.Keyring) -> None:
@@ -38,7 +39,9 @@ def register(connection: Connection, ring: crypto.Keyring) -> None:
         if key_id not in known
     ]
     if "index" not in known:
-        rows.append({"key_id": "index", "purpose": "index", "fingerprint": ring.index_fingerprint()})
+        rows.append(
+            {"key_id": "index", "purpose": "index", "fingerprint": ring.index_fingerprint()}
+        )
     if rows:
         connection.execute(table.insert(), [{**row, "created_at": m.utcnow()} for row in rows])
 
@@ -49,7 +52,7 @@ def check_keys(engine: Engine) -> KeyStatus:
     A database that has never sealed anything gets a new key file; one that has must find
     its keys, or the user is told which file is missing instead of a second key being made.
     """
-    table = m.KeyCheck.__table__
+    table = table_of(m.KeyCheck)
     with engine.begin() as connection:
         registered = {
             row.key_id: row for row in connection.execute(select(table)) if row.retired_at is None
@@ -59,8 +62,8 @@ def check_keys(engine: Engine) -> KeyStatus:
             if key_id == "index":
                 matches = row.fingerprint == ring.index_fingerprint()
             else:
-                matches = (
-                    key_id in ring.encryption_keys and row.fingerprint == ring.fingerprint(key_id)
+                matches = key_id in ring.encryption_keys and row.fingerprint == ring.fingerprint(
+                    key_id
                 )
             if not matches:
                 raise crypto.KeyMismatchError(
@@ -129,9 +132,13 @@ def rotate(
                         connection.execute(
                             update(table)
                             .where(table.c[key] == row_key)
-                            .values({column: type_coerce(
-                                rotated.seal(plain, sealed_type.context), Text
-                            )})
+                            .values(
+                                {
+                                    column: type_coerce(
+                                        rotated.seal(plain, sealed_type.context), Text
+                                    )
+                                }
+                            )
                         )
                     last = rows[-1][0]
                     resealed += len(rows)
@@ -153,4 +160,3 @@ def rotate(
 
 def key_file_location() -> Path:
     return crypto.key_file_path()
-

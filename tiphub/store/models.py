@@ -28,6 +28,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     Uuid,
@@ -74,6 +75,11 @@ def utcnow() -> dt.datetime:
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {dict[str, Any]: JsonList, list[str]: JsonList}  # noqa: RUF012
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's table, typed as one (``__table__`` is typed as any FromClause)."""
+    return model.__table__  # type: ignore[return-value]
 
 
 def _id() -> Mapped[uuid.UUID]:

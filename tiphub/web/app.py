@@ -63,7 +63,9 @@ def create_app(engine: Engine, settings: HubSettings | None = None) -> FastAPI:
     app.state.sign_in_limiter = SignInLimiter(settings.sign_in_attempts_per_minute)
 
     @app.middleware("http")
-    async def protect(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def protect(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         length = request.headers.get("content-length")
         limit = settings.max_upload_bytes
         if length is not None and (not length.isdigit() or int(length) > limit):
@@ -131,7 +133,9 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(KeyProblem)
     async def on_key_problem(request: Request, exc: KeyProblem) -> Response:
-        return respond(request, 503, "the hub cannot open its encryption keys; tell your administrator")
+        return respond(
+            request, 503, "the hub cannot open its encryption keys; tell your administrator"
+        )
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, exc: RequestValidationError) -> Response:

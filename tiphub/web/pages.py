@@ -78,6 +78,11 @@ def render_page(
 def render_error(request: Request, status: int, detail: str) -> HTMLResponse:
     principal = getattr(request.state, "principal", None)
     return render_page(
-        request, "error.html", "Something is wrong", principal, status_code=status,
-        status=status, detail=detail,
+        request,
+        "error.html",
+        "Something is wrong",
+        principal,
+        status_code=status,
+        status=status,
+        detail=detail,
     )

@@ -68,8 +68,11 @@ async def current_principal(request: Request) -> Principal:
         if authorization:
             scheme, _, secret = authorization.partition(" ")
             if scheme.lower() != "bearer" or not secret.strip():
-                raise ProblemError(401, "use an Authorization: Bearer token",
-                              headers={"WWW-Authenticate": "Bearer"})
+                raise ProblemError(
+                    401,
+                    "use an Authorization: Bearer token",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
             principal = accounts.resolve_token(engine, secret.strip(), "api", source)
         else:
             session = _session_secret(request)
@@ -80,7 +83,8 @@ async def current_principal(request: Request) -> Principal:
     except accounts.AuthenticationError:
         if authorization:
             raise ProblemError(
-                401, "the token is invalid, expired or revoked",
+                401,
+                "the token is invalid, expired or revoked",
                 headers={"WWW-Authenticate": "Bearer"},
             ) from None
         raise NotSignedInError() from None

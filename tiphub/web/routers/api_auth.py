@@ -51,7 +51,9 @@ def sign_in(request: Request, username: str, password: str, otp: str | None) -> 
     """Shared by the API and the sign-in page: rate limit, then one vague failure."""
     source = client_source(request)
     if not request.app.state.sign_in_limiter.allow(source):
-        raise ProblemError(429, "too many sign-in attempts; wait a minute", headers={"Retry-After": "60"})
+        raise ProblemError(
+            429, "too many sign-in attempts; wait a minute", headers={"Retry-After": "60"}
+        )
     try:
         return accounts.authenticate(
             engine_of(request),
@@ -73,8 +75,12 @@ async def issue_access_token(
 ) -> TokenAnswer:
     principal = sign_in(request, credentials.username, credentials.password, credentials.otp)
     issued = accounts.issue_token(
-        engine_of(request), principal, kind="api", scopes=["*"],
-        days=SIGN_IN_TOKEN_DAYS, label="sign-in",
+        engine_of(request),
+        principal,
+        kind="api",
+        scopes=["*"],
+        days=SIGN_IN_TOKEN_DAYS,
+        label="sign-in",
     )
     return TokenAnswer(access_token=issued.secret, expires_in=SIGN_IN_TOKEN_DAYS * 24 * 3600)
 

@@ -385,9 +385,25 @@ def upgrade() -> None:
     _audit_append_only()
 
 
+def _sqlite_birth_dates() -> list[dict[str, object]]:
+    """SQLite: the opened birth dates, kept aside while the column turns back into DATE.
+
+    Batch mode copies a column whose type affinity changes through CAST, and
+    CAST('1990-03-04' AS DATE) is 1990 in SQLite (DATE has numeric affinity).
+    """
+    connection = op.get_bind()
+    if connection.dialect.name != 'sqlite':
+        return []
+    rows = connection.execute(
+        sa.text('SELECT person_id, birth_date FROM person_identity WHERE birth_date IS NOT NULL')
+    ).all()
+    return [{'k': key, 'v': value} for key, value in rows]
+
+
 def downgrade() -> None:
     _drop_audit_triggers()
     _rewrite_values(seal=False)
+    birth_dates = _sqlite_birth_dates()
     with op.batch_alter_table('trafficking_event', schema=None) as batch_op:
         batch_op.alter_column('postal_code',
                existing_type=sa.Text(),
@@ -471,6 +487,10 @@ def downgrade() -> None:
         batch_op.drop_column('birth_date_index')
         batch_op.drop_column('family_name_index')
         batch_op.drop_column('first_name_index')
+    if birth_dates:
+        op.get_bind().execute(
+            sa.text('UPDATE person_identity SET birth_date = :v WHERE person_id = :k'), birth_dates
+        )
 
     with op.batch_alter_table('person_identifier', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_person_identifier_value_index'))
