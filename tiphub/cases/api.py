@@ -33,6 +33,7 @@ from tiphub.cases.access import (
     shared_sections,
 )
 from tiphub.cases.canonical import IDENTITY_FIELDS, case_document, without_identity
+from tiphub.cases.matches import matches_elsewhere
 from tiphub.cases.persistence import CaseWriter, WriteCounts, iter_case_documents, lock_case_writes
 from tiphub.cases.schema import CaseRecord
 from tiphub.cases.sharing import withdraw_for_lost_consent
@@ -109,6 +110,9 @@ class CaseView:
     # None for the owning organisation; the shared sections for a receiving one.
     shared_sections: tuple[str, ...] | None
     identity_visible: bool
+    # Organisations sharing with this one that also hold one of the case's people (names of
+    # organisations only, from the latest database link).
+    matches_elsewhere: tuple[str, ...] = ()
 
 
 def etag_of(case_id: uuid.UUID, version: int, source_hash: str) -> str:
@@ -326,6 +330,7 @@ class CaseStore:
             owned and self.principal.can("case:update"),
             None if sections is None else tuple(sorted(sections)),
             identity,
+            tuple(matches_elsewhere(self.engine, self.principal, row.id)) if owned else (),
         )
 
     def page(

@@ -61,10 +61,19 @@ def _audit(engine: Engine, action: str, **kwargs: Any) -> None:
 
 
 def _engine() -> Engine:
-    from tiphub.store.db import default_engine
+    """The configured database, migrated, with its keys checked (a new key file announced)."""
+    from tiphub.store.db import default_engine, ensure_schema
 
     _quiet_alembic()
-    return default_engine()
+    engine = default_engine()
+    status = ensure_schema(engine)
+    if status.created:
+        errors.print(
+            f"Created the encryption key file {status.key_file} (mode 0600). Back it up apart "
+            "from the database: without it nobody can read the names stored in tiphub.",
+            highlight=False,
+        )
+    return engine
 
 
 @app.command("import")

@@ -54,19 +54,6 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def _announce_key_file(engine: Engine) -> None:
-    from tiphub.store.db import ensure_schema
-
-    status = ensure_schema(engine)
-    if status.created:
-        errors.print(
-            f"Created the encryption key file {status.key_file} (mode 0600). Back it up "
-            "somewhere safe and apart from the database: without it nobody can read the "
-            "names stored in tiphub.",
-            highlight=False,
-        )
-
-
 def serve_hub(host: str, port: int, demo: bool, cases: int = 2_000, seed: int = 1) -> None:
     import uvicorn
 
@@ -76,7 +63,6 @@ def serve_hub(host: str, port: int, demo: bool, cases: int = 2_000, seed: int = 
     if demo and not _is_loopback(host):
         _fail("demo mode serves on loopback only (127.0.0.1 or ::1): its passwords are shown")
     engine = _engine()
-    _announce_key_file(engine)
     if demo:
         _prepare_demo(engine, cases, seed)
     app = create_app(engine, HubSettings(demo=demo, secure_cookies=not _is_loopback(host)))

@@ -272,6 +272,18 @@ def _link_plain(
         )
     except BackendUnavailableError as error:
         raise CommandError(f"--backend {backend}: {error}") from None
+    if not paths and engine is not None:
+        from tiphub.cases import audit
+        from tiphub.cases.access import local_operator
+        from tiphub.cases.matches import record_match_notices
+
+        notices = record_match_notices(engine, run.clusters, run.summary.get("review_run"))
+        audit.record_now(
+            engine,
+            local_operator(),
+            "linkage.run",
+            details={"records": len(records.frame), "cross_organisation_notices": notices},
+        )
     return {
         "records": records.frame,
         "clusters": run.clusters,

@@ -582,3 +582,19 @@ class ErasureRecord(Base):
     removed: Mapped[dict[str, Any]] = mapped_column(default=dict)
     performed_by: Mapped[str] = mapped_column(String(200))
     performed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class MatchNotice(Base):
+    """The latest database link found this person also at another organisation.
+
+    It holds no content of the other record: the organisation only learns that a match
+    exists, and only where the other organisation shares cases with it.
+    """
+
+    __tablename__ = "match_notice"
+    __table_args__ = (UniqueConstraint("person_id", "other_organisation_id"),)
+    id: Mapped[uuid.UUID] = _id()
+    person_id: Mapped[uuid.UUID] = _parent("person")
+    other_organisation_id: Mapped[uuid.UUID] = _parent("organisation")
+    linkage_run_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

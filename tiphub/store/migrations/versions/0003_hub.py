@@ -243,6 +243,21 @@ def upgrade() -> None:
     with op.batch_alter_table('access_token', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_access_token_user_id'), ['user_id'], unique=False)
 
+    op.create_table('match_notice',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('person_id', sa.Uuid(), nullable=False),
+    sa.Column('other_organisation_id', sa.Uuid(), nullable=False),
+    sa.Column('linkage_run_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['other_organisation_id'], ['organisation.id'], name=op.f('fk_match_notice_other_organisation_id_organisation'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_match_notice_person_id_person'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_match_notice')),
+    sa.UniqueConstraint('person_id', 'other_organisation_id', name=op.f('uq_match_notice_person_id'))
+    )
+    with op.batch_alter_table('match_notice', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_match_notice_other_organisation_id'), ['other_organisation_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_match_notice_person_id'), ['person_id'], unique=False)
+
     op.create_table('case_share',
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('case_id', sa.Uuid(), nullable=False),
@@ -418,7 +433,8 @@ def downgrade() -> None:
         batch_op.alter_column('data',
                existing_type=sa.Text(),
                type_=_json(),
-               existing_nullable=False)
+               existing_nullable=False,
+               postgresql_using='"data"::jsonb')
 
     with op.batch_alter_table('person_identity', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_person_identity_first_name_index'))
@@ -427,11 +443,13 @@ def downgrade() -> None:
         batch_op.alter_column('mailing_longitude',
                existing_type=sa.Text(),
                type_=sa.FLOAT(),
-               existing_nullable=True)
+               existing_nullable=True,
+               postgresql_using='"mailing_longitude"::double precision')
         batch_op.alter_column('mailing_latitude',
                existing_type=sa.Text(),
                type_=sa.FLOAT(),
-               existing_nullable=True)
+               existing_nullable=True,
+               postgresql_using='"mailing_latitude"::double precision')
         batch_op.alter_column('mailing_postal_code',
                existing_type=sa.Text(),
                type_=sa.VARCHAR(length=1000),
@@ -463,7 +481,8 @@ def downgrade() -> None:
         batch_op.alter_column('birth_date',
                existing_type=sa.Text(),
                type_=sa.DATE(),
-               existing_nullable=True)
+               existing_nullable=True,
+               postgresql_using='"birth_date"::date')
         batch_op.alter_column('title',
                existing_type=sa.Text(),
                type_=sa.VARCHAR(length=1000),
@@ -508,11 +527,13 @@ def downgrade() -> None:
         batch_op.alter_column('right_values',
                existing_type=sa.Text(),
                type_=_json(),
-               existing_nullable=False)
+               existing_nullable=False,
+               postgresql_using='"right_values"::jsonb')
         batch_op.alter_column('left_values',
                existing_type=sa.Text(),
                type_=_json(),
-               existing_nullable=False)
+               existing_nullable=False,
+               postgresql_using='"left_values"::jsonb')
 
     with op.batch_alter_table('case_file', schema=None) as batch_op:
         batch_op.drop_column('archived_at')
@@ -524,6 +545,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_case_share_from_organisation_id'))
         batch_op.drop_index(batch_op.f('ix_case_share_case_id'))
 
+    with op.batch_alter_table('match_notice', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_match_notice_person_id'))
+        batch_op.drop_index(batch_op.f('ix_match_notice_other_organisation_id'))
+
+    op.drop_table('match_notice')
     op.drop_table('case_share')
     with op.batch_alter_table('access_token', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_access_token_user_id'))
