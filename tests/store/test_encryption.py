@@ -292,12 +292,14 @@ def test_a_ciphertext_moved_to_another_column_or_row_fails(engine: Engine) -> No
         connection.execute(
             update(table)
             .where(table.c.person_id == first)
-            .values(family_name=type_coerce(
-                connection.execute(
-                    select(raw_family).where(table.c.person_id == second)
-                ).scalar(),
-                Text,
-            ))
+            .values(
+                family_name=type_coerce(
+                    connection.execute(
+                        select(raw_family).where(table.c.person_id == second)
+                    ).scalar(),
+                    Text,
+                )
+            )
         )
     with engine.connect() as connection:
         assert (
@@ -342,7 +344,10 @@ def test_blind_index_search_ignores_case_and_accents_only(engine: Engine) -> Non
     ring = crypto.keyring()
     with engine.begin() as connection:
         table = m.PersonIdentity.__table__
-        for person_id, first, family in ((muller, "Jürgen", "Müller"), (other, "Jurgen", "Mueller")):
+        for person_id, first, family in (
+            (muller, "Jürgen", "Müller"),
+            (other, "Jurgen", "Mueller"),
+        ):
             connection.execute(
                 update(table)
                 .where(table.c.person_id == person_id)
@@ -366,9 +371,9 @@ def test_blind_index_search_ignores_case_and_accents_only(engine: Engine) -> Non
         assert person_ids_matching(connection, family_name="Mull") == []
         both = person_ids_matching(connection, first_name="jurgen", birth_date=dt.date(1980, 1, 2))
         assert sorted(both) == sorted([muller, other])  # Jürgen and Jurgen: accents ignored
-        assert sorted(
-            person_ids_matching(connection, birth_date="1980-01-02")
-        ) == sorted([muller, other])
+        assert sorted(person_ids_matching(connection, birth_date="1980-01-02")) == sorted(
+            [muller, other]
+        )
         assert person_ids_matching(connection, identifier="x1234567") == [muller]
         assert person_ids_matching(connection, identifier="X1234567", family_name="Mueller") == []
         with pytest.raises(ValueError):
@@ -417,11 +422,11 @@ def _fresh_engine_at_0002(database_url: str, tmp_path: Path) -> Engine:
         # the shared PostgreSQL test database may hold other tests' rows: start empty
         with engine.begin() as connection:
             names = [
-                n
-                for n in inspect(connection).get_table_names()
-                if n not in {"alembic_version"}
+                n for n in inspect(connection).get_table_names() if n not in {"alembic_version"}
             ]
-            connection.execute(text(f"TRUNCATE {', '.join(chr(34) + n + chr(34) for n in names)} CASCADE"))
+            connection.execute(
+                text(f"TRUNCATE {', '.join(chr(34) + n + chr(34) for n in names)} CASCADE")
+            )
         return engine
     upgrade(engine, "0002")
     return engine
@@ -434,6 +439,7 @@ def test_migration_seals_plain_values_and_downgrade_opens_them(
     org, person, identifier, note_case, note = (uuid.uuid4() for _ in range(5))
     now = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
     with engine.begin() as connection:
+
         def insert(table: str, **values: Any) -> None:
             columns = ", ".join(f'"{k}"' for k in values)
             marks = ", ".join(f":{k}" for k in values)
@@ -504,8 +510,8 @@ def test_migration_seals_plain_values_and_downgrade_opens_them(
     with engine.connect() as connection:
         back = connection.execute(
             text(
-                'SELECT first_name, family_name, birth_date, mailing_street, mailing_latitude '
-                'FROM person_identity'
+                "SELECT first_name, family_name, birth_date, mailing_street, mailing_latitude "
+                "FROM person_identity"
             )
         ).one()
         assert back.first_name == PLAIN_PERSON["first_name"]
@@ -595,10 +601,7 @@ def test_rotation_reseals_everything_and_retires_the_old_key(
         assert set(stored["encryption_keys"]) == {new_id}
         assert os.stat(own_key_file).st_mode & 0o077 == 0
         with engine.connect() as connection:
-            checks = {
-                row.key_id: row
-                for row in connection.execute(select(m.KeyCheck.__table__))
-            }
+            checks = {row.key_id: row for row in connection.execute(select(m.KeyCheck.__table__))}
         assert checks[old_id].retired_at is not None
         assert checks[new_id].retired_at is None
         assert checks[new_id].fingerprint == crypto.keyring().fingerprint(new_id)

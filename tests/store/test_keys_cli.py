@@ -107,8 +107,12 @@ def test_key_problems_are_one_clear_sentence(url: str, tmp_path: Path) -> None:
     saved = keys.read_text()
 
     keys.unlink()
-    for args in (("summary",), ("export", "--format", "jsonl", "--output", str(tmp_path / "x")),
-                 ("keys", "status"), ("keys", "rotate")):
+    for args in (
+        ("summary",),
+        ("export", "--format", "jsonl", "--output", str(tmp_path / "x")),
+        ("keys", "status"),
+        ("keys", "rotate"),
+    ):
         result = tiphub(url, keys, *args)
         assert result.returncode == 2, (args, result.stderr)
         message = " ".join(result.stderr.split())

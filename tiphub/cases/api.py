@@ -301,21 +301,23 @@ class CaseStore:
     def read(self, case_id: uuid.UUID, audited: bool = True) -> CaseView:
         """One case as this principal may see it; ``CaseNotFoundError`` outside its scope."""
         self.principal.require("case:read")
-        with self.engine.begin() as connection:
+        with self.engine.connect() as connection:
             row = self._scoped_row(connection, case_id)
             owned = self._owns(connection, case_id)
             sections = None if owned else shared_sections(connection, self.principal, case_id)
-            if audited:
-                audit.record(
-                    connection,
-                    self.principal,
-                    "case.read",
-                    "case",
-                    case_id,
-                    details={"case_organisation": row.slug, "via_referral": not owned},
-                )
             document = next(
                 iter_case_documents(connection, organisation=row.slug, external_id=row.external_id)
+            )
+        if audited:
+            # Its own short write transaction, and before anything is returned: on SQLite a
+            # read transaction that turns into a write can fail when another writer commits.
+            audit.record_now(
+                self.engine,
+                self.principal,
+                "case.read",
+                resource_type="case",
+                resource_id=case_id,
+                details={"case_organisation": row.slug, "via_referral": not owned},
             )
         visible = document if sections is None else shared_view(document, sections)
         identity = self.principal.sees_identity and (sections is None or "identity" in sections)
@@ -368,14 +370,14 @@ class CaseStore:
             query = query.where(case.c.status == status)
         if search and search.strip():
             query = query.where(self._search_condition(search.strip()))
-        with self.engine.begin() as connection:
+        with self.engine.connect() as connection:
             rows = connection.execute(query).all()
-            audit.record(
-                connection,
-                self.principal,
-                "case.list",
-                details={"returned": min(len(rows), limit), "searched": bool(search)},
-            )
+        audit.record_now(
+            self.engine,
+            self.principal,
+            "case.list",
+            details={"returned": min(len(rows), limit), "searched": bool(search)},
+        )
         items = [
             CaseSummary(
                 row.id,
@@ -494,19 +496,11 @@ class CaseStore:
             .where(table.c.entity_type == "case", table.c.entity_id == case_id)
             .order_by(table.c.version)
         )
-        with self.engine.begin() as connection:
+        with self.engine.connect() as connection:
             row = self._scoped_row(connection, case_id)
             if not self._owns(connection, case_id):
                 raise CaseNotFoundError("no such case")
-            audit.record(
-                connection,
-                self.principal,
-                "case.history",
-                "case",
-                case_id,
-                organisation=row.slug,
-            )
-            return [
+            versions = [
                 Version(
                     version.version,
                     version.operation,
@@ -517,6 +511,15 @@ class CaseStore:
                 )
                 for version in connection.execute(query)
             ]
+        audit.record_now(
+            self.engine,
+            self.principal,
+            "case.history",
+            resource_type="case",
+            resource_id=case_id,
+            organisation=row.slug,
+        )
+        return versions
 
     # -- helpers --------------------------------------------------------------------------
     def _require_full_read(self) -> None:

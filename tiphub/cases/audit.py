@@ -224,9 +224,9 @@ def browse(
         query = query.where(table.c.at >= filters.since)
     if filters.until:
         query = query.where(table.c.at < filters.until)
-    with engine.begin() as connection:
+    with engine.connect() as connection:
         rows = [dict(row._mapping) for row in connection.execute(query)]
-        record(connection, principal, "audit.browse", details={"entries": len(rows)})
+    record_now(engine, principal, "audit.browse", details={"entries": len(rows)})
     return rows
 
 

@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy import Engine, func, select
 
+from tiphub.cases.persistence import lock_case_writes
 from tiphub.cli.progress import errors, progress_bar
 from tiphub.store import crypto
 
@@ -82,7 +83,9 @@ def rotate_command(
             def advance(column: str, done: int) -> None:
                 progress.update(task, completed=done, description=f"resealing {column}")
 
-            new_id, resealed = rotate(engine, keep_old=keep_old, on_progress=advance)
+            new_id, resealed = rotate(
+                engine, keep_old=keep_old, on_progress=advance, write_lock=lock_case_writes
+            )
             progress.update(task, completed=max(total, 1))
     except crypto.KeyProblem as error:
         raise _fail(error) from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,9 +67,10 @@ def check_keys(engine: Engine) -> KeyStatus:
                     key_id
                 )
             if not matches:
+                what = "search index key" if key_id == "index" else f"key {key_id}"
                 raise crypto.KeyMismatchError(
-                    f"the key file {ring.source or 'TIPHUB_KEYS'} does not hold the key "
-                    f"{key_id} that this database's names are sealed with; restore the key "
+                    f"the key file {ring.source or 'TIPHUB_KEYS'} does not hold the {what} "
+                    "that this database's names are sealed with; restore the key "
                     "file that belongs to this database (or point TIPHUB_KEY_FILE at it)"
                 )
         register(connection, ring)
@@ -80,16 +82,64 @@ def _primary_key(table: Table) -> str:
     return column.name
 
 
+def _reseal(
+    engine: Engine,
+    ring: crypto.Keyring,
+    on_progress: Callable[[str, int], None] | None,
+    connection: Connection | None = None,
+) -> int:
+    """Seal every value not yet under the ring's primary key again; batches commit on their
+    own unless ``connection`` (one transaction) is given."""
+    resealed = 0
+    for table_name, columns in crypto.sealed_columns(m.Base.metadata).items():
+        table = m.Base.metadata.tables[table_name]
+        key = _primary_key(table)
+        for column in columns:
+            sealed_type = table.c[column].type
+            assert isinstance(sealed_type, crypto.Sealed)
+            raw = type_coerce(table.c[column], Text)
+            last = None
+            while True:
+                query = select(table.c[key], raw).where(
+                    table.c[column].is_not(None),
+                    ~raw.startswith(f"{crypto.PREFIX}:{ring.primary}:"),
+                )
+                if last is not None:
+                    query = query.where(table.c[key] > last)
+                query = query.order_by(table.c[key]).limit(ROTATION_BATCH)
+                with nullcontext(connection) if connection else engine.begin() as batch:
+                    rows = batch.execute(query).all()
+                    if not rows:
+                        break
+                    for row_key, token in rows:
+                        plain = ring.open(str(token), sealed_type.context)
+                        batch.execute(
+                            update(table)
+                            .where(table.c[key] == row_key)
+                            .values(
+                                {column: type_coerce(ring.seal(plain, sealed_type.context), Text)}
+                            )
+                        )
+                    last = rows[-1][0]
+                    resealed += len(rows)
+                if on_progress:
+                    on_progress(f"{table_name}.{column}", resealed)
+    return resealed
+
+
 def rotate(
     engine: Engine,
     keep_old: bool = False,
     on_progress: Callable[[str, int], None] | None = None,
+    write_lock: Callable[[Connection], None] | None = None,
 ) -> tuple[str, int]:
     """Seal everything under a new key while the hub keeps running; return (new id, values).
 
     The new key is written to the key file first, next to the old ones, so every process
     can read both kinds of value during the rotation; each batch is its own transaction.
-    The old keys leave the key file only when nothing sealed with them remains.
+    The old keys leave the key file only after a last sweep under ``write_lock`` (the case
+    store's write lock), which waits for any import that sealed values with the old key
+    before the rotation began and is still to commit.
     """
     check_keys(engine)
     ring = crypto.keyring()
@@ -105,56 +155,25 @@ def rotate(
     with engine.begin() as connection:
         register(connection, rotated)
     # Running processes re-read the key file at most this often; after it, they seal new
-    # values with the new key, so the scan below cannot be overtaken by an old-key write.
+    # values with the new key.
     time.sleep(crypto.KEY_FILE_RECHECK_SECONDS * 1.5)
-    resealed = 0
-    for table_name, columns in crypto.sealed_columns(m.Base.metadata).items():
-        table = m.Base.metadata.tables[table_name]
-        key = _primary_key(table)
-        for column in columns:
-            sealed_type = table.c[column].type
-            assert isinstance(sealed_type, crypto.Sealed)
-            raw = type_coerce(table.c[column], Text)
-            last = None
-            while True:
-                query = select(table.c[key], raw).where(
-                    table.c[column].is_not(None), ~raw.startswith(f"{crypto.PREFIX}:{new_id}:")
-                )
-                if last is not None:
-                    query = query.where(table.c[key] > last)
-                query = query.order_by(table.c[key]).limit(ROTATION_BATCH)
-                with engine.begin() as connection:
-                    rows = connection.execute(query).all()
-                    if not rows:
-                        break
-                    for row_key, token in rows:
-                        plain = rotated.open(str(token), sealed_type.context)
-                        connection.execute(
-                            update(table)
-                            .where(table.c[key] == row_key)
-                            .values(
-                                {
-                                    column: type_coerce(
-                                        rotated.seal(plain, sealed_type.context), Text
-                                    )
-                                }
-                            )
-                        )
-                    last = rows[-1][0]
-                    resealed += len(rows)
-                if on_progress:
-                    on_progress(f"{table_name}.{column}", resealed)
-    if not keep_old:
-        retired = crypto.Keyring(
+    resealed = _reseal(engine, rotated, on_progress)
+    if keep_old:
+        return new_id, resealed
+    with engine.begin() as connection:
+        if write_lock is not None:
+            write_lock(connection)
+        resealed += _reseal(engine, rotated, on_progress, connection)
+        connection.execute(
+            update(_key_check())
+            .where(_key_check().c.key_id.not_in([new_id, "index"]))
+            .values(retired_at=dt.datetime.now(dt.UTC))
+        )
+    crypto.save_keyring(
+        crypto.Keyring(
             new_id, {new_id: rotated.encryption_keys[new_id]}, ring.index_key, ring.source
         )
-        crypto.save_keyring(retired)
-        with engine.begin() as connection:
-            connection.execute(
-                update(_key_check())
-                .where(_key_check().c.key_id.not_in([new_id, "index"]))
-                .values(retired_at=dt.datetime.now(dt.UTC))
-            )
+    )
     return new_id, resealed
 
 
