@@ -182,32 +182,97 @@ def export_command(
             "--without-identity", help="Leave out names, birth dates, contacts and identifiers."
         ),
     ] = False,
+    encrypt: Annotated[
+        bool,
+        typer.Option(
+            "--encrypt",
+            help="Seal the file with a passphrase (AES-256-GCM, scrypt); the passphrase comes "
+            "from TIPHUB_EXPORT_PASSPHRASE or is asked for. `tiphub decrypt` opens it.",
+        ),
+    ] = False,
 ) -> None:
     """Export cases. CTDC formats carry no identifying fields."""
     from tiphub.exchange.exporter import export
+    from tiphub.files import private_subdir
 
+    passphrase = _export_passphrase() if encrypt else None
     engine = _engine()
+    target = private_subdir("exports") / output.name if passphrase else output
     try:
         with _progress(f"exporting {format}") as progress:
             result = export(
-                output,
+                target,
                 format,
                 engine=engine,
                 organisation=organisation,
                 include_identity=not without_identity,
                 on_progress=lambda cases: progress.update(progress.task_ids[0], completed=cases),
             )
+        if passphrase:
+            from tiphub.exchange.sealed_export import seal_file
+
+            try:
+                seal_file(target, output, passphrase)
+            finally:
+                target.unlink(missing_ok=True)
     except ValueError as error:
         errors.print(f"[red]{error}[/red]")
         raise typer.Exit(code=2) from None
+    if not without_identity and not passphrase and format not in ("ctdc", "ctdc-global"):
+        errors.print(
+            f"{output} holds names and birth dates in plain text: keep it in a private "
+            "place, delete it after use, or export with --encrypt.",
+            highlight=False,
+        )
     _audit(
         engine,
         "export.run",
-        details={"format": format, "cases": result.cases, "identity": not without_identity},
+        details={
+            "format": format,
+            "cases": result.cases,
+            "identity": not without_identity,
+            "encrypted": bool(passphrase),
+        },
     )
     console.print(
         f"Exported {result.cases:,} case(s) as {result.rows:,} {format} record(s) to {output}."
     )
+
+
+def _export_passphrase() -> str:
+    import getpass
+
+    from tiphub.exchange.sealed_export import MIN_PASSPHRASE_LENGTH
+
+    passphrase = os.environ.get("TIPHUB_EXPORT_PASSPHRASE")
+    if not passphrase:
+        passphrase = getpass.getpass("Passphrase for the export: ")
+        if getpass.getpass("Again: ") != passphrase:
+            errors.print("[red]The two passphrases differ.[/red]")
+            raise typer.Exit(code=2)
+    if len(passphrase) < MIN_PASSPHRASE_LENGTH:
+        errors.print(f"[red]A passphrase needs at least {MIN_PASSPHRASE_LENGTH} characters.[/red]")
+        raise typer.Exit(code=2)
+    return passphrase
+
+
+@app.command("decrypt")
+def decrypt_command(
+    sealed: Annotated[Path, typer.Argument(help="A file written by `tiphub export --encrypt`.")],
+    output: Annotated[Path, typer.Option("--output", help="Where to write the opened file.")],
+) -> None:
+    """Open an encrypted export (passphrase from TIPHUB_EXPORT_PASSPHRASE or asked for)."""
+    import getpass
+
+    from tiphub.exchange.sealed_export import SealedFileError, open_file
+
+    passphrase = os.environ.get("TIPHUB_EXPORT_PASSPHRASE") or getpass.getpass("Passphrase: ")
+    try:
+        open_file(sealed, output, passphrase)
+    except (SealedFileError, OSError) as error:
+        errors.print(f"[red]Cannot open {sealed.name}: {error}[/red]", highlight=False)
+        raise typer.Exit(code=1) from None
+    console.print(f"Opened {sealed.name} into {output} (readable by you only).")
 
 
 @app.command("demo")
