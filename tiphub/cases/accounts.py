@@ -200,6 +200,14 @@ def _can_manage(principal: Principal, organisation_slug: str) -> None:
         raise PermissionDeniedError("your role does not allow user:manage here")
 
 
+def _can_manage_user(principal: Principal, row: Any) -> None:
+    """Another organisation's user is not found (404), as if it did not exist: a refusal
+    (403) would confirm the username is taken elsewhere."""
+    if not principal.operator and row.slug != principal.organisation:
+        raise NotFoundError(f"no user {row.username}")
+    _can_manage(principal, row.slug)
+
+
 def add_user(
     engine: Engine,
     principal: Principal,
@@ -309,7 +317,7 @@ def set_disabled(
         row = _user_row(connection, username)
         if row is None:
             raise NotFoundError(f"no user {username}")
-        _can_manage(principal, row.slug)
+        _can_manage_user(principal, row)
         connection.execute(update(table).where(table.c.id == row.id).values(disabled=disabled))
         if disabled:
             _revoke_all(connection, row.id)
@@ -331,7 +339,7 @@ def reset_password(engine: Engine, principal: Principal, username: str, password
         if row is None:
             raise NotFoundError(f"no user {username}")
         if principal.username != username:
-            _can_manage(principal, row.slug)
+            _can_manage_user(principal, row)
         connection.execute(
             update(table)
             .where(table.c.id == row.id)
@@ -357,7 +365,7 @@ def enrol_totp(engine: Engine, principal: Principal, username: str) -> str:
         if row is None:
             raise NotFoundError(f"no user {username}")
         if principal.username != username:
-            _can_manage(principal, row.slug)
+            _can_manage_user(principal, row)
         connection.execute(
             update(table)
             .where(table.c.id == row.id)

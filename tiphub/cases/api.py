@@ -251,7 +251,7 @@ class CaseStore:
         with self.engine.begin() as connection:
             lock_case_writes(connection)
             row = self._scoped_row(connection, case_id)
-            if not self._owns(connection, case_id):
+            if not row.owned:
                 raise PermissionDeniedError("a case shared with you by referral is read-only")
             if if_match is not None and if_match != etag_of(row.id, row.version, row.source_hash):
                 raise ConflictError("the case changed since you read it; reload it and retry")
@@ -303,10 +303,13 @@ class CaseStore:
         self.principal.require("case:read")
         with self.engine.connect() as connection:
             row = self._scoped_row(connection, case_id)
-            owned = self._owns(connection, case_id)
+            owned = bool(row.owned)
             sections = None if owned else shared_sections(connection, self.principal, case_id)
             document = next(
                 iter_case_documents(connection, organisation=row.slug, external_id=row.external_id)
+            )
+            elsewhere = (
+                tuple(matches_elsewhere(connection, self.principal, row.id)) if owned else ()
             )
         if audited:
             # Its own short write transaction, and before anything is returned: on SQLite a
@@ -318,6 +321,7 @@ class CaseStore:
                 resource_type="case",
                 resource_id=case_id,
                 details={"case_organisation": row.slug, "via_referral": not owned},
+                durable=False,
             )
         visible = document if sections is None else shared_view(document, sections)
         identity = self.principal.sees_identity and (sections is None or "identity" in sections)
@@ -332,7 +336,7 @@ class CaseStore:
             owned and self.principal.can("case:update"),
             None if sections is None else tuple(sorted(sections)),
             identity,
-            tuple(matches_elsewhere(self.engine, self.principal, row.id)) if owned else (),
+            elsewhere,
         )
 
     def page(
@@ -377,6 +381,7 @@ class CaseStore:
             self.principal,
             "case.list",
             details={"returned": min(len(rows), limit), "searched": bool(search)},
+            durable=False,
         )
         items = [
             CaseSummary(
@@ -483,7 +488,7 @@ class CaseStore:
         return found
 
     def history(self, organisation: str, external_id: str) -> list[Version]:
-        case_id = self._case_id(organisation, external_id)
+        case_id = self.case_id_of(organisation, external_id)
         if case_id is None:
             return []
         return self.history_of(case_id)
@@ -498,7 +503,7 @@ class CaseStore:
         )
         with self.engine.connect() as connection:
             row = self._scoped_row(connection, case_id)
-            if not self._owns(connection, case_id):
+            if not row.owned:
                 raise CaseNotFoundError("no such case")
             versions = [
                 Version(
@@ -539,10 +544,12 @@ class CaseStore:
         return connection.execute(query).first() is not None
 
     def _scoped_row(self, connection: Connection, case_id: uuid.UUID) -> Any:
+        """The case row with its organisation's slug and ``owned`` (in the principal's own
+        scope rather than shared with it); ``CaseNotFoundError`` outside its scope."""
         case = table_of(m.Case)
         org = table_of(m.Organisation)
         row = connection.execute(
-            select(case, org.c.slug)
+            select(case, org.c.slug, own_scope_condition(self.principal).label("owned"))
             .join(org, org.c.id == case.c.organisation_id)
             .where(case.c.id == case_id, case_scope_condition(self.principal))
         ).first()
@@ -563,7 +570,8 @@ class CaseStore:
         )
         return connection.execute(query).scalar_one_or_none()
 
-    def _case_id(self, organisation: str, external_id: str) -> uuid.UUID | None:
+    def case_id_of(self, organisation: str, external_id: str) -> uuid.UUID | None:
+        """The id of a case in the principal's own scope, or None."""
         with self.engine.connect() as connection:
             case_id = self._case_id_in(connection, organisation, external_id)
             if case_id is None or not self._owns(connection, case_id):

@@ -11,7 +11,7 @@ import uuid
 from collections import defaultdict
 
 import pandas as pd
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Connection, Engine, delete, select
 
 from tiphub.cases.access import READABLE_SHARE_STATES, Principal
 from tiphub.store import models as m
@@ -67,7 +67,9 @@ def record_match_notices(engine: Engine, clusters: pd.DataFrame, run_id: int | N
     return len(unique)
 
 
-def matches_elsewhere(engine: Engine, principal: Principal, case_id: uuid.UUID) -> list[str]:
+def matches_elsewhere(
+    bind: Engine | Connection, principal: Principal, case_id: uuid.UUID
+) -> list[str]:
     """Organisations that share with the principal's and also hold one of this case's people."""
     if principal.organisation_id is None:
         return []
@@ -90,5 +92,7 @@ def matches_elsewhere(engine: Engine, principal: Principal, case_id: uuid.UUID) 
         )
         .order_by(organisation.c.slug)
     )
-    with engine.connect() as connection:
+    if isinstance(bind, Connection):
+        return list(bind.execute(query).scalars())
+    with bind.connect() as connection:
         return list(connection.execute(query).scalars())

@@ -313,3 +313,14 @@ def withdraw_for_lost_consent(
             details={"referrals_ended": ended},
         )
     return int(ended)
+
+
+def referral_targets(engine: Engine, principal: Principal) -> list[tuple[str, str]]:
+    """Every other organisation, as (slug, name) by name: where a case can be referred."""
+    principal.require("referral:create")
+    org = table_of(m.Organisation)
+    query = select(org.c.slug, org.c.name).order_by(org.c.name, org.c.slug)
+    if principal.organisation_id is not None:
+        query = query.where(org.c.id != principal.organisation_id)
+    with engine.connect() as connection:
+        return [(row.slug, row.name) for row in connection.execute(query)]

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, and_, func, select, true
 from sqlalchemy.orm import aliased
 
+from tiphub.cases.access import PermissionDeniedError, Principal
 from tiphub.cases.schema import VICTIM_ROLES
 from tiphub.exchange.ctdc import age_band
 from tiphub.store import models as m
@@ -67,20 +69,39 @@ def _age(birth: dt.date, on: dt.date) -> int:
     return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
 
 
-def summarise(connection: Connection, top: int = 10) -> StoreSummary:
+def summarise(
+    connection: Connection, top: int = 10, organisation_id: uuid.UUID | None = None
+) -> StoreSummary:
+    """The whole store's figures, or one organisation's with ``organisation_id``."""
     summary = StoreSummary()
     participant = m.CaseParticipant.__table__
     person = m.Person.__table__
-    victim_roles = participant.c.role.in_(sorted(VICTIM_ROLES))
+    case = m.Case.__table__
+    organisation = m.Organisation.__table__
+    victim_roles: ColumnElement[bool] = participant.c.role.in_(sorted(VICTIM_ROLES))
+    if organisation_id is not None:
+        # Participants of the organisation's own cases only (shared cases are not counted).
+        own_cases = select(case.c.id).where(case.c.organisation_id == organisation_id)
+        victim_roles = and_(victim_roles, participant.c.case_id.in_(own_cases))
     summary.organisations = connection.execute(
-        select(func.count()).select_from(m.Organisation.__table__)
+        select(func.count())
+        .select_from(organisation)
+        .where(true() if organisation_id is None else organisation.c.id == organisation_id)
     ).scalar_one()
     summary.cases = connection.execute(
-        select(func.count()).select_from(m.Case.__table__)
+        select(func.count())
+        .select_from(case)
+        .where(true() if organisation_id is None else case.c.organisation_id == organisation_id)
     ).scalar_one()
     summary.victims = connection.execute(select(func.count()).where(victim_roles)).scalar_one()
 
-    for (types,) in connection.execute(select(m.VictimContext.__table__.c.exploitation_types)):
+    victim_context = m.VictimContext.__table__
+    types_query = select(victim_context.c.exploitation_types)
+    if organisation_id is not None:
+        types_query = types_query.join(
+            participant, participant.c.id == victim_context.c.participant_id
+        ).where(participant.c.case_id.in_(own_cases))
+    for (types,) in connection.execute(types_query):
         summary.by_exploitation_type.update(types or ["Not recorded"])
 
     gender_counts = (
@@ -93,7 +114,6 @@ def summarise(connection: Connection, top: int = 10) -> StoreSummary:
         summary.by_sex[SEX_OF_GENDER.get(gender or "", "Unknown")] += count
 
     identity = m.PersonIdentity.__table__
-    case = m.Case.__table__
     ages = (
         select(identity.c.birth_date, case.c.opened_on)
         .select_from(participant)
@@ -122,6 +142,7 @@ def summarise(connection: Connection, top: int = 10) -> StoreSummary:
             origin.c.type == "Recruitment",
             origin.c.country.is_not(None),
             destination.c.country.is_not(None),
+            true() if organisation_id is None else origin.c.case_id.in_(own_cases),
         )
         .group_by(origin.c.country, destination.c.country)
         .order_by(func.count().desc(), origin.c.country, destination.c.country)
@@ -129,3 +150,12 @@ def summarise(connection: Connection, top: int = 10) -> StoreSummary:
     )
     summary.top_country_pairs = [(a, b, n) for a, b, n in connection.execute(pairs)]
     return summary
+
+
+def organisation_summary(engine: Engine, principal: Principal, top: int = 10) -> StoreSummary:
+    """The principal's organisation's figures (every organisation's for the local operator)."""
+    principal.require("statistics:read")
+    if not principal.operator and principal.organisation_id is None:
+        raise PermissionDeniedError("statistics are an organisation's; you belong to none")
+    with engine.connect() as connection:
+        return summarise(connection, top, None if principal.operator else principal.organisation_id)

@@ -16,7 +16,15 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from tiphub.cli.estimate import estimate_command
-from tiphub.cli.hub import audit_app, org_app, roles_app, serve_command, serve_hub, users_app
+from tiphub.cli.hub import (
+    audit_app,
+    org_app,
+    retention_app,
+    roles_app,
+    serve_command,
+    serve_hub,
+    users_app,
+)
 from tiphub.cli.keys import keys_app
 from tiphub.cli.linkage import link_command, linkage_app
 from tiphub.cli.progress import progress_bar as _progress
@@ -41,6 +49,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(org_app, name="org")
 app.add_typer(audit_app, name="audit")
 app.add_typer(roles_app, name="roles")
+app.add_typer(retention_app, name="retention")
 app.add_typer(keys_app, name="keys")
 console = Console()
 errors = Console(stderr=True)
@@ -372,7 +381,9 @@ def start_command(
         int, typer.Option("--cases", min=1, help="Demo cases to load into an empty database.")
     ] = DEFAULT_DEMO_CASES,
     seed: Annotated[int, typer.Option("--seed")] = 1,
-    host: Annotated[str, typer.Option("--host", help="Loopback address to serve on.")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option("--host", help="Loopback address to serve on.")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
     serve: Annotated[
         bool, typer.Option("--serve/--no-serve", help="Serve the hub after the summary.")

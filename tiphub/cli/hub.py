@@ -360,3 +360,74 @@ def audit_list(
             "!" if row["flagged"] else "",
         )
     console.print(table)
+
+
+# -- retention and erasure -------------------------------------------------------------------
+
+retention_app = typer.Typer(help="Retention rules and erasure requests.", no_args_is_help=True)
+
+
+@retention_app.command("set")
+def retention_set(
+    organisation: str,
+    archive_after_days: Annotated[
+        int | None, typer.Option("--archive-after-days", help="Closed → archived.")
+    ] = None,
+    delete_after_years: Annotated[
+        int | None, typer.Option("--delete-after-years", help="Archived → deleted.")
+    ] = None,
+) -> None:
+    """Set an organisation's retention rule (leave an option out to keep cases forever)."""
+    from tiphub.cases import retention
+
+    try:
+        rule = retention.set_retention(
+            _engine(), _operator(), archive_after_days, delete_after_years, organisation
+        )
+    except (retention.RetentionError, LookupError) as error:
+        _fail(str(error))
+    console.print(
+        f"{rule.organisation}: archive closed cases after "
+        f"{rule.archive_closed_after_days or '∞'} days, delete archived ones after "
+        f"{rule.delete_archived_after_years or '∞'} years."
+    )
+
+
+@retention_app.command("apply")
+def retention_apply() -> None:
+    """Archive and delete cases by every organisation's rule; print what was done (counts)."""
+    from tiphub.cases import retention
+
+    outcome = retention.apply_retention(_engine(), _operator())
+    console.print(
+        ", ".join(
+            f"{key}: {value}" for key, value in outcome.items() if not isinstance(value, dict)
+        )
+    )
+
+
+@retention_app.command("erase")
+def retention_erase(
+    organisation: str,
+    case_id: Annotated[str, typer.Argument(help="The case's external ID.")],
+    legal_basis: Annotated[
+        str, typer.Option("--legal-basis", help="e.g. 'GDPR art. 17 request of 2026-11-02'.")
+    ],
+) -> None:
+    """Erase one case at a data-protection request; an erasure record keeps counts only."""
+    from tiphub.cases import retention
+    from tiphub.cases.api import CaseStore
+
+    engine = _engine()
+    store = CaseStore(engine, _operator())
+    stored = store.case_id_of(organisation, case_id)
+    if stored is None:
+        _fail(f"no case {case_id} at {organisation}")
+        return
+    try:
+        removed = retention.erase_case(engine, _operator(), stored, legal_basis)
+    except retention.RetentionError as error:
+        _fail(str(error))
+    console.print(
+        "Erased: " + ", ".join(f"{count} {section}" for section, count in removed.items() if count)
+    )

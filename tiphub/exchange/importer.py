@@ -432,6 +432,15 @@ class _Importer:
                     continue
                 if self.organisation and "organisation" not in document:
                     document["organisation"] = self.organisation
+                elif self.organisation and document.get("organisation") != self.organisation:
+                    # As for flat files: never write another organisation's case.
+                    yield self.issue(
+                        number,
+                        "organisation",
+                        document.get("organisation"),
+                        "differs from the organisation given with --organisation",
+                    )
+                    continue
                 yield _Unit(number, document, [])
         finally:
             handle.close()

@@ -46,6 +46,7 @@ __all__ = [
     "format_item",
     "get",
     "item_table",
+    "items_for_organisation",
     "labels",
     "pending",
     "queue_stats",
@@ -271,6 +272,33 @@ def pending(
     )
     if run_id is not None:
         query = query.where(table.c.run_id == _item_id(run_id, "run"))
+    if limit is not None:
+        query = query.limit(int(limit))
+    with engine.connect() as connection:
+        return [_review_item(row) for row in connection.execute(query)]
+
+
+def items_for_organisation(
+    engine: Engine, slug: str, status: Status | None = "pending", *, limit: int | None = 50
+) -> list[ReviewItem]:
+    """Items whose two records both come from one organisation's store (list = its slug).
+
+    The hub's reviewers see only these: a pair reaching into another organisation's records
+    would show that organisation's identity data. ``status`` None lists every status.
+    Pending items come most uncertain first, as in ``pending``; decided ones newest first.
+    """
+    if limit is not None and (not _is_integer(limit) or limit < 1):
+        raise ReviewError("limit must be a positive integer or None")
+    table = _items()
+    query = select(table).where(table.c.left_list == slug, table.c.right_list == slug)
+    if status is not None:
+        if status not in STATUSES:
+            raise ReviewError(f"status must be one of {', '.join(STATUSES)}")
+        query = query.where(table.c.status == status)
+    if status == "pending":
+        query = query.order_by(func.abs(table.c.match_probability - 0.5), table.c.id)
+    else:
+        query = query.order_by(table.c.id.desc())
     if limit is not None:
         query = query.limit(int(limit))
     with engine.connect() as connection:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -66,17 +68,32 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    command.upgrade(alembic_config(engine), revision)
+    with _schema_lock:
+        _ready.pop(engine, None)
+        command.upgrade(alembic_config(engine), revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
-    command.downgrade(alembic_config(engine), revision)
+    with _schema_lock:
+        _ready.pop(engine, None)
+        command.downgrade(alembic_config(engine), revision)
+
+
+# Alembic is not thread-safe, and a web request must not pay for a migration check: the
+# schema and the keys are checked once per engine in this process.
+_schema_lock = threading.RLock()
+_ready: weakref.WeakKeyDictionary[Engine, KeyStatus] = weakref.WeakKeyDictionary()
 
 
 def ensure_schema(engine: Engine) -> KeyStatus:
     """Bring the database to the newest schema and make sure its keys are at hand."""
-    upgrade(engine)
-    return check_keys(engine)
+    with _schema_lock:
+        status = _ready.get(engine)
+        if status is None:
+            upgrade(engine)
+            status = check_keys(engine)
+            _ready[engine] = status
+        return status
 
 
 def table_names(engine: Engine) -> set[str]:

@@ -175,7 +175,11 @@ class PersonIdentifier(Base):
 
 class Case(Base):
     __tablename__ = "case_file"
-    __table_args__ = (UniqueConstraint("organisation_id", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "external_id"),
+        # The hub's case list: one organisation's cases, newest (largest UUIDv7) first.
+        Index("ix_case_file_listing", "organisation_id", "id"),
+    )
     id: Mapped[uuid.UUID] = _id()
     organisation_id: Mapped[uuid.UUID] = _parent("organisation")
     external_id: Mapped[str] = mapped_column(String(200))

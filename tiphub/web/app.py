@@ -46,8 +46,11 @@ SECURITY_HEADERS = {
 
 
 def create_app(engine: Engine, settings: HubSettings | None = None) -> FastAPI:
+    from tiphub.files import run_temp_dir
     from tiphub.store.db import ensure_schema
 
+    # Uploads spooled by Starlette land in the process's private temp folder, not /tmp.
+    run_temp_dir()
     ensure_schema(engine)
     settings = settings or HubSettings()
     app = FastAPI(

@@ -286,6 +286,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_case_share_to_organisation_id'), ['to_organisation_id'], unique=False)
 
     with op.batch_alter_table('case_file', schema=None) as batch_op:
+        batch_op.create_index('ix_case_file_listing', ['organisation_id', 'id'], unique=False)
         batch_op.add_column(sa.Column('created_by', sa.String(length=200), nullable=True))
         batch_op.add_column(sa.Column('team', sa.String(length=100), nullable=True))
         batch_op.add_column(sa.Column('archived_at', sa.DateTime(timezone=True), nullable=True))
@@ -536,6 +537,7 @@ def downgrade() -> None:
                postgresql_using='"left_values"::jsonb')
 
     with op.batch_alter_table('case_file', schema=None) as batch_op:
+        batch_op.drop_index('ix_case_file_listing')
         batch_op.drop_column('archived_at')
         batch_op.drop_column('team')
         batch_op.drop_column('created_by')
