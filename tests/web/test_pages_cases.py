@@ -7,12 +7,11 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from fastapi.testclient import TestClient
 from argon2 import PasswordHasher
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from tiphub.cases import accounts
-
 from tiphub.demo.hub import ensure_demo_hub
 from tiphub.web.app import create_app
 from tiphub.web.settings import HubSettings
@@ -86,7 +85,7 @@ def create_case(client: TestClient, **extra: str) -> str:
     assert response.status_code == 303, response.text
     location = response.headers["location"]
     assert re.fullmatch(r"/cases/[0-9a-f-]{36}", location)
-    return location
+    return str(location)
 
 
 def first_option(html: str, name: str) -> str:
@@ -124,7 +123,7 @@ def refer(client: TestClient, case_url: str, to: str, sections: list[str]) -> in
             "basis": "consent",
         },
     )
-    return response.status_code
+    return int(response.status_code)
 
 
 def test_sign_in_failure_is_vague_and_success_sets_a_strict_cookie(hub: Engine) -> None:
