@@ -105,7 +105,7 @@ def _export_file(hub: Hub, tmp_path: Path, organisation: str) -> Path:
 def test_import_upload_gives_a_report_and_refuses_another_organisations_cases(
     hub: Hub, tmp_path: Path
 ) -> None:
-    client = hub.client_for("caseworker@demo-ngo")
+    client = hub.client_for("supervisor@demo-ngo")
     own = _export_file(hub, tmp_path, "demo-ngo")
     with own.open("rb") as handle:
         answer = client.post("/api/v1/imports", files={"file": ("cases.csv", handle, "text/csv")})

@@ -74,7 +74,7 @@ def jsonl_of(engine: Engine, slug: str, count: int, organisation: str | None = N
 
 
 def test_import_page_imports_for_the_uploaders_organisation_only(hub: Hub) -> None:
-    client = hub.session_client_for(f"caseworker@{NGO}")
+    client = hub.session_client_for(f"supervisor@{NGO}")
     assert client.get("/imports").status_code == 200
     before = {slug: case_count(hub.engine, slug) for slug in (NGO, POLICE)}
     data = jsonl_of(hub.engine, NGO, 2)
@@ -84,12 +84,12 @@ def test_import_page_imports_for_the_uploaders_organisation_only(hub: Hub) -> No
     assert case_count(hub.engine, NGO) == before[NGO] + 2
     assert case_count(hub.engine, POLICE) == before[POLICE]
     entry = audit_actions(hub.engine, "import.run")[-1]
-    assert entry["actor"] == f"caseworker@{NGO}"
+    assert entry["actor"] == f"supervisor@{NGO}"
     assert entry["details"]["created"] == 2
 
 
 def test_an_import_naming_another_organisation_is_refused(hub: Hub) -> None:
-    client = hub.session_client_for(f"caseworker@{NGO}")
+    client = hub.session_client_for(f"supervisor@{NGO}")
     before = {slug: case_count(hub.engine, slug) for slug in (NGO, POLICE)}
     data = jsonl_of(hub.engine, NGO, 2, organisation=POLICE)
     answer = client.post("/imports", files={"file": ("cases.jsonl", data, "text/plain")})
@@ -99,7 +99,7 @@ def test_an_import_naming_another_organisation_is_refused(hub: Hub) -> None:
 
 
 def test_a_bad_file_shows_its_issues_and_writes_nothing(hub: Hub) -> None:
-    client = hub.session_client_for(f"caseworker@{NGO}")
+    client = hub.session_client_for(f"supervisor@{NGO}")
     before = case_count(hub.engine, NGO)
     secret = "Jane Survivor"
     bad = f"tip_CaseId,prs_Gender,vic_TraffickingStatus\nc1,{secret},NotACode\n".encode()

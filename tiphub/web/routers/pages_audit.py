@@ -52,7 +52,7 @@ def audit_log(
     actor: Annotated[str, Query(max_length=200)] = "",
     action: Annotated[str, Query(max_length=60)] = "",
     flagged: Annotated[str, Query(max_length=5)] = "",
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
 ) -> HTMLResponse:
     context = _entries_context(request, principal, actor, action, flagged == "yes", before)
     return render_page(request, TEMPLATE, TITLE, principal, **context)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from tiphub.cases import audit
@@ -75,7 +75,7 @@ def review_queue(
 @router.get("/review/{item_id}", response_class=HTMLResponse)
 def review_item(
     request: Request,
-    item_id: int,
+    item_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
     principal: Annotated[Principal, Depends(requires("linkage:review"))],
 ) -> HTMLResponse:
     item = _own_item(request, principal, item_id)
@@ -93,7 +93,7 @@ def review_item(
 @router.post("/review/{item_id}")
 def decide_item(
     request: Request,
-    item_id: int,
+    item_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
     principal: Annotated[Principal, Depends(requires("linkage:review"))],
     decision: Annotated[str, Form()] = "",
 ) -> Response:
