@@ -60,37 +60,42 @@ class Seeds:
 
 def plant_markers(url: str) -> None:
     """Give every stored person marker names, birth date, phone and identifier."""
-    from sqlalchemy import text
+    from sqlalchemy import select, update
 
+    from tiphub.store import models as m
     from tiphub.store.db import make_engine
+    from tiphub.store.models import table_of
 
+    identity = table_of(m.PersonIdentity)
+    identifier_table = table_of(m.PersonIdentifier)
     engine = make_engine(url)
+    # Through the typed columns, so the markers are sealed like any stored name.
     with engine.begin() as connection:
         people = connection.execute(
-            text("SELECT person_id FROM person_identity ORDER BY person_id")
+            select(identity.c.person_id).order_by(identity.c.person_id)
         ).scalars().all()
         for index, person in enumerate(people):
             connection.execute(
-                text(
-                    "UPDATE person_identity SET first_name = :first, family_name = :family, "
-                    "birth_date = :born, mobile_phone = :phone, email = :email WHERE person_id = :id"
-                ),
-                {
-                    "first": markers.FIRST_NAMES[index % len(markers.FIRST_NAMES)],
-                    "family": markers.FAMILY_NAMES[index % len(markers.FAMILY_NAMES)],
-                    "born": dt.date.fromisoformat(markers.BIRTH_DATES[index % len(markers.BIRTH_DATES)]),
-                    "phone": markers.PHONES[index % len(markers.PHONES)],
-                    "email": markers.EMAILS[0] if index % 2 else None,
-                    "id": person,
-                },
+                update(identity)
+                .where(identity.c.person_id == person)
+                .values(
+                    first_name=markers.FIRST_NAMES[index % len(markers.FIRST_NAMES)],
+                    family_name=markers.FAMILY_NAMES[index % len(markers.FAMILY_NAMES)],
+                    birth_date=dt.date.fromisoformat(
+                        markers.BIRTH_DATES[index % len(markers.BIRTH_DATES)]
+                    ),
+                    mobile_phone=markers.PHONES[index % len(markers.PHONES)],
+                    email=markers.EMAILS[0] if index % 2 else None,
+                )
             )
         identifiers = connection.execute(
-            text("SELECT id FROM person_identifier ORDER BY id")
+            select(identifier_table.c.id).order_by(identifier_table.c.id)
         ).scalars().all()
         for index, identifier in enumerate(identifiers):
             connection.execute(
-                text("UPDATE person_identifier SET value = :value WHERE id = :id"),
-                {"value": markers.IDENTIFIERS[index % len(markers.IDENTIFIERS)], "id": identifier},
+                update(identifier_table)
+                .where(identifier_table.c.id == identifier)
+                .values(value=markers.IDENTIFIERS[index % len(markers.IDENTIFIERS)])
             )
     engine.dispose()
 

@@ -10,7 +10,7 @@ from tests.web.hub_fixtures import Hub, walk_json
 from tiphub.cases.access import local_operator
 from tiphub.cases.api import CaseStore
 
-hub = hub_fixtures.hub  # the fixture, used by name below
+hub_fixture = hub_fixtures.hub_fixture  # the "hub" fixture, used by name below
 
 IDENTITY_KEYS = {"first_name", "middle_name", "family_name", "birth_date", "identifiers"}
 PROBLEM = "application/problem+json"

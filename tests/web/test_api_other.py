@@ -17,7 +17,7 @@ from tiphub.exchange.sealed_export import SealedFileError, open_file
 from tiphub.files import private_subdir
 from tiphub.web.routers import api_exchange
 
-hub = hub_fixtures.hub  # the fixture, used by name below
+hub_fixture = hub_fixtures.hub_fixture  # the "hub" fixture, used by name below
 
 PROBLEM = "application/problem+json"
 PASSPHRASE = "blue whale under a paper moon"

@@ -281,10 +281,10 @@ def test_admin_adds_and_disables_users(hub: Hub) -> None:
     assert added.status_code == 303
     assert "newbie@demo-ngo" in admin.get("/admin/users").text
     victim = hub.session_client_for(f"caseworker@{NGO}")
-    assert victim.get("/imports").status_code == 200
+    assert victim.get("/cases").status_code == 200
     disabled = admin.post(f"/admin/users/caseworker@{NGO}/disable", follow_redirects=False)
     assert disabled.status_code == 303
-    after = victim.get("/imports", follow_redirects=False)
+    after = victim.get("/cases", follow_redirects=False)
     assert after.status_code == 303 and after.headers["location"].startswith("/signin")
     assert admin.post(f"/admin/users/caseworker@{POLICE}/disable").status_code in (403, 404)
 

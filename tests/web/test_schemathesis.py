@@ -19,7 +19,7 @@ from schemathesis.core.result import Ok
 from tests.web import hub_fixtures
 from tests.web.hub_fixtures import Hub
 
-hub = hub_fixtures.hub  # the fixture, used by name below
+hub_fixture = hub_fixtures.hub_fixture  # the "hub" fixture, used by name below
 
 # About 30 operations at 6 examples each keep the run well under a minute.
 EXAMPLES_PER_OPERATION = 6

@@ -321,6 +321,7 @@ class CaseStore:
                 resource_type="case",
                 resource_id=case_id,
                 details={"case_organisation": row.slug, "via_referral": not owned},
+                subject_organisation=self._subject(row.slug),
                 durable=False,
             )
         visible = document if sections is None else shared_view(document, sections)
@@ -522,11 +523,15 @@ class CaseStore:
             "case.history",
             resource_type="case",
             resource_id=case_id,
-            organisation=row.slug,
+            subject_organisation=self._subject(row.slug),
         )
         return versions
 
     # -- helpers --------------------------------------------------------------------------
+    def _subject(self, case_organisation: str) -> str | None:
+        """The case's organisation for the audit log, when the reader is not one of its own."""
+        return None if case_organisation == self.principal.organisation else case_organisation
+
     def _require_full_read(self) -> None:
         self.principal.require("case:read")
         if not self.principal.operator and self.principal.scope != "organisation":

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, text, update
+from sqlalchemy import Connection, Engine, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -40,6 +40,7 @@ def entry_hash(previous_hash: str, entry: dict[str, Any]) -> str:
         "at": _utc_text(entry["at"]),
         "actor": entry["actor"],
         "organisation": entry["organisation"],
+        "subject_organisation": entry.get("subject_organisation"),
         "action": entry["action"],
         "resource_type": entry["resource_type"],
         "resource_id": entry["resource_id"],
@@ -91,6 +92,7 @@ def record(
     details: dict[str, Any] | None = None,
     flagged: bool = False,
     organisation: str | None = None,
+    subject_organisation: str | None = None,
 ) -> int:
     """Append one entry inside the caller's transaction; return its sequence number."""
     sequence, previous = _lock_head(connection)
@@ -99,6 +101,7 @@ def record(
         "at": dt.datetime.now(dt.UTC),
         "actor": principal.username,
         "organisation": organisation if organisation is not None else principal.organisation,
+        "subject_organisation": subject_organisation,
         "action": action,
         "resource_type": resource_type,
         "resource_id": None if resource_id is None else str(resource_id),
@@ -214,13 +217,20 @@ def browse(
     limit: int = 100,
     before: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Newest first; an auditor sees their own organisation's entries, the operator all."""
+    """Newest first. An auditor sees the entries of their organisation's people and those
+    touching its records (its cases read by a receiving organisation, its referrals decided);
+    the operator sees all."""
     if not principal.can("audit:read"):
         raise PermissionDeniedError("your role does not allow audit:read")
     table = table_of(m.AuditEvent)
     query = select(table).order_by(table.c.sequence.desc()).limit(min(max(limit, 1), 500))
     if not principal.operator:
-        query = query.where(table.c.organisation == principal.organisation)
+        query = query.where(
+            or_(
+                table.c.organisation == principal.organisation,
+                table.c.subject_organisation == principal.organisation,
+            )
+        )
     if before is not None:
         query = query.where(table.c.sequence < before)
     if filters.actor:

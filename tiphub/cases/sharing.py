@@ -68,6 +68,12 @@ def consent_given(document: dict[str, Any]) -> bool:
     return any(latest.values())
 
 
+def _slug(connection: Connection, organisation_id: uuid.UUID) -> str | None:
+    table = table_of(m.Organisation)
+    found = connection.execute(select(table.c.slug).where(table.c.id == organisation_id))
+    return found.scalar_one_or_none()
+
+
 def _case_row(connection: Connection, principal: Principal, case_id: uuid.UUID) -> Any:
     case = table_of(m.Case)
     org = table_of(m.Organisation)
@@ -146,6 +152,7 @@ def refer(
                 "basis": basis,
             },
             flagged=flagged,
+            subject_organisation=to_organisation,
         )
     return get_share(engine, principal, share_id)
 
@@ -250,6 +257,7 @@ def decide(engine: Engine, principal: Principal, share_id: uuid.UUID, decision: 
             "referral",
             share_id,
             details={"case": str(row.case_id)},
+            subject_organisation=_slug(connection, row.from_organisation_id),
         )
     return get_share(engine, principal, share_id)
 
@@ -283,6 +291,7 @@ def withdraw(engine: Engine, principal: Principal, share_id: uuid.UUID) -> Share
             "referral",
             share_id,
             details={"case": str(row.case_id)},
+            subject_organisation=_slug(connection, row.to_organisation_id),
         )
     return get_share(engine, principal, share_id)
 

@@ -82,18 +82,20 @@ def downgrade(engine: Engine, revision: str) -> None:
 # Alembic is not thread-safe, and a web request must not pay for a migration check: the
 # schema and the keys are checked once per engine in this process.
 _schema_lock = threading.RLock()
-_ready: weakref.WeakKeyDictionary[Engine, KeyStatus] = weakref.WeakKeyDictionary()
+_ready: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
 
 
 def ensure_schema(engine: Engine) -> KeyStatus:
-    """Bring the database to the newest schema and make sure its keys are at hand."""
+    """Bring the database to the newest schema and make sure its keys are at hand.
+
+    The migration check runs once per engine; the key check (one small query) every time,
+    so a key file lost or replaced while the process runs is noticed at once.
+    """
     with _schema_lock:
-        status = _ready.get(engine)
-        if status is None:
+        if engine not in _ready:
             upgrade(engine)
-            status = check_keys(engine)
-            _ready[engine] = status
-        return status
+            _ready[engine] = True
+    return check_keys(engine)
 
 
 def table_names(engine: Engine) -> set[str]:

@@ -543,6 +543,9 @@ class AuditEvent(Base):
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     actor: Mapped[str] = mapped_column(String(200))
     organisation: Mapped[str | None] = mapped_column(String(100), index=True)
+    # The organisation whose record the action touched, when it is another one (a referred
+    # case read, a referral accepted): its auditor sees the entry too.
+    subject_organisation: Mapped[str | None] = mapped_column(String(100), index=True)
     action: Mapped[str] = mapped_column(String(60), index=True)
     resource_type: Mapped[str | None] = mapped_column(String(40))
     resource_id: Mapped[str | None] = mapped_column(String(100))

@@ -154,6 +154,7 @@ def upgrade() -> None:
     sa.Column('at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('actor', sa.String(length=200), nullable=False),
     sa.Column('organisation', sa.String(length=100), nullable=True),
+    sa.Column('subject_organisation', sa.String(length=100), nullable=True),
     sa.Column('action', sa.String(length=60), nullable=False),
     sa.Column('resource_type', sa.String(length=40), nullable=True),
     sa.Column('resource_id', sa.String(length=100), nullable=True),
@@ -168,6 +169,7 @@ def upgrade() -> None:
     with op.batch_alter_table('audit_event', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_audit_event_action'), ['action'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_event_organisation'), ['organisation'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audit_event_subject_organisation'), ['subject_organisation'], unique=False)
 
     op.create_table('audit_head',
     sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
@@ -566,6 +568,7 @@ def downgrade() -> None:
     op.drop_table('erasure_record')
     op.drop_table('audit_head')
     with op.batch_alter_table('audit_event', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_audit_event_subject_organisation'))
         batch_op.drop_index(batch_op.f('ix_audit_event_organisation'))
         batch_op.drop_index(batch_op.f('ix_audit_event_action'))
 
