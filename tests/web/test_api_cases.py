@@ -253,3 +253,26 @@ def test_a_case_shared_by_referral_is_read_only_for_the_receiver(hub: Hub) -> No
     assert patch.status_code == 403
     store = CaseStore(hub.engine, local_operator("operator:test"))
     assert store.read(shared, audited=False).version == body["version"]
+
+
+def test_a_name_is_searched_by_post_only_and_only_by_roles_that_see_identity(hub: Hub) -> None:
+    supervisor = hub.client_for("supervisor@demo-ngo")
+    created = supervisor.post("/api/v1/cases", json=_new_case("ngo-search-1"))
+    assert created.status_code == 201, created.text
+    case_id = created.json()["id"]
+
+    def found(client: Any, answer: Any) -> bool:
+        assert answer.status_code == 200, answer.text
+        return case_id in {item["id"] for item in answer.json()["items"]}
+
+    # Case, accents and spacing do not matter to an exact search.
+    body = {"q": "  QUINTAVOX "}
+    assert found(supervisor, supervisor.post("/api/v1/cases/search", json=body))
+    assert found(supervisor, supervisor.post("/api/v1/cases/search", json={"q": "ngo-search-1"}))
+    # By GET, only a case reference is searched: a name in an address is never looked up.
+    assert not found(supervisor, supervisor.get("/api/v1/cases", params={"q": "Quintavox"}))
+    assert found(supervisor, supervisor.get("/api/v1/cases", params={"q": "ngo-search-1"}))
+    analyst = hub.client_for("analyst@demo-ngo")
+    assert not found(analyst, analyst.post("/api/v1/cases/search", json=body))
+    unknown = supervisor.post("/api/v1/cases/search", json={"q": "x", "name": "Quintavox"})
+    assert unknown.status_code == 422 and "Quintavox" not in unknown.text

@@ -346,6 +346,7 @@ class CaseStore:
         cursor: str | None = None,
         status: str | None = None,
         search: str | None = None,
+        by_identity: bool = True,
     ) -> CasePage:
         """Cases in scope, newest first, ``limit`` at a time; ``search`` finds a case by its
         ID, or (for roles that see identity) a person's exact name, birth date or identifier."""
@@ -374,7 +375,7 @@ class CaseStore:
         if status:
             query = query.where(case.c.status == status)
         if search and search.strip():
-            query = query.where(self._search_condition(search.strip()))
+            query = query.where(self._search_condition(search.strip(), by_identity))
         with self.engine.connect() as connection:
             rows = connection.execute(query).all()
         audit.record_now(
@@ -400,10 +401,10 @@ class CaseStore:
         next_cursor = _encode_cursor(items[-1].id) if len(rows) > limit else None
         return CasePage(items, next_cursor)
 
-    def _search_condition(self, text: str) -> Any:
+    def _search_condition(self, text: str, by_identity: bool) -> Any:
         case = table_of(m.Case)
         conditions = [case.c.external_id == text]
-        if self.principal.sees_identity:
+        if by_identity and self.principal.sees_identity:
             identity = table_of(m.PersonIdentity)
             identifier = table_of(m.PersonIdentifier)
             participant = table_of(m.CaseParticipant)

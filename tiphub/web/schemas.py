@@ -108,6 +108,14 @@ class CaseItem(BaseModel):
         return cls(**vars(summary))
 
 
+class CaseSearch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    q: Annotated[str, Field(min_length=1, max_length=200)]
+    status: Annotated[str | None, Field(max_length=60)] = None
+    limit: Annotated[int, Field(ge=1, le=200)] = 50
+    cursor: Annotated[str | None, Field(max_length=100)] = None
+
+
 class CaseList(BaseModel):
     items: list[CaseItem]
     next_cursor: str | None

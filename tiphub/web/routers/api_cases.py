@@ -32,6 +32,7 @@ from tiphub.web.schemas import (
     CaseList,
     CaseOut,
     CasePatch,
+    CaseSearch,
     VersionOut,
     invalid_input,
 )
@@ -75,10 +76,33 @@ def list_cases(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=100)] = None,
     status: Annotated[str | None, Query(max_length=60)] = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="A case reference. To search by a person's name, birth date or "
+            "identifier use POST /cases/search: names do not belong in addresses, which "
+            "proxies and logs keep.",
+        ),
+    ] = None,
 ) -> CaseList:
     try:
-        page = _store(request, principal).page(limit, cursor, status, q)
+        page = _store(request, principal).page(limit, cursor, status, q, by_identity=False)
+    except ValueError:
+        raise ProblemError(422, "the cursor is not one this server gave out") from None
+    return CaseList(items=[CaseItem.of(item) for item in page.items], next_cursor=page.next_cursor)
+
+
+@router.post("/cases/search")
+def search_cases(
+    body: CaseSearch,
+    request: Request,
+    principal: Annotated[Principal, Depends(requires("case:read"))],
+) -> CaseList:
+    """Cases whose reference, or (for roles that see identity) a person's exact name, birth
+    date or identifier, is ``q``; case, accents and spacing do not matter."""
+    try:
+        page = _store(request, principal).page(body.limit, body.cursor, body.status, body.q)
     except ValueError:
         raise ProblemError(422, "the cursor is not one this server gave out") from None
     return CaseList(items=[CaseItem.of(item) for item in page.items], next_cursor=page.next_cursor)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
@@ -137,9 +137,27 @@ def share_sections_choices() -> list[tuple[str, str]]:
 async def case_list(
     request: Request,
     principal: Annotated[Principal, Depends(requires("case:read"))],
-    q: str = "",
     status: str = "",
     cursor: str = "",
+) -> Response:
+    """The list, browsed by status and page. A search never comes by GET: a name in the
+    address would stay in the browser's history on a shared computer."""
+    return _case_list(request, principal, "", status, cursor)
+
+
+@router.post("/cases")
+async def case_search(
+    request: Request,
+    principal: Annotated[Principal, Depends(requires("case:read"))],
+    q: Annotated[str, Form(max_length=1000)] = "",
+    status: Annotated[str, Form(max_length=100)] = "",
+    cursor: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    return _case_list(request, principal, q, status, cursor)
+
+
+def _case_list(
+    request: Request, principal: Principal, q: str, status: str, cursor: str
 ) -> Response:
     search = q.strip()[:MAX_SEARCH_CHARS]
     statuses = codelist("case_status")
@@ -150,16 +168,19 @@ async def case_list(
     except ValueError:
         raise ProblemError(400, "that page of the list is not one this server gave out") from None
     next_url = None
-    if page.next_cursor:
+    next_search = None
+    if page.next_cursor and search:
+        # The next page of a search is asked for by POST too.
+        next_search = {"q": search, "status": chosen_status, "cursor": page.next_cursor}
+    elif page.next_cursor:
         query = [("cursor", page.next_cursor)]
-        if search:
-            query.append(("q", search))
         if chosen_status:
             query.append(("status", chosen_status))
         next_url = "/cases?" + urlencode(query)
     context: dict[str, Any] = {
         "cases": page.items,
         "next_url": next_url,
+        "next_search": next_search,
         "q": search,
         "status": chosen_status,
         "status_options": [(code, statuses.label(code)) for code in statuses.codes],
