@@ -128,6 +128,8 @@ class CaseOut(BaseModel):
     editable: bool
     shared_sections: list[str] | None
     identity_visible: bool
+    # Organisations that share with the caller's and hold one of this case's people too.
+    matches_elsewhere: list[str]
     case: dict[str, Any]
 
     @classmethod
@@ -139,6 +141,7 @@ class CaseOut(BaseModel):
             editable=view.editable,
             shared_sections=None if view.shared_sections is None else list(view.shared_sections),
             identity_visible=view.identity_visible,
+            matches_elsewhere=list(view.matches_elsewhere),
             case=view.document,
         )
 
