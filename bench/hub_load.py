@@ -47,7 +47,6 @@ DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/tiphub_bench"
 BENCH_USERS = ("caseworker@demo-ngo", "caseworker@demo-police", "supervisor@demo-ngo")
 TARGET_P95_MS = 50.0
 SEED = 1
-SCHEMA_ONCE_VARIABLE = "TIPHUB_BENCH_SCHEMA_ONCE"
 # Wide enough for the results table when the output goes to a file or a pipe.
 console = Console(width=None if sys.stdout.isatty() else 110)
 logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -60,15 +59,6 @@ def asgi_app() -> Any:
     from tiphub.web.settings import HubSettings
 
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    if os.environ.get(SCHEMA_ONCE_VARIABLE):
-        # What-if only (--schema-once): CaseStore() runs the migrations and the key check on
-        # every request; here they run once, in create_app, as a fix would have it.
-        import tiphub.cases.api
-
-        def schema_checked_at_start(engine: Engine) -> None:
-            return None
-
-        tiphub.cases.api.ensure_schema = schema_checked_at_start  # type: ignore[attr-defined,assignment]
     return create_app(make_engine(), HubSettings(demo=True, secure_cookies=False))
 
 
@@ -416,11 +406,6 @@ def main() -> None:
     parser.add_argument(
         "--no-profile", action="store_true", help="skip the in-process step timings"
     )
-    parser.add_argument(
-        "--schema-once",
-        action="store_true",
-        help="what-if: skip CaseStore's per-request migration check in the server",
-    )
     args = parser.parse_args()
     if not args.database_url.startswith(("postgresql://", "postgres://")):
         raise SystemExit("--database-url must be a postgresql:// URL")
@@ -437,9 +422,6 @@ def main() -> None:
         TIPHUB_KEY_FILE=str(key_file),
     )
     env = {**os.environ, "PYTHONPATH": str(BENCH_DIR.parent)}
-    if args.schema_once:
-        env[SCHEMA_ONCE_VARIABLE] = "1"
-        console.print("[yellow]what-if run: CaseStore's per-request ensure_schema is skipped[/]")
     console.print(machine_line(args.workers))
     try:
         engine, present, load_seconds = prepare_data(args.database_url, args.cases)
