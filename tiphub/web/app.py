@@ -6,12 +6,11 @@ route through ``tiphub.web.security``; the database is reached only through ``ti
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -45,6 +44,69 @@ SECURITY_HEADERS = {
 }
 
 
+class RequestTooLargeError(HTTPException):
+    """A request body (sent without a Content-Length, or lying about it) passed the limit.
+
+    An HTTPException, because FastAPI turns any other error met while reading a body into
+    "error parsing the body" (400).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(status_code=413)
+
+
+class Guard:
+    """Pure ASGI (no task group around the app, so errors keep their type): security
+    headers on every response, ``no-store`` on all but static files, and the body limit,
+    counted on the bytes that really arrive since a Content-Length can be left out."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            await _too_large(Request(scope), self.limit)(scope, receive, send)
+            return
+        received = 0
+        cacheable = scope["path"].startswith("/static/")
+
+        async def counted() -> Any:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise RequestTooLargeError()
+            return message
+
+        async def secured(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [
+                    (name.lower().encode(), value.encode())
+                    for name, value in SECURITY_HEADERS.items()
+                    if name.lower().encode() not in present
+                ]
+                if not cacheable:
+                    # Survivors' data must not linger in a shared computer's browser cache.
+                    extra.append((b"cache-control", b"no-store"))
+                    message["headers"] = [
+                        (name, value)
+                        for name, value in message.get("headers", [])
+                        if name.lower() != b"cache-control"
+                    ]
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, counted, secured)
+
+
 def create_app(engine: Engine, settings: HubSettings | None = None) -> FastAPI:
     from tiphub.files import run_temp_dir
     from tiphub.store.db import ensure_schema
@@ -65,27 +127,21 @@ def create_app(engine: Engine, settings: HubSettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.sign_in_limiter = SignInLimiter(settings.sign_in_attempts_per_minute)
 
-    @app.middleware("http")
-    async def protect(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        length = request.headers.get("content-length")
-        limit = settings.max_upload_bytes
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            return problem_response(413, f"the request is larger than {limit // (1024 * 1024)} MiB")
-        response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if not request.url.path.startswith("/static/"):
-            # Survivors' data must not linger in a shared computer's browser cache.
-            response.headers["Cache-Control"] = "no-store"
-        return response
-
+    app.add_middleware(Guard, limit=settings.max_upload_bytes)
     _install_error_handlers(app)
+
     _include_routers(app)
     static = resources.files("tiphub.web").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
     return app
+
+
+def _too_large(request: Request, limit: int) -> Response:
+    size = f"{limit / (1024 * 1024):g} MiB" if limit >= 1024 * 1024 else f"{limit:,} bytes"
+    detail = f"the request is larger than {size}"
+    if is_api(request):
+        return problem_response(413, detail, instance=request.url.path)
+    return _page_error(request, 413, detail)
 
 
 def _include_routers(app: FastAPI) -> None:
@@ -146,6 +202,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
+        if isinstance(exc, RequestTooLargeError):
+            return _too_large(request, request.app.state.settings.max_upload_bytes)
         return respond(request, exc.status_code, status_detail(exc))
 
     @app.exception_handler(Exception)
