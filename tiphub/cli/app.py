@@ -151,17 +151,7 @@ def import_command(
             )
         raise typer.Exit(code=1)
     counts = result.counts
-    _audit(
-        engine,
-        "import.run",
-        details={
-            "format": result.format,
-            "created": counts.cases_created,
-            "updated": counts.cases_updated,
-            "unchanged": counts.cases_unchanged,
-            "replace": replace,
-        },
-    )
+    _audit(engine, "import.run", details=result.audit_details())
     console.print(
         f"Imported {result.cases:,} case(s) from {result.rows:,} row(s): "
         f"{counts.cases_created:,} new, {counts.cases_updated:,} updated, {counts.cases_unchanged:,} unchanged."
@@ -284,6 +274,19 @@ def decrypt_command(
     console.print(f"Opened {sealed.name} into {output} (readable by you only).")
 
 
+def load_demo_if_empty(engine: Engine, cases: int, seed: int) -> None:
+    from sqlalchemy import func, select
+
+    from tiphub.store import models as m
+
+    with engine.connect() as connection:
+        existing = connection.execute(
+            select(func.count()).select_from(m.Case.__table__)
+        ).scalar_one()
+    if existing == 0:
+        demo_command(cases=cases, seed=seed, truth=None)
+
+
 @app.command("demo")
 def demo_command(
     cases: Annotated[
@@ -391,19 +394,7 @@ def start_command(
 ) -> None:
     """The main job: load the demo into an empty database, print the summary, then serve the
     hub (demo mode, loopback only) until Ctrl-C."""
-    from sqlalchemy import func, select
-
-    from tiphub.store import models as m
-    from tiphub.store.db import ensure_schema
-
-    engine = _engine()
-    ensure_schema(engine)
-    with engine.connect() as connection:
-        existing = connection.execute(
-            select(func.count()).select_from(m.Case.__table__)
-        ).scalar_one()
-    if existing == 0:
-        demo_command(cases=cases, seed=seed, truth=None)
+    load_demo_if_empty(_engine(), cases, seed)
     _print_summary(as_json=False)
     if serve:
         serve_hub(host, port, demo=True, cases=cases, seed=seed)

@@ -72,19 +72,10 @@ def serve_hub(host: str, port: int, demo: bool, cases: int = 2_000, seed: int = 
 
 
 def _prepare_demo(engine: Engine, cases: int, seed: int) -> None:
-    from sqlalchemy import func, select
-
+    from tiphub.cli.app import load_demo_if_empty
     from tiphub.demo.hub import ensure_demo_hub
-    from tiphub.store import models as m
 
-    with engine.connect() as connection:
-        existing = connection.execute(
-            select(func.count()).select_from(m.Case.__table__)
-        ).scalar_one()
-    if existing == 0:
-        from tiphub.cli.app import demo_command
-
-        demo_command(cases=cases, seed=seed, truth=None)
+    load_demo_if_empty(engine, cases, seed)
     hub = ensure_demo_hub(engine)
     console.print(
         "Demo organisations: "

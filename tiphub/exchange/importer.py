@@ -106,6 +106,19 @@ class ImportResult:
     def ok(self) -> bool:
         return not self.issues
 
+    def audit_details(self) -> dict[str, str | int | bool]:
+        """What an audit entry says about this import: format and counts, never content."""
+        return {
+            "format": self.format,
+            "rows": self.rows,
+            "cases": self.cases,
+            "created": self.counts.cases_created,
+            "updated": self.counts.cases_updated,
+            "unchanged": self.counts.cases_unchanged,
+            "issues": len(self.issues),
+            "replace": self.replace,
+        }
+
     def removed_totals(self) -> dict[str, int]:
         totals: dict[str, int] = {}
         for _, removed in self.removals:

@@ -105,15 +105,7 @@ def import_cases(
         resource_type="import",
         resource_id=result.batch_id,
         outcome="ok" if result.ok else ("refused" if foreign else "rejected"),
-        details={
-            "format": result.format,
-            "rows": result.rows,
-            "cases": result.cases,
-            "created": counts.cases_created,
-            "updated": counts.cases_updated,
-            "unchanged": counts.cases_unchanged,
-            "issues": len(result.issues),
-        },
+        details=result.audit_details(),
     )
     if foreign:
         raise PermissionDeniedError(

@@ -95,7 +95,6 @@ def run_import(
         )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    counts = result.counts
     audit.record_now(
         engine,
         principal,
@@ -103,15 +102,7 @@ def run_import(
         resource_type="import",
         resource_id=result.batch_id,
         outcome="ok" if result.ok else "refused",
-        details={
-            "format": result.format,
-            "rows": result.rows,
-            "cases": result.cases,
-            "created": counts.cases_created,
-            "updated": counts.cases_updated,
-            "unchanged": counts.cases_unchanged,
-            "issues": len(result.issues),
-        },
+        details=result.audit_details(),
     )
     return _form(
         request,
