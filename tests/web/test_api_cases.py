@@ -276,3 +276,21 @@ def test_a_name_is_searched_by_post_only_and_only_by_roles_that_see_identity(hub
     assert not found(analyst, analyst.post("/api/v1/cases/search", json=body))
     unknown = supervisor.post("/api/v1/cases/search", json={"q": "x", "name": "Quintavox"})
     assert unknown.status_code == 422 and "Quintavox" not in unknown.text
+
+
+def test_a_participant_is_appended_and_the_same_person_twice_refused(hub: Hub) -> None:
+    supervisor = hub.client_for("supervisor@demo-ngo")
+    created = supervisor.post("/api/v1/cases", json=_new_case("ngo-append-1"))
+    assert created.status_code == 201, created.text
+    case_id = created.json()["id"]
+    witness = {"role": "Witness", "person": {"external_id": "ngo-append-1-w1"}}
+    added = supervisor.post(f"/api/v1/cases/{case_id}/participants", json=witness)
+    assert added.status_code == 201, added.text
+    people = [p["person"]["external_id"] for p in added.json()["case"]["participants"]]
+    assert people == ["ngo-append-1-p1", "ngo-append-1-w1"]
+    again = supervisor.post(f"/api/v1/cases/{case_id}/participants", json=witness)
+    assert again.status_code == 422  # the same person twice breaks the case's rules
+    assert [
+        p["person"]["external_id"]
+        for p in supervisor.get(f"/api/v1/cases/{case_id}").json()["case"]["participants"]
+    ] == people

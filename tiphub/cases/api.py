@@ -282,8 +282,8 @@ class CaseStore:
     def append(
         self, case_id: uuid.UUID, section: str, item: dict[str, Any], if_match: str | None = None
     ) -> CaseView:
-        """Add one consent, note, referral, event… to a case."""
-        if section not in SECTION_KEYS:
+        """Add one consent, note, referral, event, participant… to a case."""
+        if section not in (*SECTION_KEYS, "participants"):
             raise ValueError(f"unknown section {section}")
         return self.update_case(
             case_id,

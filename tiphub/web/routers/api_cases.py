@@ -51,14 +51,10 @@ def _answer(view: CaseView, response: Response) -> CaseOut:
     return CaseOut.of(view)
 
 
-def _changed(
-    store: CaseStore,
-    case_id: uuid.UUID,
-    changes: dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]],
-    if_match: str | None,
-) -> CaseView:
+def _changed(change: Callable[[], CaseView]) -> CaseView:
+    """Run a write of the case store, its refusals turned into problems."""
     try:
-        return store.update_case(case_id, changes, if_match=if_match)
+        return change()
     except ValidationError as error:
         raise invalid_input(error) from None
     except ValueError as error:
@@ -164,16 +160,9 @@ def change_case(
     changes = to_jsonable_python(body.model_dump(exclude_unset=True))
     if not changes:
         raise ProblemError(422, "give at least one field to change")
-    return _answer(_changed(_store(request, principal), case_id, changes, if_match), response)
-
-
-def _appender(
-    section: str,
-) -> Callable[[dict[str, Any]], Callable[[dict[str, Any]], dict[str, Any]]]:
-    def append(item: dict[str, Any]) -> Callable[[dict[str, Any]], dict[str, Any]]:
-        return lambda current: {section: [*current.get(section, []), item]}
-
-    return append
+    store = _store(request, principal)
+    view = _changed(lambda: store.update_case(case_id, changes, if_match=if_match))
+    return _answer(view, response)
 
 
 def _append(
@@ -186,7 +175,8 @@ def _append(
     if_match: str | None,
 ) -> CaseOut:
     payload = to_jsonable_python(item.model_dump(exclude_unset=True))
-    view = _changed(_store(request, principal), case_id, _appender(section)(payload), if_match)
+    store = _store(request, principal)
+    view = _changed(lambda: store.append(case_id, section, payload, if_match=if_match))
     response.status_code = 201
     return _answer(view, response)
 
