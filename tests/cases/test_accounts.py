@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pyotp
 import pytest
@@ -130,9 +131,15 @@ def test_expired_and_revoked_tokens_are_refused(engine: Engine, org: str) -> Non
             .where(TOKENS.c.id == issued.token_id)
             .values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
         )
+    # A change behind the application's back is seen once the remembered principal is stale.
+    time.sleep(accounts.PRINCIPAL_CACHE_SECONDS)
     with pytest.raises(accounts.AuthenticationError):
         accounts.resolve_token(engine, issued.secret, "api", "test")
     other = accounts.issue_token(engine, principal, "api")
+    assert (
+        accounts.resolve_token(engine, other.secret, "api", "test").username == principal.username
+    )
+    # revoking through the application takes effect at once, remembered or not
     accounts.revoke_token(engine, principal, other.token_id)
     with pytest.raises(accounts.AuthenticationError):
         accounts.resolve_token(engine, other.secret, "api", "test")
@@ -158,3 +165,16 @@ def test_only_the_sha256_of_a_token_is_stored(engine: Engine, org: str) -> None:
         rows = [dict(row._mapping) for row in connection.execute(select(TOKENS))]
     assert rows and all(issued.secret not in str(value) for row in rows for value in row.values())
     assert rows[0]["token_hash"] == hashlib.sha256(issued.secret.encode()).hexdigest()
+
+
+def test_disabling_an_account_stops_its_remembered_tokens_at_once(engine: Engine, org: str) -> None:
+    _add(engine, "worker@ngo-test", ["caseworker"])
+    principal = _sign_in(engine, "worker@ngo-test")
+    issued = accounts.issue_token(engine, principal, "api")
+    remembered = accounts.resolve_token(engine, issued.secret, "api", "first")
+    again = accounts.resolve_token(engine, issued.secret, "api", "second")
+    assert (remembered.username, again.username) == ("worker@ngo-test", "worker@ngo-test")
+    assert again.source == "second"  # each request's own source, never the remembered one
+    accounts.set_disabled(engine, OPERATOR, "worker@ngo-test")
+    with pytest.raises(accounts.AuthenticationError):
+        accounts.resolve_token(engine, issued.secret, "api", "third")

@@ -225,3 +225,61 @@ def test_concurrent_appends_keep_the_chain_intact(engine: Engine) -> None:
     assert not failures, failures
     result = audit.verify(engine)
     assert result.intact and result.entries == 2 * per_thread
+
+
+def test_grouped_read_entries_are_each_committed_once_in_order(engine: Engine) -> None:
+    """Reads' entries from many threads share transactions, and each caller gets back the
+    sequence number its own entry received."""
+    threads_count, per_thread = 8, 12
+    received: dict[tuple[str, int], int] = {}
+    failures: list[BaseException] = []
+    start = threading.Barrier(threads_count)
+
+    def read_entries(name: str) -> None:
+        operator = local_operator(f"operator:{name}")
+        start.wait()
+        try:
+            for number in range(per_thread):
+                sequence = audit.record_now(
+                    engine, operator, "case.read", durable=False, details={"number": number}
+                )
+                received[(name, number)] = sequence
+        except BaseException as error:  # reported by the main thread
+            failures.append(error)
+
+    threads = [threading.Thread(target=read_entries, args=(f"t{i}",)) for i in range(threads_count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures, failures
+    result = audit.verify(engine)
+    assert result.intact and result.entries == threads_count * per_thread
+    assert sorted(received.values()) == list(range(1, result.entries + 1))
+    with engine.connect() as connection:
+        stored = {
+            row.sequence: (row.actor, row.details["number"])
+            for row in connection.execute(select(EVENT))
+        }
+    for (name, number), sequence in received.items():
+        assert stored[sequence] == (f"operator:{name}", number)
+    # each thread's own entries keep the order it wrote them in
+    for name in (f"t{i}" for i in range(threads_count)):
+        mine = [received[(name, number)] for number in range(per_thread)]
+        assert mine == sorted(mine)
+
+
+def test_a_failed_group_commit_fails_every_waiting_read(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    audit.record_now(engine, local_operator("first"), "case.list", durable=False)
+
+    def broken_append(connection: Any, entries: list[dict[str, Any]]) -> int:
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(audit, "append", broken_append)
+    with pytest.raises(RuntimeError, match="disk is full"):
+        audit.record_now(engine, local_operator("second"), "case.read", durable=False)
+    monkeypatch.undo()
+    assert audit.record_now(engine, local_operator("third"), "case.read", durable=False) == 2
+    assert audit.verify(engine).intact

@@ -12,9 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+import threading
+import time
 import uuid
+import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
@@ -329,6 +332,7 @@ def set_disabled(
             username,
             organisation=row.slug,
         )
+    forget_resolved_tokens()
 
 
 def reset_password(engine: Engine, principal: Principal, username: str, password: str) -> None:
@@ -354,6 +358,7 @@ def reset_password(engine: Engine, principal: Principal, username: str, password
         audit.record(
             connection, principal, "user.reset_password", "user", username, organisation=row.slug
         )
+    forget_resolved_tokens()
 
 
 def enrol_totp(engine: Engine, principal: Principal, username: str) -> str:
@@ -417,6 +422,7 @@ def define_role(
             name,
             details={"permissions": sorted(set(permissions)), "scope": scope},
         )
+    forget_resolved_tokens()
 
 
 # -- sign-in and tokens --------------------------------------------------------------------
@@ -557,10 +563,52 @@ def issue_token(
     return IssuedToken(secret, token_id, expires)
 
 
+# A request must not cost a database round trip to learn who is calling: a resolved token
+# is remembered for a second. Revoking, disabling or changing an account through this module
+# forgets them at once in this process; other processes (uvicorn workers) notice within the
+# second, as they do a change made behind the application's back.
+PRINCIPAL_CACHE_SECONDS = 1.0
+PRINCIPAL_CACHE_SIZE = 10_000
+_resolved: weakref.WeakKeyDictionary[
+    Engine, dict[tuple[str, str], tuple[float, dt.datetime, Principal]]
+] = weakref.WeakKeyDictionary()
+_resolved_lock = threading.Lock()
+
+
+def forget_resolved_tokens() -> None:
+    with _resolved_lock:
+        _resolved.clear()
+
+
+def _remembered(engine: Engine, key: tuple[str, str]) -> Principal | None:
+    with _resolved_lock:
+        entry = _resolved.get(engine, {}).get(key)
+    if entry is None:
+        return None
+    remembered_at, expires_at, principal = entry
+    if time.monotonic() - remembered_at >= PRINCIPAL_CACHE_SECONDS or expires_at <= _now():
+        return None
+    return principal
+
+
+def _remember(
+    engine: Engine, key: tuple[str, str], expires_at: dt.datetime, principal: Principal
+) -> None:
+    with _resolved_lock:
+        entries = _resolved.setdefault(engine, {})
+        if len(entries) >= PRINCIPAL_CACHE_SIZE:
+            entries.clear()
+        entries[key] = (time.monotonic(), expires_at, principal)
+
+
 def resolve_token(engine: Engine, secret: str, kind: str, source: str) -> Principal:
     """The principal a live token stands for; ``AuthenticationError`` otherwise."""
     if not secret or len(secret) > 200:
         raise AuthenticationError("invalid token")
+    key = (_token_hash(secret), kind)
+    remembered = _remembered(engine, key)
+    if remembered is not None:
+        return replace(remembered, source=source)
     token = table_of(m.AccessToken)
     user = table_of(m.UserAccount)
     org = table_of(m.Organisation)
@@ -576,16 +624,18 @@ def resolve_token(engine: Engine, secret: str, kind: str, source: str) -> Princi
             )
             .join(user, user.c.id == token.c.user_id)
             .join(org, org.c.id == user.c.organisation_id)
-            .where(token.c.token_hash == _token_hash(secret), token.c.kind == kind)
+            .where(token.c.token_hash == key[0], token.c.kind == kind)
         ).first()
+        expires_at = _aware(row.expires_at) if row is not None else None
         if (
             row is None
+            or expires_at is None
             or row.revoked_at is not None
-            or _aware(row.expires_at) <= _now()  # type: ignore[operator]
+            or expires_at <= _now()
             or row.disabled
         ):
             raise AuthenticationError("invalid token")
-        return principal_for(
+        principal = principal_for(
             connection,
             row,
             row.slug,
@@ -593,6 +643,8 @@ def resolve_token(engine: Engine, secret: str, kind: str, source: str) -> Princi
             token_scopes=None if kind == "session" else list(row.scopes),
             token_id=row.token_id,
         )
+    _remember(engine, key, expires_at, principal)
+    return principal
 
 
 def revoke_token(engine: Engine, principal: Principal, token_id: uuid.UUID) -> None:
@@ -606,6 +658,7 @@ def revoke_token(engine: Engine, principal: Principal, token_id: uuid.UUID) -> N
             audit.record(connection, principal, "token.revoke", "token", token_id)
         else:
             audit.record(connection, principal, "auth.signout", "user", principal.username)
+    forget_resolved_tokens()
 
 
 def _revoke_all(connection: Connection, user_id: uuid.UUID) -> None:

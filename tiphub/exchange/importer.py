@@ -153,14 +153,21 @@ class ImportResult:
             writer.writerow(keys)
             for issue in self.issues:
                 writer.writerow(
-                    [neutralise("" if getattr(issue, key) is None else str(getattr(issue, key)))
-                     for key in keys]
+                    [
+                        neutralise("" if getattr(issue, key) is None else str(getattr(issue, key)))
+                        for key in keys
+                    ]
                 )
             for case_id, removed in self.removals:
                 summary = ", ".join(f"{count} {section}" for section, count in removed.items())
                 writer.writerow(
-                    [neutralise(self.path.name), "", "tip_CaseId", neutralise(case_id),
-                     f"--replace removed: {summary}"]
+                    [
+                        neutralise(self.path.name),
+                        "",
+                        "tip_CaseId",
+                        neutralise(case_id),
+                        f"--replace removed: {summary}",
+                    ]
                 )
 
 
@@ -199,9 +206,7 @@ class _Importer:
         self.rows_read = 0
         self.hasher: HashingReader | None = None
 
-    def issue(
-        self, row: int | None, column: str | None, value: Any, reason: str
-    ) -> ImportIssue:
+    def issue(self, row: int | None, column: str | None, value: Any, reason: str) -> ImportIssue:
         """An issue; a cell's value is never repeated, only that there was one."""
         shown = None if value is None or str(value) == "" else WITHHELD
         return ImportIssue(self.name, row, column, shown, reason)
@@ -876,7 +881,9 @@ def _with_stored_cases(
             try:
                 merged = merge_flat_case(existing, unit.rows, item.organisation)
             except MergeError as error:
-                result.issues.append(importer.issue(unit.first_row, "tip_PersonId", None, str(error)))
+                result.issues.append(
+                    importer.issue(unit.first_row, "tip_PersonId", None, str(error))
+                )
                 continue
         else:
             assert unit.document is not None

@@ -228,6 +228,14 @@ def keyring() -> Keyring:
     return load_keyring(create=False)[0]
 
 
+def loaded_keyring() -> Keyring | None:
+    """The keyring this process holds (re-read if its file changed), or None before the
+    first load: a database check then decides whether a key file may be created."""
+    if not _environment_keys() and str(key_file_path()) not in _cache:
+        return None
+    return keyring()
+
+
 def forget_cached_keys() -> None:
     with _lock:
         _cache.clear()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
 from tiphub.files import make_private, make_private_dir
+from tiphub.store import crypto
 from tiphub.store.config import database_url, normalise_url
 from tiphub.store.keys import KeyStatus, check_keys
 
@@ -70,32 +72,49 @@ def alembic_config(engine: Engine) -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     with _schema_lock:
         _ready.pop(engine, None)
+        _keys_verified.pop(engine, None)
         command.upgrade(alembic_config(engine), revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
     with _schema_lock:
         _ready.pop(engine, None)
+        _keys_verified.pop(engine, None)
         command.downgrade(alembic_config(engine), revision)
 
 
 # Alembic is not thread-safe, and a web request must not pay for a migration check: the
-# schema and the keys are checked once per engine in this process.
+# schema is checked once per engine in this process.
 _schema_lock = threading.RLock()
 _ready: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
+# The keys are checked against the database again whenever this process's keyring changes
+# (the key file is re-read when it changes, at most a second after), and every few seconds
+# in any case, so a lost or replaced key file is noticed at once and a database restored
+# under the running process within seconds.
+KEY_RECHECK_SECONDS = 5.0
+_keys_verified: weakref.WeakKeyDictionary[Engine, tuple[object, float, KeyStatus]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def ensure_schema(engine: Engine) -> KeyStatus:
-    """Bring the database to the newest schema and make sure its keys are at hand.
-
-    The migration check runs once per engine; the key check (one small query) every time,
-    so a key file lost or replaced while the process runs is noticed at once.
-    """
+    """Bring the database to the newest schema and make sure its keys are at hand."""
     with _schema_lock:
         if engine not in _ready:
             upgrade(engine)
             _ready[engine] = True
-    return check_keys(engine)
+    ring = crypto.loaded_keyring()
+    verified = _keys_verified.get(engine)
+    if (
+        verified is not None
+        and ring is not None
+        and verified[0] is ring
+        and time.monotonic() - verified[1] < KEY_RECHECK_SECONDS
+    ):
+        return verified[2]
+    status = check_keys(engine)
+    _keys_verified[engine] = (crypto.keyring(), time.monotonic(), status)
+    return status
 
 
 def table_names(engine: Engine) -> set[str]:
