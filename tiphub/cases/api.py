@@ -34,7 +34,13 @@ from tiphub.cases.access import (
 )
 from tiphub.cases.canonical import IDENTITY_FIELDS, case_document, without_identity
 from tiphub.cases.matches import matches_elsewhere
-from tiphub.cases.persistence import CaseWriter, WriteCounts, iter_case_documents, lock_case_writes
+from tiphub.cases.persistence import (
+    CaseWriter,
+    WriteCounts,
+    case_document_of,
+    iter_case_documents,
+    lock_case_writes,
+)
 from tiphub.cases.schema import CaseRecord
 from tiphub.cases.sharing import withdraw_for_lost_consent
 from tiphub.store import crypto
@@ -255,9 +261,9 @@ class CaseStore:
                 raise PermissionDeniedError("a case shared with you by referral is read-only")
             if if_match is not None and if_match != etag_of(row.id, row.version, row.source_hash):
                 raise ConflictError("the case changed since you read it; reload it and retry")
-            current = next(
-                iter_case_documents(connection, organisation=row.slug, external_id=row.external_id)
-            )
+            current = case_document_of(connection, row.id)
+            if current is None:
+                raise CaseNotFoundError("no such case")
             wanted = changes(current) if callable(changes) else changes
             if {"organisation", "external_id", "schema_version"} & set(wanted):
                 raise ValueError("a case's organisation and external ID cannot change")
@@ -305,9 +311,9 @@ class CaseStore:
             row = self._scoped_row(connection, case_id)
             owned = bool(row.owned)
             sections = None if owned else shared_sections(connection, self.principal, case_id)
-            document = next(
-                iter_case_documents(connection, organisation=row.slug, external_id=row.external_id)
-            )
+            document = case_document_of(connection, row.id)
+            if document is None:  # erased between the two statements
+                raise CaseNotFoundError("no such case")
             elsewhere = (
                 tuple(matches_elsewhere(connection, self.principal, row.id)) if owned else ()
             )
@@ -589,8 +595,4 @@ class CaseStore:
             case_id = self._case_id_in(connection, organisation, external_id)
             if case_id is None or not self._owns(connection, case_id):
                 return None
-            for document in iter_case_documents(
-                connection, organisation=organisation, external_id=external_id
-            ):
-                return document
-        return None
+            return case_document_of(connection, case_id)

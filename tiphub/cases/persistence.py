@@ -9,12 +9,14 @@ out in their canonical form, a chunk at a time, so memory stays flat.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, text, update
+from sqlalchemy import Connection, delete, func, select, text, update
+from sqlalchemy import types as sa_types
 from sqlalchemy.exc import OperationalError
 
 from tiphub.cases.canonical import (
@@ -488,18 +490,175 @@ def _row_dict(row: Any, skip: Iterable[str] = ()) -> dict[str, Any]:
     return {key: _jsonable(value) for key, value in row._mapping.items() if key not in skipped}
 
 
-def _children(
-    connection: Connection, model: type[m.Base], key: str, ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, list[Any]]:
-    table = table_of(model)
-    grouped: dict[uuid.UUID, list[Any]] = {}
-    if not ids:
+class _QueriedRows:
+    """Child rows of a chunk of cases, one query per table (exports: thousands of cases)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def children(
+        self, model: type[m.Base], key: str, ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, list[Any]]:
+        table = table_of(model)
+        grouped: dict[uuid.UUID, list[Any]] = {}
+        if not ids:
+            return grouped
+        order = [table.c[key]] + ([table.c.position] if "position" in table.c else [])
+        query = select(table).where(table.c[key].in_(ids)).order_by(*order)
+        for row in self.connection.execute(query):
+            grouped.setdefault(row._mapping[key], []).append(row)
         return grouped
-    order = [table.c[key]] + ([table.c.position] if "position" in table.c else [])
-    query = select(table).where(table.c[key].in_(ids)).order_by(*order)
-    for row in connection.execute(query):
-        grouped.setdefault(row._mapping[key], []).append(row)
-    return grouped
+
+
+class _Row:
+    """A child row decoded from the one-statement read: attribute access and ``_mapping``."""
+
+    __slots__ = ("_mapping",)
+
+    def __init__(self, mapping: dict[str, Any]) -> None:
+        self._mapping = mapping
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._mapping[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def _decoder(column: Any, dialect: Any) -> Callable[[Any], Any]:
+    """From a value as the database writes it in JSON to the value a query would give."""
+    kind = column.type
+    if isinstance(kind, crypto.Sealed):
+        return lambda value: kind.process_result_value(value, dialect)
+    if isinstance(kind, sa_types.Uuid):
+        return lambda value: value if isinstance(value, uuid.UUID) else uuid.UUID(value)
+    if isinstance(kind, sa_types.DateTime):
+        return dt.datetime.fromisoformat
+    if isinstance(kind, sa_types.Date):
+        return dt.date.fromisoformat
+    if isinstance(kind, sa_types.Boolean):
+        return bool
+    if isinstance(kind, sa_types.Float):
+        return float
+    if isinstance(kind, sa_types.Integer | sa_types.String | sa_types.JSON):
+        return lambda value: value
+    raise TypeError(f"no JSON decoder for {column} of type {kind!r}")
+
+
+class _PrefetchedRows:
+    """Every child row of one case, fetched by a single statement (the case page)."""
+
+    def __init__(self, tables: dict[str, list[_Row]]) -> None:
+        self.tables = tables
+
+    def children(
+        self, model: type[m.Base], key: str, ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, list[Any]]:
+        wanted = set(ids)
+        grouped: dict[uuid.UUID, list[Any]] = {}
+        for row in self.tables.get(model.__tablename__, []):
+            if row._mapping[key] in wanted:
+                grouped.setdefault(row._mapping[key], []).append(row)
+        if "position" in table_of(model).c:
+            for group in grouped.values():
+                group.sort(key=lambda row: row.position)
+        return grouped
+
+
+def _child_filters(case_id: uuid.UUID) -> list[tuple[type[m.Base], Any]]:
+    participant = table_of(m.CaseParticipant)
+    participants = select(participant.c.id).where(participant.c.case_id == case_id)
+    persons = select(participant.c.person_id).where(participant.c.case_id == case_id)
+    plan = table_of(m.SupportPlan)
+    plans = select(plan.c.id).where(plan.c.case_id == case_id)
+    filters: list[tuple[type[m.Base], Any]] = [
+        (m.CaseParticipant, participant.c.case_id == case_id),
+        (m.Person, table_of(m.Person).c.id.in_(persons)),
+        (m.PersonIdentity, table_of(m.PersonIdentity).c.person_id.in_(persons)),
+        (m.PersonIdentifier, table_of(m.PersonIdentifier).c.person_id.in_(persons)),
+        (m.ServiceProvision, table_of(m.ServiceProvision).c.support_plan_id.in_(plans)),
+    ]
+    by_participant: tuple[type[m.Base], ...] = (
+        m.VictimContext,
+        m.PerpetratorContext,
+        m.TraffickingStatusAssertion,
+    )
+    for model in by_participant:
+        filters.append((model, table_of(model).c.participant_id.in_(participants)))
+    by_case: tuple[type[m.Base], ...] = (
+        m.TraffickingEvent,
+        m.Consent,
+        m.Referral,
+        m.SupportPlan,
+        m.Note,
+        m.IdentificationDecision,
+        m.CriminalProceeding,
+    )
+    for model in by_case:
+        filters.append((model, table_of(model).c.case_id == case_id))
+    return filters
+
+
+def _rows_as_json(connection: Connection, model: type[m.Base], condition: Any) -> Any:
+    """A scalar subquery: the table's matching rows as one JSON array of value arrays."""
+    table = table_of(model)
+    if connection.dialect.name == "postgresql":
+        return select(func.json_agg(func.json_build_array(*table.c))).where(condition)
+    # SQLite: JSON columns are text; json() embeds them as JSON rather than as strings.
+    values = [func.json(c) if isinstance(c.type, sa_types.JSON) else c for c in table.c]
+    return select(func.json_group_array(func.json_array(*values))).where(condition)
+
+
+def case_document_of(
+    connection: Connection, case_id: uuid.UUID, include_identity: bool = True
+) -> dict[str, Any] | None:
+    """One case in canonical form, read by a single statement; None if there is no such case.
+
+    Gives exactly what ``iter_case_documents`` gives for the case, with one round trip to
+    the database instead of one per table.
+    """
+    cases = table_of(m.Case)
+    orgs = table_of(m.Organisation)
+    filters = [
+        (model, condition)
+        for model, condition in _child_filters(case_id)
+        if include_identity or model not in (m.PersonIdentity, m.PersonIdentifier)
+    ]
+    query = (
+        select(
+            cases,
+            orgs.c.slug,
+            *(
+                _rows_as_json(connection, model, condition)
+                .scalar_subquery()
+                .label(f"rows_of_{model.__tablename__}")
+                for model, condition in filters
+            ),
+        )
+        .join(orgs, orgs.c.id == cases.c.organisation_id)
+        .where(cases.c.id == case_id)
+    )
+    row = connection.execute(query).first()
+    if row is None:
+        return None
+    dialect = connection.dialect
+    tables: dict[str, list[_Row]] = {}
+    for model, _condition in filters:
+        table = table_of(model)
+        raw = row._mapping[f"rows_of_{table.name}"]
+        if isinstance(raw, str):
+            raw = json.loads(raw)
+        decoders = [(column.name, _decoder(column, dialect)) for column in table.c]
+        tables[table.name] = [
+            _Row(
+                {
+                    name: None if value is None else decode(value)
+                    for (name, decode), value in zip(decoders, values, strict=True)
+                }
+            )
+            for values in raw or []
+        ]
+    return next(_assemble(_PrefetchedRows(tables), [row], include_identity))
 
 
 def iter_case_documents(
@@ -531,67 +690,36 @@ def iter_case_documents(
     # and a writer sharing it would then send its INSERTs through a server-side cursor.
     result = connection.execute(query, execution_options={"yield_per": chunk_size})
     for chunk in result.partitions(chunk_size):
-        yield from _assemble(connection, chunk, include_identity)
+        yield from _assemble(_QueriedRows(connection), chunk, include_identity)
 
 
 def _assemble(
-    connection: Connection, case_rows: Sequence[Any], include_identity: bool
+    rows: _QueriedRows | _PrefetchedRows, case_rows: Sequence[Any], include_identity: bool
 ) -> Iterator[dict[str, Any]]:
+    def one_each(model: type[m.Base], key: str, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
+        return {key_value: group[0] for key_value, group in rows.children(model, key, ids).items()}
+
     case_ids = [row.id for row in case_rows]
-    participants = _children(connection, m.CaseParticipant, "case_id", case_ids)
+    participants = rows.children(m.CaseParticipant, "case_id", case_ids)
     participant_ids = [p.id for group in participants.values() for p in group]
     person_ids = list({p.person_id for group in participants.values() for p in group})
-    people = {
-        row.id: row
-        for row in connection.execute(
-            select(table_of(m.Person)).where(table_of(m.Person).c.id.in_(person_ids))
-        )
-    }
-    identities = (
-        {
-            row.person_id: row
-            for row in connection.execute(
-                select(table_of(m.PersonIdentity)).where(
-                    table_of(m.PersonIdentity).c.person_id.in_(person_ids)
-                )
-            )
-        }
-        if include_identity
-        else {}
-    )
+    people = one_each(m.Person, "id", person_ids)
+    identities = one_each(m.PersonIdentity, "person_id", person_ids) if include_identity else {}
     identifiers = (
-        _children(connection, m.PersonIdentifier, "person_id", person_ids)
-        if include_identity
-        else {}
+        rows.children(m.PersonIdentifier, "person_id", person_ids) if include_identity else {}
     )
-    victims = {
-        row.participant_id: row
-        for row in connection.execute(
-            select(table_of(m.VictimContext)).where(
-                table_of(m.VictimContext).c.participant_id.in_(participant_ids)
-            )
-        )
-    }
-    perpetrators = {
-        row.participant_id: row
-        for row in connection.execute(
-            select(table_of(m.PerpetratorContext)).where(
-                table_of(m.PerpetratorContext).c.participant_id.in_(participant_ids)
-            )
-        )
-    }
-    assertions = _children(
-        connection, m.TraffickingStatusAssertion, "participant_id", participant_ids
-    )
-    events = _children(connection, m.TraffickingEvent, "case_id", case_ids)
-    consents = _children(connection, m.Consent, "case_id", case_ids)
-    referrals = _children(connection, m.Referral, "case_id", case_ids)
-    plans = _children(connection, m.SupportPlan, "case_id", case_ids)
+    victims = one_each(m.VictimContext, "participant_id", participant_ids)
+    perpetrators = one_each(m.PerpetratorContext, "participant_id", participant_ids)
+    assertions = rows.children(m.TraffickingStatusAssertion, "participant_id", participant_ids)
+    events = rows.children(m.TraffickingEvent, "case_id", case_ids)
+    consents = rows.children(m.Consent, "case_id", case_ids)
+    referrals = rows.children(m.Referral, "case_id", case_ids)
+    plans = rows.children(m.SupportPlan, "case_id", case_ids)
     plan_ids = [p.id for group in plans.values() for p in group]
-    services = _children(connection, m.ServiceProvision, "support_plan_id", plan_ids)
-    notes = _children(connection, m.Note, "case_id", case_ids)
-    decisions = _children(connection, m.IdentificationDecision, "case_id", case_ids)
-    proceedings = _children(connection, m.CriminalProceeding, "case_id", case_ids)
+    services = rows.children(m.ServiceProvision, "support_plan_id", plan_ids)
+    notes = rows.children(m.Note, "case_id", case_ids)
+    decisions = rows.children(m.IdentificationDecision, "case_id", case_ids)
+    proceedings = rows.children(m.CriminalProceeding, "case_id", case_ids)
 
     for case in case_rows:
         external_of: dict[uuid.UUID, str] = {}

@@ -14,7 +14,7 @@ from tiphub.cases.schema import CaseRecord
 from tiphub.demo.generator import demo_organisations, generate
 from tiphub.files import open_private
 from tiphub.store import models as m
-from tiphub.store.db import ensure_schema
+from tiphub.store.db import ensure_schema, refresh_statistics
 from tiphub.store.models import new_id, utcnow
 
 TRUTH_HEADER = ["organisation", "case_external_id", "person_external_id", "true_person_id"]
@@ -92,4 +92,5 @@ def load_demo(
     finally:
         if truth_handle:
             truth_handle.close()
+    refresh_statistics(engine, done)
     return DemoLoad(done, organisations, truth_rows)

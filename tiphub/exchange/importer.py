@@ -61,7 +61,7 @@ from tiphub.exchange.spreadsheet import neutralise, restore
 from tiphub.files import open_private
 from tiphub.standard.codelists import htcds_fields
 from tiphub.store import models as m
-from tiphub.store.db import default_engine, ensure_schema
+from tiphub.store.db import default_engine, ensure_schema, refresh_statistics
 from tiphub.store.models import utcnow
 
 FORMATS = ("htcds-csv", "htcds-xlsx", "jsonl", "xlsform")
@@ -811,6 +811,7 @@ def import_file(
         finally:
             if importer.hasher is not None:
                 importer.hasher.release()
+    refresh_statistics(engine, result.counts.cases_created + result.counts.cases_updated)
     return result
 
 

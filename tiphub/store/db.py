@@ -15,7 +15,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from tiphub.files import make_private, make_private_dir
@@ -115,6 +115,22 @@ def ensure_schema(engine: Engine) -> KeyStatus:
     status = check_keys(engine)
     _keys_verified[engine] = (crypto.keyring(), time.monotonic(), status)
     return status
+
+
+# Below this many new rows the planner's statistics are still good enough.
+STATISTICS_REFRESH_ROWS = 1_000
+
+
+def refresh_statistics(engine: Engine, rows_written: int) -> None:
+    """After a bulk write, bring PostgreSQL's planner statistics up to date.
+
+    Autovacuum does it eventually, and not at all where it is switched off; until then the
+    planner believes the new tables are empty and reads a case's rows by scanning whole
+    tables (a case page going from 3 ms to 40 ms at 100,000 cases).
+    """
+    if engine.dialect.name == "postgresql" and rows_written >= STATISTICS_REFRESH_ROWS:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("ANALYZE"))
 
 
 def table_names(engine: Engine) -> set[str]:
