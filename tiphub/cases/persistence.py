@@ -13,9 +13,10 @@ import json
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select, text, update
+from sqlalchemy import Connection, bindparam, delete, func, select, text, update
 from sqlalchemy import types as sa_types
 from sqlalchemy.exc import OperationalError
 
@@ -545,6 +546,11 @@ def _decoder(column: Any, dialect: Any) -> Callable[[Any], Any]:
     raise TypeError(f"no JSON decoder for {column} of type {kind!r}")
 
 
+@cache
+def _decoders(model: type[m.Base], dialect: Any) -> list[tuple[str, Callable[[Any], Any]]]:
+    return [(column.name, _decoder(column, dialect)) for column in table_of(model).c]
+
+
 class _PrefetchedRows:
     """Every child row of one case, fetched by a single statement (the case page)."""
 
@@ -565,7 +571,7 @@ class _PrefetchedRows:
         return grouped
 
 
-def _child_filters(case_id: uuid.UUID) -> list[tuple[type[m.Base], Any]]:
+def _child_filters(case_id: Any) -> list[tuple[type[m.Base], Any]]:
     participant = table_of(m.CaseParticipant)
     participants = select(participant.c.id).where(participant.c.case_id == case_id)
     persons = select(participant.c.person_id).where(participant.c.case_id == case_id)
@@ -599,26 +605,21 @@ def _child_filters(case_id: uuid.UUID) -> list[tuple[type[m.Base], Any]]:
     return filters
 
 
-def _rows_as_json(connection: Connection, model: type[m.Base], condition: Any) -> Any:
+def _rows_as_json(dialect_name: str, model: type[m.Base], condition: Any) -> Any:
     """A scalar subquery: the table's matching rows as one JSON array of value arrays."""
     table = table_of(model)
-    if connection.dialect.name == "postgresql":
+    if dialect_name == "postgresql":
         return select(func.json_agg(func.json_build_array(*table.c))).where(condition)
     # SQLite: JSON columns are text; json() embeds them as JSON rather than as strings.
     values = [func.json(c) if isinstance(c.type, sa_types.JSON) else c for c in table.c]
     return select(func.json_group_array(func.json_array(*values))).where(condition)
 
 
-def case_document_of(
-    connection: Connection, case_id: uuid.UUID, include_identity: bool = True
-) -> dict[str, Any] | None:
-    """One case in canonical form, read by a single statement; None if there is no such case.
-
-    Gives exactly what ``iter_case_documents`` gives for the case, with one round trip to
-    the database instead of one per table.
-    """
+@cache
+def _one_case_statement(dialect_name: str, include_identity: bool) -> Any:
     cases = table_of(m.Case)
     orgs = table_of(m.Organisation)
+    case_id = bindparam("case_id", type_=cases.c.id.type)
     filters = [
         (model, condition)
         for model, condition in _child_filters(case_id)
@@ -629,7 +630,7 @@ def case_document_of(
             cases,
             orgs.c.slug,
             *(
-                _rows_as_json(connection, model, condition)
+                _rows_as_json(dialect_name, model, condition)
                 .scalar_subquery()
                 .label(f"rows_of_{model.__tablename__}")
                 for model, condition in filters
@@ -638,17 +639,29 @@ def case_document_of(
         .join(orgs, orgs.c.id == cases.c.organisation_id)
         .where(cases.c.id == case_id)
     )
-    row = connection.execute(query).first()
+    return query, [model for model, _condition in filters]
+
+
+def case_document_of(
+    connection: Connection, case_id: uuid.UUID, include_identity: bool = True
+) -> dict[str, Any] | None:
+    """One case in canonical form, read by a single statement; None if there is no such case.
+
+    Gives exactly what ``iter_case_documents`` gives for the case, with one round trip to
+    the database instead of one per table.
+    """
+    query, models = _one_case_statement(connection.dialect.name, include_identity)
+    row = connection.execute(query, {"case_id": case_id}).first()
     if row is None:
         return None
     dialect = connection.dialect
     tables: dict[str, list[_Row]] = {}
-    for model, _condition in filters:
+    for model in models:
         table = table_of(model)
         raw = row._mapping[f"rows_of_{table.name}"]
         if isinstance(raw, str):
             raw = json.loads(raw)
-        decoders = [(column.name, _decoder(column, dialect)) for column in table.c]
+        decoders = _decoders(model, dialect)
         tables[table.name] = [
             _Row(
                 {

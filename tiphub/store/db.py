@@ -32,6 +32,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+POOL_SIZE = 20
+POOL_OVERFLOW = 10
+
+
 def make_engine(url: str | None = None) -> Engine:
     """An engine whose errors never carry their statement's parameters (names, birth dates)."""
     url = normalise_url(url) if url else database_url()
@@ -40,7 +44,16 @@ def make_engine(url: str | None = None) -> Engine:
         _private_sqlite_file(engine.url.database)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    # The hub runs up to HUB_THREADS requests at once, each holding one connection at a time:
+    # the pool keeps that many open instead of opening and closing overflow connections
+    # (each one a new server process, and no reuse of its prepared statements).
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        hide_parameters=True,
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_OVERFLOW,
+    )
 
 
 def _private_sqlite_file(database: str | None) -> None:

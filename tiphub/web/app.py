@@ -6,10 +6,13 @@ route through ``tiphub.web.security``; the database is reached only through ``ti
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any
 from urllib.parse import quote
 
+import anyio.to_thread
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -30,6 +33,8 @@ from tiphub.web.security import NotSignedInError, SignInLimiter
 from tiphub.web.settings import HubSettings
 
 API_PREFIX = "/api/v1"
+# Requests served at once per process; below the store's pool of database connections (20).
+HUB_THREADS = 16
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
@@ -115,7 +120,16 @@ def create_app(engine: Engine, settings: HubSettings | None = None) -> FastAPI:
     run_temp_dir()
     ensure_schema(engine)
     settings = settings or HubSettings()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Fewer threads than the database pool's connections: a request never waits for a
+        # connection, and the GIL is not shared by forty threads.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = HUB_THREADS
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="tiphub",
         version="1",
         description="A counter-trafficking data hub on the HTCDS standard.",
