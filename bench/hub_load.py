@@ -9,8 +9,9 @@ second local process (loopback only, bounded in time): p95 under 50 ms, no error
 
 The scratch database is created if absent and dropped at the end (``--keep`` keeps it, and
 its key file, for the next run); the demo cases are loaded when fewer are there. The hub runs
-under uvicorn in a subprocess on 127.0.0.1; locust runs headless in another. Both share this
-machine's cores, so the figures are a lower bound for a hub on its own server.
+as ``tiphub serve --demo --workers N`` in a subprocess on 127.0.0.1; locust runs headless in
+another. Both share this machine's cores, so the figures are a lower bound for a hub on its
+own server.
 """
 
 from __future__ import annotations
@@ -50,16 +51,6 @@ SEED = 1
 # Wide enough for the results table when the output goes to a file or a pipe.
 console = Console(width=None if sys.stdout.isatty() else 110)
 logging.getLogger("alembic").setLevel(logging.WARNING)
-
-
-def asgi_app() -> Any:
-    """The uvicorn factory (``hub_load:asgi_app``): the demo hub on TIPHUB_DATABASE_URL."""
-    from tiphub.store.db import make_engine
-    from tiphub.web.app import create_app
-    from tiphub.web.settings import HubSettings
-
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    return create_app(make_engine(), HubSettings(demo=True, secure_cookies=False))
 
 
 # -- the database -------------------------------------------------------------------------
@@ -220,25 +211,19 @@ def free_port() -> int:
 @contextmanager
 def hub_server(env: dict[str, str], workers: int) -> Iterator[str]:
     port = free_port()
+    # The product's own command: the demo hub, its processes sharing the port.
     command = [
         sys.executable,
         "-m",
-        "uvicorn",
-        "--factory",
-        "hub_load:asgi_app",
-        "--app-dir",
-        str(BENCH_DIR),
-        "--host",
-        "127.0.0.1",
+        "tiphub",
+        "serve",
+        "--demo",
         "--port",
         str(port),
         "--workers",
         str(workers),
-        "--log-level",
-        "warning",
-        "--no-access-log",
     ]
-    server = subprocess.Popen(command, env=env)
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -389,7 +374,7 @@ def machine_line(workers: int) -> str:
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
     return (
         f"machine: {platform.machine()}, {usable} usable core(s) of {cores}, "
-        f"Python {platform.python_version()}; the hub ({workers} uvicorn worker(s)), "
+        f"Python {platform.python_version()}; the hub ({workers} server process(es)), "
         "PostgreSQL and locust all share these cores"
     )
 
@@ -401,7 +386,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="total requests/s to hold")
     parser.add_argument("--duration", type=int, default=60, help="seconds of load")
     parser.add_argument("--users", type=int, default=50, help="locust users")
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="hub server processes (tiphub serve --workers)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database and its key file")
     parser.add_argument(
         "--no-profile", action="store_true", help="skip the in-process step timings"

@@ -17,6 +17,7 @@ forces whoever adds it to say what an in-scope and an out-of-scope value is.
 
 from __future__ import annotations
 
+import inspect
 import re
 import uuid
 from collections.abc import Callable
@@ -263,6 +264,23 @@ def test_every_route_declares_exactly_one_access_rule(hub: Hub) -> None:
         ]
         declared = [rule for rule in rules if isinstance(rule, Rule)]
         assert len(declared) == 1, f"{call.route.path} declares {len(declared)} rules"
+
+
+# Routes that are coroutines run in the event loop: they may await, never block on the
+# database, a password hash or the audit log (one such route stalled every request of its
+# process under load). These two do no blocking work of their own.
+NON_BLOCKING_ROUTES = {"/api/v1/health", "/"}
+
+
+def test_no_route_blocks_the_event_loop(hub: Hub) -> None:
+    coroutines = sorted(
+        {
+            route.path
+            for route in api_routes(hub.app.routes)
+            if inspect.iscoroutinefunction(route.dependant.call)
+        }
+    )
+    assert coroutines == sorted(NON_BLOCKING_ROUTES)
 
 
 def test_unauthenticated_callers_are_refused_or_sent_to_sign_in(hub: Hub) -> None:

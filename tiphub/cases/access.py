@@ -176,6 +176,12 @@ def principal_for(
 # -- scope as SQL ---------------------------------------------------------------------------
 
 
+def readable_share_state(state: Any) -> ColumnElement[bool]:
+    # Equalities, not IN: an IN list is re-rendered into the SQL at every execution, and this
+    # condition is in every read of a case.
+    return or_(*(state == value for value in READABLE_SHARE_STATES))
+
+
 def own_scope_condition(principal: Principal) -> ColumnElement[bool]:
     """Cases of the principal's own organisation that its scope reaches."""
     case = table_of(m.Case)
@@ -201,7 +207,7 @@ def shared_scope_condition(principal: Principal) -> ColumnElement[bool]:
     return case.c.id.in_(
         select(share.c.case_id).where(
             share.c.to_organisation_id == principal.organisation_id,
-            share.c.state.in_(READABLE_SHARE_STATES),
+            readable_share_state(share.c.state),
         )
     )
 
@@ -218,7 +224,7 @@ def shared_sections(connection: Connection, principal: Principal, case_id: uuid.
         select(share.c.sections).where(
             share.c.case_id == case_id,
             share.c.to_organisation_id == principal.organisation_id,
-            share.c.state.in_(READABLE_SHARE_STATES),
+            readable_share_state(share.c.state),
         )
     ):
         sections.update(row.sections)

@@ -601,6 +601,14 @@ def _remember(
         entries[key] = (time.monotonic(), expires_at, principal)
 
 
+def remembered_principal(engine: Engine, secret: str, kind: str, source: str) -> Principal | None:
+    """The principal of a token resolved within the last second, without the database."""
+    if not secret or len(secret) > 200:
+        return None
+    remembered = _remembered(engine, (_token_hash(secret), kind))
+    return None if remembered is None else replace(remembered, source=source)
+
+
 def resolve_token(engine: Engine, secret: str, kind: str, source: str) -> Principal:
     """The principal a live token stands for; ``AuthenticationError`` otherwise."""
     if not secret or len(secret) > 200:

@@ -13,7 +13,7 @@ from collections import defaultdict
 import pandas as pd
 from sqlalchemy import Connection, Engine, delete, select
 
-from tiphub.cases.access import READABLE_SHARE_STATES, Principal
+from tiphub.cases.access import Principal, readable_share_state
 from tiphub.store import models as m
 from tiphub.store.models import table_of
 
@@ -79,7 +79,7 @@ def matches_elsewhere(
     organisation = table_of(m.Organisation)
     sharing_with_us = select(share.c.from_organisation_id).where(
         share.c.to_organisation_id == principal.organisation_id,
-        share.c.state.in_(READABLE_SHARE_STATES),
+        readable_share_state(share.c.state),
     )
     query = (
         select(organisation.c.slug)

@@ -54,10 +54,12 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def serve_hub(host: str, port: int, demo: bool, cases: int = 2_000, seed: int = 1) -> None:
-    import uvicorn
-
+def serve_hub(
+    host: str, port: int, demo: bool, cases: int = 2_000, seed: int = 1, workers: int = 1
+) -> None:
+    from tiphub.store.db import make_engine
     from tiphub.web.app import create_app
+    from tiphub.web.server import serve
     from tiphub.web.settings import HubSettings
 
     if demo and not _is_loopback(host):
@@ -65,10 +67,27 @@ def serve_hub(host: str, port: int, demo: bool, cases: int = 2_000, seed: int = 
     engine = _engine()
     if demo:
         _prepare_demo(engine, cases, seed)
-    app = create_app(engine, HubSettings(demo=demo, secure_cookies=not _is_loopback(host)))
+    settings = HubSettings(demo=demo, secure_cookies=not _is_loopback(host))
+    if workers > 1:
+        # Each process opens its own connections after the fork.
+        engine.dispose()
+        url = engine.url.render_as_string(hide_password=False)
+
+        def app_factory() -> object:
+            return create_app(make_engine(url), settings)
+    else:
+
+        def app_factory() -> object:
+            return create_app(engine, settings)
+
     shown = f"[{host}]" if ":" in host else host
     console.print(f"Open [bold]http://{shown}:{port}/[/bold] — press Ctrl-C to stop.")
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    if workers > 1:
+        console.print(
+            f"{workers} processes share the port. Each keeps its own sign-in rate limit and "
+            "the estimation page's reports, which another process does not see."
+        )
+    serve(app_factory, host, port, workers)
 
 
 def _prepare_demo(engine: Engine, cases: int, seed: int) -> None:
@@ -100,9 +119,18 @@ def serve_command(
     demo: Annotated[bool, typer.Option("--demo", help="Load demo data and demo users.")] = False,
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            help="Server processes sharing the port (PostgreSQL; about one per core).",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the hub (web interface and REST API under /api/v1)."""
-    serve_hub(host, port, demo)
+    serve_hub(host, port, demo, workers=workers)
 
 
 # -- organisations -------------------------------------------------------------------------

@@ -15,6 +15,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from tiphub.cases import accounts
 from tiphub.cases.access import Principal
@@ -57,6 +59,13 @@ async def _check_csrf(request: Request, session_secret: str) -> None:
         raise ProblemError(403, "the form's security token is missing or wrong; reload the page")
 
 
+async def _resolve(engine: Engine, secret: str, kind: str, source: str) -> Principal:
+    remembered = accounts.remembered_principal(engine, secret, kind, source)
+    if remembered is not None:
+        return remembered
+    return await run_in_threadpool(accounts.resolve_token, engine, secret, kind, source)
+
+
 async def current_principal(request: Request) -> Principal:
     cached = getattr(request.state, "principal", None)
     if cached is not None:
@@ -73,12 +82,12 @@ async def current_principal(request: Request) -> Principal:
                     "use an Authorization: Bearer token",
                     headers={"WWW-Authenticate": "Bearer"},
                 )
-            principal = accounts.resolve_token(engine, secret.strip(), "api", source)
+            principal = await _resolve(engine, secret.strip(), "api", source)
         else:
             session = _session_secret(request)
             if not session:
                 raise NotSignedInError()
-            principal = accounts.resolve_token(engine, session, "session", source)
+            principal = await _resolve(engine, session, "session", source)
             await _check_csrf(request, session)
     except accounts.AuthenticationError:
         if authorization:
@@ -90,6 +99,16 @@ async def current_principal(request: Request) -> Principal:
         raise NotSignedInError() from None
     request.state.principal = principal
     return principal
+
+
+async def submitted_form(request: Request) -> FormData:
+    """The request's form, read in the event loop, so that the route itself can be a plain
+    function: FastAPI runs those in its thread pool, where blocking on the database, a
+    password hash or the audit log's turn holds up no other request."""
+    return await request.form()
+
+
+SubmittedForm = Annotated[FormData, Depends(submitted_form)]
 
 
 class Rule:

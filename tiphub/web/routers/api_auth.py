@@ -70,7 +70,7 @@ def sign_in(request: Request, username: str, password: str, otp: str | None) -> 
 
 
 @router.post("/auth/token", responses={401: {"description": "Refused"}})
-async def issue_access_token(
+def issue_access_token(
     credentials: Credentials, request: Request, _: Annotated[None, Depends(public())]
 ) -> TokenAnswer:
     principal = sign_in(request, credentials.username, credentials.password, credentials.otp)
@@ -86,7 +86,7 @@ async def issue_access_token(
 
 
 @router.get("/auth/tokens")
-async def my_tokens(
+def my_tokens(
     request: Request, principal: Annotated[Principal, Depends(signed_in())]
 ) -> list[TokenInfo]:
     return [
@@ -102,7 +102,7 @@ async def my_tokens(
 
 
 @router.post("/auth/tokens", status_code=201)
-async def create_token(
+def create_token(
     body: TokenRequest, request: Request, principal: Annotated[Principal, Depends(signed_in())]
 ) -> TokenAnswer:
     try:
@@ -115,7 +115,7 @@ async def create_token(
 
 
 @router.delete("/auth/tokens/{token_id}", status_code=204)
-async def revoke_token(
+def revoke_token(
     token_id: uuid.UUID, request: Request, principal: Annotated[Principal, Depends(signed_in())]
 ) -> Response:
     accounts.revoke_token(engine_of(request), principal, token_id)

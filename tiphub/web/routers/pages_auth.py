@@ -24,6 +24,7 @@ from tiphub.web.routers.api_auth import sign_in
 from tiphub.web.security import (
     SESSION_COOKIE,
     NotSignedInError,
+    SubmittedForm,
     current_principal,
     engine_of,
     public,
@@ -127,15 +128,16 @@ async def start_page(request: Request, _: Annotated[None, Depends(public())]) ->
 
 
 @router.get("/signin")
-async def signin_form(
+def signin_form(
     request: Request, _: Annotated[None, Depends(public())], next: str = "/"
 ) -> Response:
     return _signin_page(request, safe_next(next))
 
 
 @router.post("/signin")
-async def signin_submit(request: Request, _: Annotated[None, Depends(public())]) -> Response:
-    form = await request.form()
+def signin_submit(
+    request: Request, _: Annotated[None, Depends(public())], form: SubmittedForm
+) -> Response:
     next_path = safe_next(form.get("next"))
     username = _form_text(form, "username", MAX_USERNAME_CHARS + 1)
     password = _form_text(form, "password", accounts.MAX_PASSWORD_LENGTH + 1)
@@ -179,7 +181,7 @@ async def signin_submit(request: Request, _: Annotated[None, Depends(public())])
 
 
 @router.post("/auth/logout")
-async def sign_out(
+def sign_out(
     request: Request, principal: Annotated[Principal, Depends(signed_in())]
 ) -> Response:
     response = RedirectResponse("/signin", status_code=303)
@@ -188,7 +190,7 @@ async def sign_out(
 
 
 @router.post("/auth/quick-exit")
-async def quick_exit(
+def quick_exit(
     request: Request, principal: Annotated[Principal, Depends(signed_in())]
 ) -> Response:
     response = Response(status_code=204)
@@ -197,8 +199,9 @@ async def quick_exit(
 
 
 @router.post("/locale")
-async def choose_locale(request: Request, _: Annotated[None, Depends(public())]) -> Response:
-    form = await request.form()
+def choose_locale(
+    request: Request, _: Annotated[None, Depends(public())], form: SubmittedForm
+) -> Response:
     response = RedirectResponse(safe_next(form.get("next")), status_code=303)
     chosen = form.get("locale")
     if isinstance(chosen, str) and chosen in available_locales():

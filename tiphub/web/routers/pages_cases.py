@@ -36,7 +36,7 @@ from tiphub.web.forms import N_, FieldSpec, FormData
 from tiphub.web.i18n import gettext
 from tiphub.web.pages import render_page, request_locale
 from tiphub.web.problems import ProblemError
-from tiphub.web.security import engine_of, requires
+from tiphub.web.security import SubmittedForm, engine_of, requires
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -134,7 +134,7 @@ def share_sections_choices() -> list[tuple[str, str]]:
 
 
 @router.get("/cases")
-async def case_list(
+def case_list(
     request: Request,
     principal: Annotated[Principal, Depends(requires("case:read"))],
     status: str = "",
@@ -146,7 +146,7 @@ async def case_list(
 
 
 @router.post("/cases")
-async def case_search(
+def case_search(
     request: Request,
     principal: Annotated[Principal, Depends(requires("case:read"))],
     q: Annotated[str, Form(max_length=1000)] = "",
@@ -237,7 +237,7 @@ def new_external_id(organisation: str) -> str:
 
 
 @router.get("/cases/new")
-async def new_case_form(
+def new_case_form(
     request: Request, principal: Annotated[Principal, Depends(requires("case:create"))]
 ) -> Response:
     today = dt.date.today()
@@ -250,13 +250,15 @@ async def new_case_form(
 
 
 @router.post("/cases/new")
-async def new_case_submit(
-    request: Request, principal: Annotated[Principal, Depends(requires("case:create"))]
+def new_case_submit(
+    request: Request,
+    principal: Annotated[Principal, Depends(requires("case:create"))],
+    form: SubmittedForm,
 ) -> Response:
     if principal.organisation is None:
         raise PermissionDeniedError("only a member of an organisation creates cases here")
     locale = request_locale(request)
-    data = form_data(await request.form())
+    data = form_data(form)
     sections = _new_case_sections(principal)
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
@@ -460,7 +462,7 @@ def timeline(view: CaseView) -> list[dict[str, Any]]:
 
 
 @router.get("/cases/{case_id}")
-async def case_page(
+def case_page(
     request: Request,
     case_id: uuid.UUID,
     principal: Annotated[Principal, Depends(requires("case:read"))],
@@ -535,7 +537,7 @@ def _render_edit(
 
 
 @router.get("/cases/{case_id}/edit")
-async def edit_case_form(
+def edit_case_form(
     request: Request,
     case_id: uuid.UUID,
     principal: Annotated[Principal, Depends(requires("case:update"))],
@@ -545,13 +547,14 @@ async def edit_case_form(
 
 
 @router.post("/cases/{case_id}/edit")
-async def edit_case_submit(
+def edit_case_submit(
     request: Request,
     case_id: uuid.UUID,
     principal: Annotated[Principal, Depends(requires("case:update"))],
+    form: SubmittedForm,
 ) -> Response:
     locale = request_locale(request)
-    data = form_data(await request.form())
+    data = form_data(form)
     specs = forms.case_fields()
     values, errors = forms.parse_form(specs, data, locale)
     view = _editable_view(request, principal, case_id)
@@ -614,11 +617,11 @@ def _render_append(
     )
 
 
-async def _append_submit(
-    request: Request, principal: Principal, case_id: uuid.UUID, kind: str
+def _append_submit(
+    request: Request, principal: Principal, case_id: uuid.UUID, kind: str, form: SubmittedForm
 ) -> Response:
     locale = request_locale(request)
-    data = form_data(await request.form())
+    data = form_data(form)
     is_consent = kind == "consents"
     specs = forms.consent_fields() if is_consent else forms.note_fields()
     values, errors = forms.parse_form(specs, data, locale)
@@ -650,7 +653,7 @@ async def _append_submit(
 
 
 @router.get("/cases/{case_id}/consents/new")
-async def new_consent_form(
+def new_consent_form(
     request: Request,
     case_id: uuid.UUID,
     principal: Annotated[Principal, Depends(requires("consent:create"))],
@@ -661,16 +664,17 @@ async def new_consent_form(
 
 
 @router.post("/cases/{case_id}/consents/new")
-async def new_consent_submit(
+def new_consent_submit(
     request: Request,
     case_id: uuid.UUID,
     principal: Annotated[Principal, Depends(requires("consent:create"))],
+    form: SubmittedForm,
 ) -> Response:
-    return await _append_submit(request, principal, case_id, "consents")
+    return _append_submit(request, principal, case_id, "consents", form)
 
 
 @router.get("/cases/{case_id}/notes/new")
-async def new_note_form(
+def new_note_form(
     request: Request,
     case_id: uuid.UUID,
     principal: Annotated[Principal, Depends(requires("note:create"))],
@@ -681,12 +685,13 @@ async def new_note_form(
 
 
 @router.post("/cases/{case_id}/notes/new")
-async def new_note_submit(
+def new_note_submit(
     request: Request,
     case_id: uuid.UUID,
     principal: Annotated[Principal, Depends(requires("note:create"))],
+    form: SubmittedForm,
 ) -> Response:
-    return await _append_submit(request, principal, case_id, "notes")
+    return _append_submit(request, principal, case_id, "notes", form)
 
 
 # --- referring the case to another organisation -------------------------------------------
@@ -740,7 +745,7 @@ def _render_refer(
 
 
 @router.get("/cases/{case_id}/refer")
-async def refer_form(
+def refer_form(
     request: Request,
     case_id: uuid.UUID,
     principal: Annotated[Principal, Depends(requires("referral:create"))],
@@ -751,14 +756,15 @@ async def refer_form(
 
 
 @router.post("/cases/{case_id}/refer")
-async def refer_submit(
+def refer_submit(
     request: Request,
     case_id: uuid.UUID,
     principal: Annotated[Principal, Depends(requires("referral:create"))],
+    form: SubmittedForm,
 ) -> Response:
     locale = request_locale(request)
     engine = engine_of(request)
-    data = form_data(await request.form())
+    data = form_data(form)
     view = _editable_view(request, principal, case_id)
     target = first(data, "to_organisation")
     sections = [section for section in data.get("sections", []) if section in SHARE_SECTIONS]

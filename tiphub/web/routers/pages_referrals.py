@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
+from starlette.datastructures import FormData
 
 from tiphub.cases import sharing
 from tiphub.cases.access import READABLE_SHARE_STATES, Principal
@@ -14,7 +15,7 @@ from tiphub.web.forms import N_
 from tiphub.web.pages import render_page
 from tiphub.web.routers.pages_auth import safe_next
 from tiphub.web.routers.pages_cases import SECTION_LABELS, STATE_LABELS
-from tiphub.web.security import engine_of, requires
+from tiphub.web.security import SubmittedForm, engine_of, requires
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -27,7 +28,7 @@ WITHDRAWABLE_STATES = ("pending", "accepted", "completed")
 
 
 @router.get("/referrals")
-async def referral_lists(
+def referral_lists(
     request: Request, principal: Annotated[Principal, Depends(requires("case:read"))]
 ) -> Response:
     engine = engine_of(request)
@@ -48,28 +49,29 @@ async def referral_lists(
     )
 
 
-async def _back(request: Request) -> Response:
-    form = await request.form()
+def _back(form: FormData) -> Response:
     return RedirectResponse(safe_next(form.get("next"), "/referrals"), status_code=303)
 
 
 # Declared before the decision route so that ".../withdraw" is never read as a decision.
 @router.post("/referrals/{share_id}/withdraw")
-async def withdraw_referral(
+def withdraw_referral(
     request: Request,
     share_id: uuid.UUID,
     principal: Annotated[Principal, Depends(requires("referral:withdraw"))],
+    form: SubmittedForm,
 ) -> Response:
     sharing.withdraw(engine_of(request), principal, share_id)
-    return await _back(request)
+    return _back(form)
 
 
 @router.post("/referrals/{share_id}/{decision}")
-async def decide_referral(
+def decide_referral(
     request: Request,
     share_id: uuid.UUID,
     decision: Literal["accept", "decline", "complete"],
     principal: Annotated[Principal, Depends(requires("referral:decide"))],
+    form: SubmittedForm,
 ) -> Response:
     sharing.decide(engine_of(request), principal, share_id, decision)
-    return await _back(request)
+    return _back(form)

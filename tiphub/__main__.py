@@ -1,0 +1,5 @@
+"""``python -m tiphub``: the same command line as ``tiphub``."""
+
+from tiphub.cli.app import main
+
+main()
