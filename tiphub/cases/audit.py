@@ -69,18 +69,19 @@ def _check_details(details: dict[str, Any]) -> dict[str, Any]:
 def _lock_head(connection: Connection) -> tuple[int, str]:
     table = table_of(m.AuditHead)
     # The UPDATE takes the row lock (PostgreSQL) or the write lock (SQLite) before reading,
-    # so two writers can never chain onto the same entry.
-    locked = connection.execute(
-        update(table).where(table.c.id == HEAD_ID).values(sequence=table.c.sequence)
+    # so two writers can never chain onto the same entry; RETURNING reads it in the same trip.
+    lock = (
+        update(table)
+        .where(table.c.id == HEAD_ID)
+        .values(sequence=table.c.sequence)
+        .returning(table.c.sequence, table.c.entry_hash)
     )
-    if locked.rowcount == 0:
+    row = connection.execute(lock).first()
+    if row is None:
         values = {"id": HEAD_ID, "sequence": 0, "entry_hash": GENESIS}
         insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
         connection.execute(insert(table).values(values).on_conflict_do_nothing())
-        connection.execute(
-            update(table).where(table.c.id == HEAD_ID).values(sequence=table.c.sequence)
-        )
-    row = connection.execute(select(table).where(table.c.id == HEAD_ID)).one()
+        row = connection.execute(lock).one()
     return int(row.sequence), str(row.entry_hash)
 
 

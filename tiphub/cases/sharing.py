@@ -220,11 +220,17 @@ def inbox(engine: Engine, principal: Principal) -> list[ShareInfo]:
         return _share_rows(connection, share.c.to_organisation_id == principal.organisation_id)
 
 
-def outbox(engine: Engine, principal: Principal) -> list[ShareInfo]:
+def outbox(
+    engine: Engine, principal: Principal, case_id: uuid.UUID | None = None
+) -> list[ShareInfo]:
+    """Referrals the principal's organisation made: all of them, or one case's."""
     principal.require("case:read")
     share = table_of(m.CaseShare)
+    condition = share.c.from_organisation_id == principal.organisation_id
+    if case_id is not None:
+        condition = condition & (share.c.case_id == case_id)
     with engine.connect() as connection:
-        return _share_rows(connection, share.c.from_organisation_id == principal.organisation_id)
+        return _share_rows(connection, condition)
 
 
 def decide(engine: Engine, principal: Principal, share_id: uuid.UUID, decision: str) -> ShareInfo:

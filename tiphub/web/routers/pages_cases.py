@@ -472,9 +472,7 @@ def case_page(
     owned = view.shared_sections is None
     referrals = []
     if owned and principal.organisation_id is not None:
-        referrals = [
-            share for share in sharing.outbox(engine, principal) if share.case_id == case_id
-        ]
+        referrals = sharing.outbox(engine, principal, case_id)
     document = view.document
     return render_page(
         request,
