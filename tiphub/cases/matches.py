@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from functools import cache
+from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, delete, select
+from sqlalchemy import Connection, Engine, bindparam, delete, select
 
 from tiphub.cases.access import Principal, readable_share_state
 from tiphub.store import models as m
@@ -67,32 +69,39 @@ def record_match_notices(engine: Engine, clusters: pd.DataFrame, run_id: int | N
     return len(unique)
 
 
+@cache
+def _matches_statement() -> Any:
+    """Built once: a case page asks this on every read."""
+    notice = table_of(m.MatchNotice)
+    participant = table_of(m.CaseParticipant)
+    share = table_of(m.CaseShare)
+    organisation = table_of(m.Organisation)
+    viewer = bindparam("viewer", type_=share.c.to_organisation_id.type)
+    sharing_with_us = select(share.c.from_organisation_id).where(
+        share.c.to_organisation_id == viewer,
+        readable_share_state(share.c.state),
+    )
+    return (
+        select(organisation.c.slug)
+        .distinct()
+        .join(notice, notice.c.other_organisation_id == organisation.c.id)
+        .join(participant, participant.c.person_id == notice.c.person_id)
+        .where(
+            participant.c.case_id == bindparam("case_id", type_=participant.c.case_id.type),
+            notice.c.other_organisation_id.in_(sharing_with_us),
+        )
+        .order_by(organisation.c.slug)
+    )
+
+
 def matches_elsewhere(
     bind: Engine | Connection, principal: Principal, case_id: uuid.UUID
 ) -> list[str]:
     """Organisations that share with the principal's and also hold one of this case's people."""
     if principal.organisation_id is None:
         return []
-    notice = table_of(m.MatchNotice)
-    participant = table_of(m.CaseParticipant)
-    share = table_of(m.CaseShare)
-    organisation = table_of(m.Organisation)
-    sharing_with_us = select(share.c.from_organisation_id).where(
-        share.c.to_organisation_id == principal.organisation_id,
-        readable_share_state(share.c.state),
-    )
-    query = (
-        select(organisation.c.slug)
-        .distinct()
-        .join(notice, notice.c.other_organisation_id == organisation.c.id)
-        .join(participant, participant.c.person_id == notice.c.person_id)
-        .where(
-            participant.c.case_id == case_id,
-            notice.c.other_organisation_id.in_(sharing_with_us),
-        )
-        .order_by(organisation.c.slug)
-    )
+    parameters = {"viewer": principal.organisation_id, "case_id": case_id}
     if isinstance(bind, Connection):
-        return list(bind.execute(query).scalars())
+        return list(bind.execute(_matches_statement(), parameters).scalars())
     with bind.connect() as connection:
-        return list(connection.execute(query).scalars())
+        return list(connection.execute(_matches_statement(), parameters).scalars())

@@ -181,18 +181,14 @@ def signin_submit(
 
 
 @router.post("/auth/logout")
-def sign_out(
-    request: Request, principal: Annotated[Principal, Depends(signed_in())]
-) -> Response:
+def sign_out(request: Request, principal: Annotated[Principal, Depends(signed_in())]) -> Response:
     response = RedirectResponse("/signin", status_code=303)
     _end_session(request, principal, response)
     return response
 
 
 @router.post("/auth/quick-exit")
-def quick_exit(
-    request: Request, principal: Annotated[Principal, Depends(signed_in())]
-) -> Response:
+def quick_exit(request: Request, principal: Annotated[Principal, Depends(signed_in())]) -> Response:
     response = Response(status_code=204)
     _end_session(request, principal, response)
     return response
