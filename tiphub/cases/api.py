@@ -17,9 +17,10 @@ import datetime as dt
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, or_, select, update
+from sqlalchemy import Connection, Engine, Integer, bindparam, func, or_, select, update
 
 from tiphub.cases import audit
 from tiphub.cases.access import (
@@ -162,6 +163,49 @@ def shared_view(document: dict[str, Any], sections: set[str]) -> dict[str, Any]:
         if key in sections and key in document:
             view[key] = document[key]
     return view
+
+
+# Statements a request would otherwise rebuild (and SQLAlchemy re-key) every time, built once
+# per acting user: their scope conditions hold the user's organisation, team and name.
+@lru_cache(maxsize=1024)
+def _scoped_row_statement(principal: Principal) -> Any:
+    case = table_of(m.Case)
+    org = table_of(m.Organisation)
+    return (
+        select(case, org.c.slug, own_scope_condition(principal).label("owned"))
+        .join(org, org.c.id == case.c.organisation_id)
+        .where(
+            case.c.id == bindparam("case_id", type_=case.c.id.type),
+            case_scope_condition(principal),
+        )
+    )
+
+
+@lru_cache(maxsize=1024)
+def _page_statement(principal: Principal, after_cursor: bool, by_status: bool) -> Any:
+    case = table_of(m.Case)
+    org = table_of(m.Organisation)
+    query = (
+        select(
+            case.c.id,
+            org.c.slug,
+            case.c.external_id,
+            case.c.status,
+            case.c.opened_on,
+            case.c.updated_at,
+            case.c.version,
+            own_scope_condition(principal).label("owned"),
+        )
+        .join(org, org.c.id == case.c.organisation_id)
+        .where(case_scope_condition(principal))
+        .order_by(case.c.id.desc())
+        .limit(bindparam("rows", type_=Integer))
+    )
+    if after_cursor:
+        query = query.where(case.c.id < bindparam("before", type_=case.c.id.type))
+    if by_status:
+        query = query.where(case.c.status == bindparam("status", type_=case.c.status.type))
+    return query
 
 
 def _encode_cursor(case_id: uuid.UUID) -> str:
@@ -358,32 +402,17 @@ class CaseStore:
         ID, or (for roles that see identity) a person's exact name, birth date or identifier."""
         self.principal.require("case:read")
         limit = min(max(int(limit), 1), MAX_PAGE)
-        case = table_of(m.Case)
-        org = table_of(m.Organisation)
-        query = (
-            select(
-                case.c.id,
-                org.c.slug,
-                case.c.external_id,
-                case.c.status,
-                case.c.opened_on,
-                case.c.updated_at,
-                case.c.version,
-                own_scope_condition(self.principal).label("owned"),
-            )
-            .join(org, org.c.id == case.c.organisation_id)
-            .where(case_scope_condition(self.principal))
-            .order_by(case.c.id.desc())
-            .limit(limit + 1)
-        )
-        if cursor:
-            query = query.where(case.c.id < _decode_cursor(cursor))
-        if status:
-            query = query.where(case.c.status == status)
-        if search and search.strip():
-            query = query.where(self._search_condition(search.strip(), by_identity))
+        searching = bool(search and search.strip())
+        query = _page_statement(self.principal.with_source(""), bool(cursor), bool(status))
+        if searching:
+            query = query.where(self._search_condition(str(search).strip(), by_identity))
+        parameters = {
+            "rows": limit + 1,
+            "before": _decode_cursor(cursor) if cursor else None,
+            "status": status,
+        }
         with self.engine.connect() as connection:
-            rows = connection.execute(query).all()
+            rows = connection.execute(query, parameters).all()
         audit.record_now(
             self.engine,
             self.principal,
@@ -558,13 +587,8 @@ class CaseStore:
     def _scoped_row(self, connection: Connection, case_id: uuid.UUID) -> Any:
         """The case row with its organisation's slug and ``owned`` (in the principal's own
         scope rather than shared with it); ``CaseNotFoundError`` outside its scope."""
-        case = table_of(m.Case)
-        org = table_of(m.Organisation)
-        row = connection.execute(
-            select(case, org.c.slug, own_scope_condition(self.principal).label("owned"))
-            .join(org, org.c.id == case.c.organisation_id)
-            .where(case.c.id == case_id, case_scope_condition(self.principal))
-        ).first()
+        statement = _scoped_row_statement(self.principal.with_source(""))
+        row = connection.execute(statement, {"case_id": case_id}).first()
         if row is None:
             raise CaseNotFoundError("no such case")
         return row
