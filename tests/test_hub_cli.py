@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
+from pathlib import Path
 
+import httpx
+import pytest
 from sqlalchemy import Engine
 
 from tiphub.cases import accounts, audit
@@ -95,3 +100,52 @@ def test_organisations_users_and_roles_from_the_command_line(
     defined = _entries(engine, "role.define")
     assert len(defined) == 1 and str(defined[0]["actor"]).startswith("operator:")
     assert audit.verify(engine).intact
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in path.read_text().split()] if path.exists() else []
+
+
+def test_serve_with_several_workers_shares_the_port_and_stops_whole(
+    engine: Engine, database_url: str
+) -> None:
+    port = _free_port()
+    env = {**os.environ, "TIPHUB_DATABASE_URL": database_url}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tiphub", "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        answered = 0
+        while answered < 20 and time.monotonic() < deadline:
+            try:
+                # a new connection each time: the kernel may hand it to either process
+                reply = httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=2)
+                assert reply.json() == {"status": "ok"}
+                answered += 1
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert answered == 20, server.stderr.read() if server.poll() is not None else ""
+        workers = _children(server.pid)
+        assert len(workers) == 2
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert server.returncode == 0
+    for pid in workers:
+        assert (
+            not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+        )
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=2)
