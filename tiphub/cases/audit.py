@@ -15,9 +15,10 @@ import threading
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, or_, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -66,21 +67,34 @@ def _check_details(details: dict[str, Any]) -> dict[str, Any]:
     return details
 
 
+@cache
+def _statements() -> tuple[Any, Any, Any]:
+    """(lock and read the head, insert entries, move the head): built once, the audit log is
+    written on every request."""
+    head = table_of(m.AuditHead)
+    lock = (
+        update(head)
+        .where(head.c.id == HEAD_ID)
+        .values(sequence=head.c.sequence)
+        .returning(head.c.sequence, head.c.entry_hash)
+    )
+    move = (
+        update(head)
+        .where(head.c.id == HEAD_ID)
+        .values(sequence=bindparam("new_sequence"), entry_hash=bindparam("new_hash"))
+    )
+    return lock, table_of(m.AuditEvent).insert(), move
+
+
 def _lock_head(connection: Connection) -> tuple[int, str]:
-    table = table_of(m.AuditHead)
     # The UPDATE takes the row lock (PostgreSQL) or the write lock (SQLite) before reading,
     # so two writers can never chain onto the same entry; RETURNING reads it in the same trip.
-    lock = (
-        update(table)
-        .where(table.c.id == HEAD_ID)
-        .values(sequence=table.c.sequence)
-        .returning(table.c.sequence, table.c.entry_hash)
-    )
+    lock = _statements()[0]
     row = connection.execute(lock).first()
     if row is None:
         values = {"id": HEAD_ID, "sequence": 0, "entry_hash": GENESIS}
         insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-        connection.execute(insert(table).values(values).on_conflict_do_nothing())
+        connection.execute(insert(table_of(m.AuditHead)).values(values).on_conflict_do_nothing())
         row = connection.execute(lock).one()
     return int(row.sequence), str(row.entry_hash)
 
@@ -123,11 +137,9 @@ def append(connection: Connection, entries: list[dict[str, Any]]) -> int:
             {**entry, "sequence": sequence, "previous_hash": previous, "entry_hash": digest}
         )
         previous = digest
-    connection.execute(table_of(m.AuditEvent).insert(), rows)
-    table = table_of(m.AuditHead)
-    connection.execute(
-        update(table).where(table.c.id == HEAD_ID).values(sequence=sequence, entry_hash=previous)
-    )
+    _lock, insert, move = _statements()
+    connection.execute(insert, rows)
+    connection.execute(move, {"new_sequence": sequence, "new_hash": previous})
     return sequence
 
 
@@ -211,7 +223,7 @@ class _GroupCommit:
                 raise RuntimeError("the database engine was closed")
             with engine.begin() as connection:
                 if connection.dialect.name == "postgresql":
-                    connection.execute(text("SET LOCAL synchronous_commit = off"))
+                    connection.execute(_ASYNCHRONOUS_COMMIT)
                 last = append(connection, [pending.entry for pending in batch])
             for offset, pending in enumerate(reversed(batch)):
                 pending.sequence = last - offset
@@ -225,6 +237,7 @@ class _GroupCommit:
                 pending.done = True
 
 
+_ASYNCHRONOUS_COMMIT = text("SET LOCAL synchronous_commit = off")
 _group_lock = threading.Lock()
 _groups: weakref.WeakKeyDictionary[Engine, _GroupCommit] = weakref.WeakKeyDictionary()
 

@@ -11,7 +11,7 @@ import datetime as dt
 import io
 import re
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 from babel.core import Locale, UnknownLocaleError
@@ -163,4 +163,11 @@ def format_date(value: dt.date | str | None, locale: str, format: str = "medium"
     date = _as_date(value)
     if date is None:
         return str(value)
+    return _formatted_date(date, locale, format)
+
+
+@lru_cache(maxsize=8192)
+def _formatted_date(date: dt.date, locale: str, format: str) -> str:
+    # Babel parses the locale and the pattern at every call; a case page shows dozens of
+    # dates, most of them the same few.
     return str(babel_format_date(date, format=format, locale=locale))
