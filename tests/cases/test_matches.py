@@ -57,6 +57,7 @@ def test_a_match_is_told_by_organisation_name_only_where_that_organisation_share
     )
     # The police do not share anything with the NGO yet: the NGO learns nothing.
     assert matches_elsewhere(engine, ngo, ngo_case) == []  # type: ignore[arg-type]
+    assert CaseStore(engine, ngo).read(ngo_case).matches_elsewhere == ()  # type: ignore[arg-type]
     sharing.refer(
         engine,
         police_supervisor,
