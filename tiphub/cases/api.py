@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -35,15 +34,13 @@ from tiphub.cases.access import (
     shared_sections,
 )
 from tiphub.cases.canonical import IDENTITY_FIELDS, case_document, without_identity
-from tiphub.cases.matches import matches_elsewhere_column
+from tiphub.cases.matches import matches_elsewhere
 from tiphub.cases.persistence import (
     CaseWriter,
     WriteCounts,
     case_document_of,
-    document_from_row,
     iter_case_documents,
     lock_case_writes,
-    one_case_statement,
 )
 from tiphub.cases.schema import CaseRecord
 from tiphub.cases.sharing import withdraw_for_lost_consent
@@ -182,25 +179,6 @@ def _scoped_row_statement(principal: Principal) -> Any:
             case_scope_condition(principal),
         )
     )
-
-
-@lru_cache(maxsize=1024)
-def _read_statement(principal: Principal, dialect_name: str) -> tuple[Any, list[type[m.Base]]]:
-    """A case as this user may read it, in one statement: the case's rows, whether it is in
-    the user's own scope, the organisations that also hold its people; no row outside the
-    user's scope."""
-    query, models = one_case_statement(dialect_name, include_identity=True)
-    case = table_of(m.Case)
-    query = query.add_columns(
-        own_scope_condition(principal).label("owned"),
-        matches_elsewhere_column(dialect_name, principal, case.c.id).label("matches_elsewhere"),
-    ).where(case_scope_condition(principal))
-    return query, models
-
-
-def _json_list(value: Any) -> list[Any]:
-    items = json.loads(value) if isinstance(value, str) else value
-    return list(items or [])
 
 
 @lru_cache(maxsize=1024)
@@ -374,15 +352,15 @@ class CaseStore:
         """One case as this principal may see it; ``CaseNotFoundError`` outside its scope."""
         self.principal.require("case:read")
         with self.engine.connect() as connection:
-            dialect = connection.dialect
-            query, models = _read_statement(self.principal.with_source(""), dialect.name)
-            row = connection.execute(query, {"case_id": case_id}).first()
-            if row is None:
-                raise CaseNotFoundError("no such case")
+            row = self._scoped_row(connection, case_id)
             owned = bool(row.owned)
             sections = None if owned else shared_sections(connection, self.principal, case_id)
-        document = document_from_row(row, models, dialect, include_identity=True)
-        elsewhere = tuple(sorted(_json_list(row.matches_elsewhere))) if owned else ()
+            document = case_document_of(connection, row.id)
+            if document is None:  # erased between the two statements
+                raise CaseNotFoundError("no such case")
+            elsewhere = (
+                tuple(matches_elsewhere(connection, self.principal, row.id)) if owned else ()
+            )
         if audited:
             # Its own short write transaction, and before anything is returned: on SQLite a
             # read transaction that turns into a write can fail when another writer commits.

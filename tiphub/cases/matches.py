@@ -7,14 +7,13 @@ record — and only where that organisation shares cases with it by referral.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections import defaultdict
-from contextlib import nullcontext
+from functools import cache
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, delete, func, select
+from sqlalchemy import Connection, Engine, bindparam, delete, select
 
 from tiphub.cases.access import Principal, readable_share_state
 from tiphub.store import models as m
@@ -70,30 +69,29 @@ def record_match_notices(engine: Engine, clusters: pd.DataFrame, run_id: int | N
     return len(unique)
 
 
-def matches_elsewhere_column(dialect_name: str, principal: Principal, case_id: Any) -> Any:
-    """``matches_elsewhere`` as a column of another statement about the case ``case_id``
-    (a column or a bound parameter): a JSON array of the organisations' slugs."""
+@cache
+def _matches_statement() -> Any:
+    """Built once: a case page asks this on every read."""
     notice = table_of(m.MatchNotice)
     participant = table_of(m.CaseParticipant)
     share = table_of(m.CaseShare)
     organisation = table_of(m.Organisation)
+    viewer = bindparam("viewer", type_=share.c.to_organisation_id.type)
     sharing_with_us = select(share.c.from_organisation_id).where(
-        share.c.to_organisation_id == principal.organisation_id,
+        share.c.to_organisation_id == viewer,
         readable_share_state(share.c.state),
     )
-    slugs = (
+    return (
         select(organisation.c.slug)
         .distinct()
         .join(notice, notice.c.other_organisation_id == organisation.c.id)
         .join(participant, participant.c.person_id == notice.c.person_id)
         .where(
-            participant.c.case_id == case_id,
+            participant.c.case_id == bindparam("case_id", type_=participant.c.case_id.type),
             notice.c.other_organisation_id.in_(sharing_with_us),
         )
-        .subquery()
+        .order_by(organisation.c.slug)
     )
-    aggregate = func.json_agg if dialect_name == "postgresql" else func.json_group_array
-    return select(aggregate(slugs.c.slug)).scalar_subquery()
 
 
 def matches_elsewhere(
@@ -102,8 +100,8 @@ def matches_elsewhere(
     """Organisations that share with the principal's and also hold one of this case's people."""
     if principal.organisation_id is None:
         return []
-    with nullcontext(bind) if isinstance(bind, Connection) else bind.connect() as connection:
-        column = matches_elsewhere_column(connection.dialect.name, principal, case_id)
-        value = connection.execute(select(column)).scalar()
-    slugs = json.loads(value) if isinstance(value, str) else value
-    return sorted(slugs or [])
+    parameters = {"viewer": principal.organisation_id, "case_id": case_id}
+    if isinstance(bind, Connection):
+        return list(bind.execute(_matches_statement(), parameters).scalars())
+    with bind.connect() as connection:
+        return list(connection.execute(_matches_statement(), parameters).scalars())

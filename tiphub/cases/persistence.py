@@ -616,10 +616,7 @@ def _rows_as_json(dialect_name: str, model: type[m.Base], condition: Any) -> Any
 
 
 @cache
-def one_case_statement(dialect_name: str, include_identity: bool) -> tuple[Any, list[type[m.Base]]]:
-    """The single statement that reads a case (its id bound as ``case_id``): the case row,
-    its organisation's slug, and each child table's rows as a JSON array; and those tables.
-    Callers may add columns and conditions (scope) before executing it."""
+def _one_case_statement(dialect_name: str, include_identity: bool) -> Any:
     cases = table_of(m.Case)
     orgs = table_of(m.Organisation)
     case_id = bindparam("case_id", type_=cases.c.id.type)
@@ -645,10 +642,19 @@ def one_case_statement(dialect_name: str, include_identity: bool) -> tuple[Any, 
     return query, [model for model, _condition in filters]
 
 
-def document_from_row(
-    row: Any, models: list[type[m.Base]], dialect: Any, include_identity: bool
-) -> dict[str, Any]:
-    """The canonical document of a row of ``one_case_statement``."""
+def case_document_of(
+    connection: Connection, case_id: uuid.UUID, include_identity: bool = True
+) -> dict[str, Any] | None:
+    """One case in canonical form, read by a single statement; None if there is no such case.
+
+    Gives exactly what ``iter_case_documents`` gives for the case, with one round trip to
+    the database instead of one per table.
+    """
+    query, models = _one_case_statement(connection.dialect.name, include_identity)
+    row = connection.execute(query, {"case_id": case_id}).first()
+    if row is None:
+        return None
+    dialect = connection.dialect
     tables: dict[str, list[_Row]] = {}
     for model in models:
         table = table_of(model)
@@ -666,21 +672,6 @@ def document_from_row(
             for values in raw or []
         ]
     return next(_assemble(_PrefetchedRows(tables), [row], include_identity))
-
-
-def case_document_of(
-    connection: Connection, case_id: uuid.UUID, include_identity: bool = True
-) -> dict[str, Any] | None:
-    """One case in canonical form, read by a single statement; None if there is no such case.
-
-    Gives exactly what ``iter_case_documents`` gives for the case, with one round trip to
-    the database instead of one per table.
-    """
-    query, models = one_case_statement(connection.dialect.name, include_identity)
-    row = connection.execute(query, {"case_id": case_id}).first()
-    if row is None:
-        return None
-    return document_from_row(row, models, connection.dialect, include_identity)
 
 
 def iter_case_documents(
