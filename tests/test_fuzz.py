@@ -53,18 +53,14 @@ def test_fuzz_sample(database_url: str, tmp_path: Path) -> None:
     figures = json.loads((tmp_path / "figures.json").read_text(encoding="utf-8"))
     groups = figures["groups"]
     assert set(groups) == {"htcds-csv", "htcds-xlsx", "jsonl", "xlsform", "estimate", "link"}
-    assert all(
-        row["tried"] == PER_FORMAT for group, row in groups.items() if group not in suite.COMMANDS
-    )
+    assert all(row["tried"] == PER_FORMAT for group, row in groups.items() if group not in suite.COMMANDS)
     assert groups["estimate"]["tried"] == TABLES and groups["link"]["tried"] == TABLES
     failures = [
         f"{failure['group']} {failure['mutation']}: {name}: {line}"
         for failure in figures["failures"]
         for name, line in failure["flags"].items()
     ]
-    assert not failures, f"{len(failures)} failing case(s) in {elapsed:.0f} s:\n" + "\n".join(
-        failures
-    )
+    assert not failures, f"{len(failures)} failing case(s) in {elapsed:.0f} s:\n" + "\n".join(failures)
     assert run.returncode == 0, run.stdout[-3000:]
 
 
@@ -111,7 +107,7 @@ def hang() -> None:
 @_fake.command()
 def hog() -> None:
     block = bytearray(600 << 20)  # more than the limit above the parent
-    block[::4096] = b"x" * len(block[::4096])
+    block[:: 4096] = b"x" * len(block[:: 4096])
     raise SystemExit(1)
 
 
@@ -125,9 +121,7 @@ def litter() -> None:
 @_fake.command()
 def write() -> None:
     connection = sqlite3.connect(os.environ["TIPHUB_DATABASE_URL"].removeprefix("sqlite:///"))
-    connection.execute(
-        "INSERT INTO organisation (id, slug, name, type, created_at) VALUES ('x', 'x', 'x', 'NGO', '2024-01-01')"
-    )
+    connection.execute("INSERT INTO organisation (id, slug, name, type, created_at) VALUES ('x', 'x', 'x', 'NGO', '2024-01-01')")
     connection.commit()
     connection.close()
     raise SystemExit(1)
@@ -155,14 +149,10 @@ def _case(name: str, outputs: tuple[str, ...] = (), checks_database: bool = Fals
         ("write", (), {"partial write"}),
     ],
 )
-def test_harness_classifies(
-    tmp_path: Path, name: str, outputs: tuple[str, ...], expected: set[str]
-) -> None:
+def test_harness_classifies(tmp_path: Path, name: str, outputs: tuple[str, ...], expected: set[str]) -> None:
     seed = tmp_path / "seed.db"
     connection = sqlite3.connect(seed)
-    connection.execute(
-        "CREATE TABLE organisation (id TEXT, slug TEXT, name TEXT, type TEXT, created_at TEXT)"
-    )
+    connection.execute("CREATE TABLE organisation (id TEXT, slug TEXT, name TEXT, type TEXT, created_at TEXT)")
     connection.commit()
     connection.close()
     database = harness.SqliteSlot(seed, tmp_path / "slot.db", tables=["organisation"])

@@ -59,7 +59,7 @@ def test_the_database_exports_reports_and_truth_are_private(
         assert done.returncode == 0, done.stderr
         written.append(out / name)
     bad = tmp_path / "bad.csv"
-    bad.write_text('tip_CaseId,prs_Gender\nc1,=HYPERLINK("http://x")\n', encoding="utf-8")
+    bad.write_text("tip_CaseId,prs_Gender\nc1,=HYPERLINK(\"http://x\")\n", encoding="utf-8")
     refused = _tiphub(env, "import", str(bad), "--report", str(out / "report.csv"))
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
     written.append(out / "report.csv")
@@ -81,16 +81,8 @@ def test_a_killed_export_leaves_nothing_and_the_next_run_sweeps_its_folder(
     out.mkdir()
     temp_base = tmp_path / "tmp" / f"tiphub-{os.getuid()}"
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tiphub.cli",
-            "export",
-            "--format",
-            "htcds-xlsx",
-            "--output",
-            str(out / "cases.xlsx"),
-        ],
+        [sys.executable, "-m", "tiphub.cli", "export", "--format", "htcds-xlsx",
+         "--output", str(out / "cases.xlsx")],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

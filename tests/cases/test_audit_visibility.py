@@ -49,5 +49,7 @@ def test_the_referring_auditor_sees_the_receivers_reads_and_decision(
     assert ("supervisor@demo-ngo", "referral.override") in police_seen
     assert any(e["flagged"] for e in police_view if e["action"] == "referral.override")
     labour_view = audit.browse(engine, user("auditor@demo-labour"), limit=200)
-    assert not any(entry["actor"].endswith(("@demo-ngo", "@demo-police")) for entry in labour_view)
+    assert not any(
+        entry["actor"].endswith(("@demo-ngo", "@demo-police")) for entry in labour_view
+    )
     assert audit.verify(engine).intact

@@ -119,9 +119,7 @@ def test_bad_counts_are_refused_at_their_cell(tmp_path: Path, count: str, fragme
 
 def test_two_counts_near_the_int64_limit_are_refused(tmp_path: Path) -> None:
     huge = "9000000000000000000"
-    path = write(
-        tmp_path, BASE.replace(",0,40\n", f",0,{huge}\n").replace(",0,30\n", f",0,{huge}\n")
-    )
+    path = write(tmp_path, BASE.replace(",0,40\n", f",0,{huge}\n").replace(",0,30\n", f",0,{huge}\n"))
     outcome = invoke("estimate", path)
     assert outcome.exit_code == 1 and "row 2, column 'count'" in one_error_line(outcome)
 
@@ -162,12 +160,7 @@ def test_counts_up_to_the_maximum_give_a_sane_estimate(tmp_path: Path) -> None:
         ("A,B,count\n1,,5\n0,1,3\n1,1,1\n", 2, "B", "found an empty cell"),
         (f"A,B,count\n1,{PHONE},5\n", 2, "B", "found a number of 10 characters (not shown)"),
         (f"A,B,count\n1,0,4475{PHONE}\n", 2, "count", "larger than the maximum of 1,000,000,000"),
-        (
-            f"A,B,count\n1,0,+{PHONE}\n",
-            2,
-            "count",
-            "plain digits (no exponent, sign or base prefix), found a number of 11",
-        ),
+        (f"A,B,count\n1,0,+{PHONE}\n", 2, "count", "plain digits (no exponent, sign or base prefix), found a number of 11"),
         ("A,B,count\n1,0,5\n0,0,4\n", 3, None, "all-zero history"),
         ("A,B,count\n1,0,5,7\n", 2, None, "expected 3 cells, found 4"),
         ("A,A,count\n1,0,5\n", 1, "A", "column name is repeated"),
@@ -376,10 +369,7 @@ def test_robustness_without_a_file_is_a_usage_error(
         (["--merge", "EXH+XX"], "unknown list 'XX'"),
         (["--omit", "XX"], "unknown list 'XX'"),
         (["--omit", "EXH", "--omit", "ABA", "--omit", "OSCE"], "at least 2 lists are needed"),
-        (
-            ["--method", "bic", "--max-order", "4"],
-            "--max-order must be between 1 and 3 for 4 lists",
-        ),
+        (["--method", "bic", "--max-order", "4"], "--max-order must be between 1 and 3 for 4 lists"),
         (["--strata", "year"], "stratum column 'year' is not in the file"),
         (["--profits", "sexual=lots"], "form=count pairs"),
         (["--profits", "magic=3"], "unknown form 'magic'"),
@@ -388,9 +378,7 @@ def test_robustness_without_a_file_is_a_usage_error(
         (["--profits", f"sexual={MAX_COUNT + 1}"], "above 1,000,000,000"),
     ],
 )
-def test_options_that_do_not_fit_the_file_name_the_problem(
-    options: list[str], fragment: str
-) -> None:
+def test_options_that_do_not_fit_the_file_name_the_problem(options: list[str], fragment: str) -> None:
     outcome = invoke("estimate", KOSOVO, *options)
     assert outcome.exit_code == 1
     assert fragment in one_error_line(outcome)
@@ -448,9 +436,7 @@ def test_robustness_beyond_its_limit_is_refused_at_once(sixteen_lists: Path) -> 
 
 def test_strata_obey_the_bootstrap_limit(tmp_path: Path) -> None:
     lines = many_lists(13).splitlines()
-    text = (
-        lines[0] + ",year\n" + "".join(f"{row},{2020 + i % 2}\n" for i, row in enumerate(lines[1:]))
-    )
+    text = lines[0] + ",year\n" + "".join(f"{row},{2020 + i % 2}\n" for i, row in enumerate(lines[1:]))
     outcome = invoke("estimate", write(tmp_path, text), "--strata", "year", "--method", "main")
     assert outcome.exit_code == 1
     assert "a bootstrap of main is limited to 12 lists (13 given)" in one_error_line(outcome)
@@ -479,9 +465,7 @@ def test_strata_projected_past_the_limit_are_stopped(
         for y in range(2000, 2040)
     )
     path = write(tmp_path, text)
-    outcome = invoke(
-        "estimate", path, "--strata", "year", "--method", "main", "--bootstrap", "5000"
-    )
+    outcome = invoke("estimate", path, "--strata", "year", "--method", "main", "--bootstrap", "5000")
     assert outcome.exit_code == 1
     assert "estimating and bootstrapping the strata would take about" in one_error_line(outcome)
 
@@ -491,9 +475,7 @@ def test_allow_long_lifts_the_time_limits(monkeypatch: pytest.MonkeyPatch) -> No
     refused = invoke("estimate", KOSOVO, "--method", "main", "--bootstrap", "20")
     assert refused.exit_code == 1
     assert "a bootstrap of main is limited to 3 lists (4 given)" in one_error_line(refused)
-    allowed = invoke(
-        "estimate", KOSOVO, "--method", "main", "--bootstrap", "20", "--allow-long", "--json"
-    )
+    allowed = invoke("estimate", KOSOVO, "--method", "main", "--bootstrap", "20", "--allow-long", "--json")
     assert allowed.exit_code == 0, allowed.output
     assert json.loads(allowed.stdout)["interval_method"] == "bca"
 
@@ -571,13 +553,9 @@ class _FullDisk:
         raise OSError(28, "No space left on device")
 
 
-def test_a_failed_report_leaves_nothing_behind(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_failed_report_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
-        report_module,
-        "open_private",
-        lambda *args, **kwargs: _FullDisk(open_private(*args, **kwargs)),
+        report_module, "open_private", lambda *args, **kwargs: _FullDisk(open_private(*args, **kwargs))
     )
     report = tmp_path / "out" / "report.html"
     outcome = invoke("estimate", KOSOVO, "--method", "main", "--report", report)
@@ -635,20 +613,12 @@ def test_profit_tables_and_charts_are_private(tmp_path: Path) -> None:
     from tiphub.estimate.profits import YearInput, prevalence_and_profits
 
     years = [
-        YearInput(
-            year, np.random.default_rng(year).normal(1_000, 30, 2_000), {"sexual": 3, "labour": 7}
-        )
+        YearInput(year, np.random.default_rng(year).normal(1_000, 30, 2_000), {"sexual": 3, "labour": 7})
         for year in (2023, 2024)
     ]
     table = prevalence_and_profits(years, draws=500)
-    for path in (
-        table.to_csv(tmp_path / "p" / "profits.csv"),
-        table.plot(tmp_path / "p" / "profits.svg"),
-    ):
+    for path in (table.to_csv(tmp_path / "p" / "profits.csv"), table.plot(tmp_path / "p" / "profits.svg")):
         assert path.stat().st_size > 100
         assert mode(path) == 0o600
     assert mode(tmp_path / "p") == 0o700
-    assert sorted(path.name for path in (tmp_path / "p").iterdir()) == [
-        "profits.csv",
-        "profits.svg",
-    ]
+    assert sorted(path.name for path in (tmp_path / "p").iterdir()) == ["profits.csv", "profits.svg"]

@@ -96,9 +96,7 @@ def test_zero_overlap_terms_are_minus_infinity_not_drifting() -> None:
     names = dict((name, coef) for name, coef, _ in fit.coefficient_table())
     assert "A:B" in fit.infinite_term_names()
     assert names["A:B"] == -math.inf
-    finite = [
-        coef for name, coef, _ in fit.coefficient_table() if name not in fit.infinite_term_names()
-    ]
+    finite = [coef for name, coef, _ in fit.coefficient_table() if name not in fit.infinite_term_names()]
     assert all(math.isfinite(c) and c > -15 for c in finite)
 
 
@@ -185,12 +183,8 @@ def bca_mc_errors(result) -> dict[tuple[str, int], float]:  # type: ignore[no-un
     rng = np.random.default_rng(99)
     limits = np.array(
         [
-            bca_quantiles(
-                rng.choice(draws, draws.size),
-                result.population,
-                acceleration,
-                [0.025, 0.975, 0.1, 0.9],
-            )
+            bca_quantiles(rng.choice(draws, draws.size), result.population, acceleration,
+                          [0.025, 0.975, 0.1, 0.9])
             for _ in range(300)
         ]
     )
@@ -200,12 +194,7 @@ def bca_mc_errors(result) -> dict[tuple[str, int], float]:  # type: ignore[no-un
 
 def _check_bca(result, row: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
     errors = bca_mc_errors(result)
-    for key, level, side in (
-        ("lo95", "95", 0),
-        ("hi95", "95", 1),
-        ("lo80", "80", 0),
-        ("hi80", "80", 1),
-    ):
+    for key, level, side in (("lo95", "95", 0), ("hi95", "95", 1), ("lo80", "80", 0), ("hi80", "80", 1)):
         ours = result.intervals["bca"][level][side]
         reference = float(row[key])
         # Both runs carry Monte-Carlo error of the same size (same B), so the difference has
@@ -221,9 +210,7 @@ BCA_ROWS = rows("SparseMSE", r"stepwise BCa B=\d+")
 @pytest.mark.parametrize("row", BCA_ROWS, ids=ident)
 def test_stepwise_bca_within_monte_carlo_error(row: dict[str, str]) -> None:
     replicates = int(row["method"].split("=")[1])
-    result = estimate(
-        table(row["dataset"]), "stepwise", bootstrap_replicates=replicates, seed=2024, profile=False
-    )
+    result = estimate(table(row["dataset"]), "stepwise", bootstrap_replicates=replicates, seed=2024, profile=False)
     assert abs(result.population - float(row["est"])) < 0.1
     expected_acceleration = float(re.search(r"ahat=(-?[0-9.]+)", row["note"]).group(1))  # type: ignore[union-attr]
     # The jackknife is deterministic, so the acceleration must agree to the printed digits.
@@ -233,9 +220,7 @@ def test_stepwise_bca_within_monte_carlo_error(row: dict[str, str]) -> None:
 
 @pytest.mark.parametrize("row", rows("MSE-pkg", r"bic BCa B=\d+"), ids=ident)
 def test_bic_bca_within_monte_carlo_error(row: dict[str, str]) -> None:
-    result = estimate(
-        table(row["dataset"]), "bic", bootstrap_replicates=200, seed=2024, profile=False
-    )
+    result = estimate(table(row["dataset"]), "bic", bootstrap_replicates=200, seed=2024, profile=False)
     assert abs(result.population - float(row["est"])) < 0.1
     top = int(re.search(r"top-(\d+)", row["note"]).group(1))  # type: ignore[union-attr]
     assert result.diagnostics["bootstrap_models"] == top

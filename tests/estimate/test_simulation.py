@@ -42,9 +42,7 @@ def test_positive_dependence_biases_main_effects_but_stepwise_recovers() -> None
     scenario = Scenario([0.2, 0.15, 0.25, 0.1], {(0, 1): 1.5})
     main_bias, _ = run(scenario, "main", seed=12)
     step_bias, step_coverage = run(scenario, "stepwise", seed=12)
-    print(
-        f"dependent lists: main bias {main_bias:+.3%}; stepwise bias {step_bias:+.3%}, coverage {step_coverage:.0%}"
-    )
+    print(f"dependent lists: main bias {main_bias:+.3%}; stepwise bias {step_bias:+.3%}, coverage {step_coverage:.0%}")
     assert main_bias < -0.08
     assert abs(step_bias) < 0.05
     assert step_coverage >= 0.8
@@ -54,8 +52,5 @@ def test_positive_dependence_biases_main_effects_but_stepwise_recovers() -> None
 def test_other_selectors_recover_the_dependence(method: str) -> None:
     scenario = Scenario([0.3, 0.2, 0.25], {(0, 1): 1.0})
     rng = np.random.default_rng(5)
-    estimates = [
-        estimate(simulate_table(scenario, TRUE_N, rng), method, profile=False).population
-        for _ in range(30)
-    ]
+    estimates = [estimate(simulate_table(scenario, TRUE_N, rng), method, profile=False).population for _ in range(30)]
     assert abs(float(np.median(estimates)) / TRUE_N - 1) < 0.06

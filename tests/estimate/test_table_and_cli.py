@@ -33,9 +33,7 @@ def write(tmp_path: Path, text: str, name: str = "table.csv") -> Path:
         ("A,B,count\n1,0,5\n0,1,\n", 3, "count", "missing"),
     ],
 )
-def test_bad_cells_are_located(
-    tmp_path: Path, text: str, row: int, column: str | None, fragment: str
-) -> None:
+def test_bad_cells_are_located(tmp_path: Path, text: str, row: int, column: str | None, fragment: str) -> None:
     with pytest.raises(CaptureTableError) as caught:
         read_capture_table(write(tmp_path, text))
     error = caught.value
@@ -90,23 +88,11 @@ def test_strata_are_estimated_and_summed(tmp_path: Path) -> None:
 
 
 def test_cli_json_has_the_contract_keys() -> None:
-    outcome = runner.invoke(
-        app, ["estimate", str(DATA / "UKdat_5.csv"), "--method", "stepwise", "--json"]
-    )
+    outcome = runner.invoke(app, ["estimate", str(DATA / "UKdat_5.csv"), "--method", "stepwise", "--json"])
     assert outcome.exit_code == 0, outcome.output
     data = json.loads(outcome.stdout)
-    for key in (
-        "method",
-        "observed",
-        "population",
-        "dark_figure",
-        "interval_95",
-        "interval_80",
-        "model",
-        "infinite_terms",
-        "existence_code",
-        "seconds",
-    ):
+    for key in ("method", "observed", "population", "dark_figure", "interval_95", "interval_80",
+                "model", "infinite_terms", "existence_code", "seconds"):
         assert key in data
     assert data["population"] == 11313.0
     assert data["dark_figure"] == pytest.approx(11313.0 - 2744, abs=0.2)
@@ -115,9 +101,7 @@ def test_cli_json_has_the_contract_keys() -> None:
 
 
 def test_cli_merge_omit_and_infinite_terms() -> None:
-    merged = runner.invoke(
-        app, ["estimate", str(DATA / "UKdat.csv"), "--merge", "PF+NCA", "--json"]
-    )
+    merged = runner.invoke(app, ["estimate", str(DATA / "UKdat.csv"), "--merge", "PF+NCA", "--json"])
     assert json.loads(merged.stdout)["population"] == 11313.0
     sparse = runner.invoke(app, ["estimate", str(DATA / "Western.csv"), "--pthresh", "1", "--json"])
     data = json.loads(sparse.stdout)
@@ -133,24 +117,14 @@ def test_cli_summary_and_errors(tmp_path: Path) -> None:
     assert bad.exit_code == 1 and "row 2" in bad.output and "count" in bad.output
     unknown = runner.invoke(app, ["estimate", str(DATA / "UKdat.csv"), "--omit", "XX"])
     assert unknown.exit_code == 1 and "unknown list 'XX'" in unknown.output
-    nonexistent = runner.invoke(
-        app, ["estimate", str(DATA / "Korea.csv"), "--method", "fixed", "--model", "b:c,b:d,c:d"]
-    )
+    nonexistent = runner.invoke(app, ["estimate", str(DATA / "Korea.csv"), "--method", "fixed", "--model", "b:c,b:d,c:d"])
     assert nonexistent.exit_code == 1 and "does not exist" in nonexistent.output
 
 
 def test_cli_profits_from_the_recorded_mix() -> None:
     outcome = runner.invoke(
         app,
-        [
-            "estimate",
-            str(DATA / "Kosovo.csv"),
-            "--method",
-            "main",
-            "--profits",
-            "sexual=30,labour=70",
-            "--json",
-        ],
+        ["estimate", str(DATA / "Kosovo.csv"), "--method", "main", "--profits", "sexual=30,labour=70", "--json"],
     )
     assert outcome.exit_code == 0, outcome.output
     data = json.loads(outcome.stdout)
@@ -165,9 +139,7 @@ def test_cli_profits_from_the_recorded_mix() -> None:
 
 def test_cli_robustness_writes_a_report(tmp_path: Path) -> None:
     report = tmp_path / "robust.html"
-    outcome = runner.invoke(
-        app, ["estimate", "robustness", str(DATA / "Korea.csv"), "--report", str(report)]
-    )
+    outcome = runner.invoke(app, ["estimate", "robustness", str(DATA / "Korea.csv"), "--report", str(report)])
     assert outcome.exit_code == 0, outcome.output
     assert "methods" in outcome.stdout.lower()
     page = report.read_text(encoding="utf-8")
@@ -183,9 +155,7 @@ def test_cli_estimate_report_and_strata(tmp_path: Path) -> None:
 def test_bic_refuses_model_spaces_too_large_to_enumerate() -> None:
     outcome = runner.invoke(app, ["estimate", str(DATA / "NewOrl.csv"), "--method", "bic"])
     assert outcome.exit_code == 1 and "limited to 6 lists" in outcome.output
-    six = runner.invoke(
-        app, ["estimate", str(DATA / "UKdat.csv"), "--method", "bic", "--max-order", "3"]
-    )
+    six = runner.invoke(app, ["estimate", str(DATA / "UKdat.csv"), "--method", "bic", "--max-order", "3"])
     assert six.exit_code == 1 and "too many models" in six.output
 
 

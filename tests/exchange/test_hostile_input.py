@@ -100,7 +100,9 @@ def test_a_file_without_its_header_row_is_refused_without_quoting_it(
     assert "does not look like a header" in message
 
 
-def test_an_unknown_column_named_like_a_person_is_not_named(engine: Engine, tmp_path: Path) -> None:
+def test_an_unknown_column_named_like_a_person_is_not_named(
+    engine: Engine, tmp_path: Path
+) -> None:
     rows = [[*row, "x"] for row in planted_rows()]
     path = write_csv(tmp_path / "extra.csv", rows, header=[*HEADER, f"{NAMES[0]} {NAMES[1]}"])
     before = table_counts(engine)
@@ -122,7 +124,9 @@ def test_control_characters_in_a_cell_are_refused(
 
 
 @pytest.mark.parametrize("column", range(len(HEADER)))
-def test_a_name_in_any_column_is_never_quoted(engine: Engine, tmp_path: Path, column: int) -> None:
+def test_a_name_in_any_column_is_never_quoted(
+    engine: Engine, tmp_path: Path, column: int
+) -> None:
     rows = planted_rows()
     rows[2][column] = f"{NAMES[0]} {NAMES[1]}"
     rows[2][4] = BIRTH_DATE if column != 4 else rows[2][4]
@@ -254,24 +258,12 @@ def test_a_truncated_xlsx_is_refused(engine: Engine, tmp_path: Path) -> None:
         ('{"external_id": ' + "9" * 5_000 + "}", "number longer"),
         ('{"external_id": 1e999}', "too large"),
         ('{"external_id": NaN}', "NaN"),
-        (
-            '{"external_id": "c1", "organisation": "ngo-east", "participants": [{"role": "Victim", '
-            f'"person": {{"external_id": "p1", "first_nam": "{NAMES[0]}"}}}}]}}',
-            "Extra inputs",
-        ),
+        ('{"external_id": "c1", "organisation": "ngo-east", "participants": [{"role": "Victim", '
+         f'"person": {{"external_id": "p1", "first_nam": "{NAMES[0]}"}}}}]}}', "Extra inputs"),
         (f'{{"external_id": "c1", "{NAMES[0]}": "{BIRTH_DATE}"}}', "Extra inputs"),
         ('{"external_id": "c\\u0000", "organisation": "ngo-east"}', "control character"),
     ],
-    ids=[
-        "deep-array",
-        "deep-object",
-        "huge-int",
-        "huge-float",
-        "nan",
-        "extra-key",
-        "name-key",
-        "nul",
-    ],
+    ids=["deep-array", "deep-object", "huge-int", "huge-float", "nan", "extra-key", "name-key", "nul"],
 )
 def test_hostile_json_lines_are_refused_quietly(
     engine: Engine, tmp_path: Path, line: str, expected: str

@@ -122,8 +122,7 @@ def test_a_spreadsheet_correction_lands_and_the_rest_of_the_case_stays(
     after = _case(rich, *key)
     assert after["status"] == status
     person = next(
-        p["person"]
-        for p in after["participants"]
+        p["person"] for p in after["participants"]
         if p["person"]["external_id"] == target["tip_PersonId"]
     )
     assert person["first_name"] == "Corrected"
@@ -131,9 +130,7 @@ def test_a_spreadsheet_correction_lands_and_the_rest_of_the_case_stays(
     # Everything but the two corrected fields is as it was.
     for name in ("notes", "support_plans", "criminal_proceedings", "events", "consents"):
         assert after[name] == before[name]
-    others = [
-        p for p in after["participants"] if p["person"]["external_id"] != target["tip_PersonId"]
-    ]
+    others = [p for p in after["participants"] if p["person"]["external_id"] != target["tip_PersonId"]]
     assert others == [
         p for p in before["participants"] if p["person"]["external_id"] != target["tip_PersonId"]
     ]

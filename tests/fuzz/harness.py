@@ -99,7 +99,9 @@ class Outcome:
     @property
     def clean_refusal(self) -> bool:
         return (
-            self.exit_code not in (0, None) and not self.flags and self.output_bytes < OUTPUT_LIMIT
+            self.exit_code not in (0, None)
+            and not self.flags
+            and self.output_bytes < OUTPUT_LIMIT
         )
 
     @property
@@ -244,9 +246,7 @@ def _fresh_process_state(tmp: Path) -> None:
         files._original_tempdir = None  # type: ignore[attr-defined]
 
 
-def _child(
-    command: Any, argv: Sequence[str], folder: Path, streams: Path, env: dict[str, str]
-) -> None:
+def _child(command: Any, argv: Sequence[str], folder: Path, streams: Path, env: dict[str, str]) -> None:
     code = 1
     try:
         os.setpgid(0, 0)
@@ -450,9 +450,7 @@ class Runner:
         if pid == 0:
             _child(self.command, invocation.argv, folder, slot.streams, env)
         timeout = (invocation.timeout or case.timeout) * self.timeout_scale
-        return _Running(
-            pid, slot.index, case, invocation, folder, inputs, time.monotonic(), timeout, before
-        )
+        return _Running(pid, slot.index, case, invocation, folder, inputs, time.monotonic(), timeout, before)
 
     # -- watching
 
@@ -619,7 +617,9 @@ def _error_line(text: str, marker_kind: str | None = None) -> str:
             None,
         )
     if chosen is None:
-        chosen = next((line for line in lines if not re.match(r"^[\s╭╰│─┌└├┬┴┼]*$", line)), "")
+        chosen = next(
+            (line for line in lines if not re.match(r"^[\s╭╰│─┌└├┬┴┼]*$", line)), ""
+        )
     cleaned = "".join(ch if ch.isprintable() else "?" for ch in scrub(chosen))
     return cleaned[:160]
 

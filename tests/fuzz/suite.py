@@ -65,9 +65,7 @@ class SuiteResult:
         }
 
 
-def run_suite(
-    settings: Settings, seeds: Seeds, databases: Sequence[harness.Database], workdir: Path
-) -> SuiteResult:
+def run_suite(settings: Settings, seeds: Seeds, databases: Sequence[harness.Database], workdir: Path) -> SuiteResult:
     """Imports first (lean parent), then estimate, then link (which pulls in Splink)."""
     result = SuiteResult()
     source = imports.make_source(seeds)
@@ -79,19 +77,11 @@ def run_suite(
             (
                 "import",
                 formats,
-                (
-                    case
-                    for fmt in formats
-                    for case in imports.import_cases(
-                        fmt, seeds, settings.per_format, settings.seed, source
-                    )
-                ),
+                (case for fmt in formats for case in imports.import_cases(fmt, seeds, settings.per_format, settings.seed, source)),
             )
         )
     if "estimate" in settings.commands:
-        phases.append(
-            ("estimate", ["estimate"], tables.estimate_cases(settings.tables, settings.seed))
-        )
+        phases.append(("estimate", ["estimate"], tables.estimate_cases(settings.tables, settings.seed)))
     if "link" in settings.commands:
         phases.append(("link", ["link"], tables.link_cases(seeds, settings.tables, settings.seed)))
     for phase, groups, cases in phases:
@@ -122,11 +112,7 @@ class _Progress:
         self.count += 1
         self.failed += bool(outcome.flags)
         if self.enabled and self.count % 100 == 0:
-            print(
-                f"  … {self.count} cases, {self.failed} failing ({outcome.group})",
-                file=sys.stderr,
-                flush=True,
-            )
+            print(f"  … {self.count} cases, {self.failed} failing ({outcome.group})", file=sys.stderr, flush=True)
 
     def done(self) -> None:
         if self.enabled:
@@ -141,9 +127,7 @@ def sqlite_slots(seeds: Seeds, paths: Sequence[Path]) -> list[harness.Database]:
 
 
 @contextlib.contextmanager
-def postgres_slots(
-    url: str, slots: int, seed_cases: int, seed: int
-) -> Iterator[list[harness.Database]]:
+def postgres_slots(url: str, slots: int, seed_cases: int, seed: int) -> Iterator[list[harness.Database]]:
     """Scratch databases ``<DBNAME>_fuzz<i>`` beside the one ``url`` names, dropped afterwards."""
     import psycopg
 
@@ -171,9 +155,7 @@ def postgres_slots(
 # ---------------------------------------------------------------------------------- printing
 
 
-def render(
-    result: SuiteResult, details: bool, link_limit_mb: float = Settings.link_memory_limit_mb
-) -> None:
+def render(result: SuiteResult, details: bool, link_limit_mb: float = Settings.link_memory_limit_mb) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -205,15 +187,11 @@ def render(
     console.print("\n[bold]Failures[/bold] (mutation → first line)")
     for outcome in result.outcomes:
         for name, line in outcome.flags.items():
-            console.print(
-                f"  {outcome.group:10} {name:16} {outcome.mutation[:70]} → {line}", markup=False
-            )
+            console.print(f"  {outcome.group:10} {name:16} {outcome.mutation[:70]} → {line}", markup=False)
     console.print("\n[bold]Distinct failure kinds[/bold]")
     for name, example, line, count in harness.failure_kinds(result.outcomes):
         console.print(f"  {count:5}× {name:16} e.g. {example[:70]} → {line}", markup=False)
 
 
 def write_json(result: SuiteResult, path: Path) -> None:
-    path.write_text(
-        json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    path.write_text(json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

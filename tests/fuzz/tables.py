@@ -27,11 +27,7 @@ Rows = list[list[str]]
 
 
 def capture_rows(rng: random.Random, lists: int, per_person: bool = False) -> Rows:
-    names = (
-        [f"L{i}" for i in range(lists)]
-        if rng.random() < 0.5
-        else [chr(65 + i) for i in range(lists)]
-    )
+    names = [f"L{i}" for i in range(lists)] if rng.random() < 0.5 else [chr(65 + i) for i in range(lists)]
     if per_person:
         rows = [names]
         for _ in range(rng.randint(50, 400)):
@@ -44,11 +40,7 @@ def capture_rows(rng: random.Random, lists: int, per_person: bool = False) -> Ro
     for mask in range(1, 1 << lists):
         if lists > 6 and rng.random() < 0.8:
             continue
-        count = (
-            rng.choice((0, 1, 2, 5, 17, 60, 250, 1000))
-            if bin(mask).count("1") > 1
-            else rng.randint(20, 900)
-        )
+        count = rng.choice((0, 1, 2, 5, 17, 60, 250, 1000)) if bin(mask).count("1") > 1 else rng.randint(20, 900)
         rows.append([*(str(mask >> i & 1) for i in range(lists)), str(count)])
     return rows
 
@@ -59,19 +51,12 @@ def _with_count(rows: Rows, values: list[str]) -> Rows:
     return rows
 
 
-def _estimate_case(
-    name: str,
-    make: Callable[[random.Random], tuple[str | bytes, list[str]]],
-    timeout: float = ESTIMATE_TIMEOUT,
-    seed: int = 0,
-) -> Case:
+def _estimate_case(name: str, make: Callable[[random.Random], tuple[str | bytes, list[str]]], timeout: float = ESTIMATE_TIMEOUT, seed: int = 0) -> Case:
     def build(folder: Path) -> Invocation:
         rng = random.Random(f"{seed}:estimate:{name}")
         content, options = make(rng)
         path = folder / "histories.csv"
-        path.write_bytes(
-            content if isinstance(content, bytes) else content.encode("utf-8", "surrogatepass")
-        )
+        path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8", "surrogatepass"))
         return _estimate_invocation(path, options, folder)
 
     return Case("estimate", name, build, timeout=timeout)
@@ -79,18 +64,14 @@ def _estimate_case(
 
 def _estimate_invocation(path: Path, options: list[str], folder: Path) -> Invocation:
     options = [
-        str(folder / value)
-        if i and options[i - 1] == "--report" and not value.startswith("/")
-        else value
+        str(folder / value) if i and options[i - 1] == "--report" and not value.startswith("/") else value
         for i, value in enumerate(options)
     ]
     if options[:1] == ["robustness"]:
         argv = ["estimate", "robustness", str(path), *options[1:]]
     else:
         argv = ["estimate", str(path), *options]
-    reports = tuple(
-        Path(options[i + 1]) for i, option in enumerate(options[:-1]) if option == "--report"
-    )
+    reports = tuple(Path(options[i + 1]) for i, option in enumerate(options[:-1]) if option == "--report")
     return Invocation(tuple(argv), outputs=reports, searched=reports)
 
 
@@ -99,9 +80,7 @@ def _table(lists: int, counts: list[str] | None = None, rng_seed: int = 1) -> Ro
     return _with_count(rows, counts) if counts else rows
 
 
-def estimate_specials() -> list[
-    tuple[str, Callable[[random.Random], tuple[str | bytes, list[str]]]]
-]:
+def estimate_specials() -> list[tuple[str, Callable[[random.Random], tuple[str | bytes, list[str]]]]]:
     def three(counts: list[str] | None) -> str:
         return csv_text(_table(3, counts))
 
@@ -110,13 +89,7 @@ def estimate_specials() -> list[
         ("count-1e19", lambda r: (three(["10000000000000000000"]), [])),
         ("count-1e300", lambda r: (three(["1e300"]), [])),
         ("count-9e18-twice", lambda r: (three(["9000000000000000000", "9000000000000000000"]), [])),
-        (
-            "count-9e18-twice-bootstrap",
-            lambda r: (
-                three(["9000000000000000000", "9000000000000000000"]),
-                ["--bootstrap", "20"],
-            ),
-        ),
+        ("count-9e18-twice-bootstrap", lambda r: (three(["9000000000000000000", "9000000000000000000"]), ["--bootstrap", "20"])),
         ("count-5000-digits", lambda r: (three(["9" * 5000]), [])),
         ("count-negative", lambda r: (three(["-5"]), [])),
         ("count-fractional", lambda r: (three(["2.5"]), [])),
@@ -133,33 +106,15 @@ def estimate_specials() -> list[
         ("cell-phone-marker", lambda r: (csv_text(_cell(_table(3), markers.PHONES[0])), [])),
         ("one-list", lambda r: ("A,count\n1,50\n", [])),
         ("sixteen-lists", lambda r: (csv_text(_table(16, rng_seed=3)), [])),
-        (
-            "sixteen-lists-aic-stepwise",
-            lambda r: (csv_text(_table(16, rng_seed=3)), ["--method", "aic-stepwise"]),
-        ),
+        ("sixteen-lists-aic-stepwise", lambda r: (csv_text(_table(16, rng_seed=3)), ["--method", "aic-stepwise"])),
         ("sixteen-lists-bic", lambda r: (csv_text(_table(16, rng_seed=3)), ["--method", "bic"])),
-        (
-            "sixteen-lists-bootstrap",
-            lambda r: (csv_text(_table(16, rng_seed=3)), ["--bootstrap", "50"]),
-        ),
+        ("sixteen-lists-bootstrap", lambda r: (csv_text(_table(16, rng_seed=3)), ["--bootstrap", "50"])),
         ("seventeen-lists", lambda r: (csv_text(_table(17, rng_seed=4)), [])),
-        (
-            "sixty-lists",
-            lambda r: (
-                ",".join(f"L{i}" for i in range(60))
-                + ",count\n"
-                + ",".join("1" for _ in range(60))
-                + ",5\n",
-                [],
-            ),
-        ),
+        ("sixty-lists", lambda r: (",".join(f"L{i}" for i in range(60)) + ",count\n" + ",".join("1" for _ in range(60)) + ",5\n", [])),
         ("empty-file", lambda r: ("", [])),
         ("header-only", lambda r: ("A,B,C,count\n", [])),
         ("count-column-only", lambda r: ("count\n5\n7\n", [])),
-        (
-            "duplicated-list-column",
-            lambda r: ("A,A,B,count\n1,0,0,5\n0,1,1,6\n1,1,1,2\n0,0,1,9\n", []),
-        ),
+        ("duplicated-list-column", lambda r: ("A,A,B,count\n1,0,0,5\n0,1,1,6\n1,1,1,2\n0,0,1,9\n", [])),
         ("duplicated-count-column", lambda r: ("A,B,count,count\n1,0,5,6\n0,1,7,8\n1,1,2,3\n", [])),
         ("empty-column-names", lambda r: (",,count\n1,0,5\n0,1,7\n1,1,2\n", [])),
         ("history-all-zero", lambda r: ("A,B,C,count\n0,0,0,500\n1,0,0,5\n0,1,0,6\n1,1,0,1\n", [])),
@@ -171,89 +126,17 @@ def estimate_specials() -> list[
         ("junk-bytes", lambda r: (bytes(r.randrange(256) for _ in range(3000)), [])),
         ("utf16", lambda r: (three(None).encode("utf-16"), [])),
         ("nul-cells", lambda r: ("A,B,count\n1,\x00,5\n0,1,\x00\n", [])),
-        (
-            "markers-everywhere",
-            lambda r: (
-                csv_text(
-                    [
-                        ["A", "B", "count"],
-                        *([r.choice(markers.ALL_VALUES) for _ in range(3)] for _ in range(4)),
-                    ]
-                ),
-                [],
-            ),
-        ),
+        ("markers-everywhere", lambda r: (csv_text([["A", "B", "count"], *([r.choice(markers.ALL_VALUES) for _ in range(3)] for _ in range(4))]), [])),
         ("bootstrap-minus-5", lambda r: (three(None), ["--bootstrap", "-5"])),
-        (
-            "classes-0",
-            lambda r: (
-                three(None),
-                [
-                    "--method",
-                    "lcmcr",
-                    "--classes",
-                    "0",
-                    "--burnin",
-                    "50",
-                    "--samples",
-                    "20",
-                    "--thinning",
-                    "2",
-                ],
-            ),
-        ),
-        (
-            "classes-minus-1",
-            lambda r: (
-                three(None),
-                [
-                    "--method",
-                    "lcmcr",
-                    "--classes",
-                    "-1",
-                    "--burnin",
-                    "50",
-                    "--samples",
-                    "20",
-                    "--thinning",
-                    "2",
-                ],
-            ),
-        ),
-        (
-            "samples-minus-1",
-            lambda r: (
-                three(None),
-                ["--method", "lcmcr", "--burnin", "50", "--samples", "-1", "--thinning", "2"],
-            ),
-        ),
-        (
-            "samples-0",
-            lambda r: (
-                three(None),
-                ["--method", "lcmcr", "--burnin", "50", "--samples", "0", "--thinning", "2"],
-            ),
-        ),
-        (
-            "thinning-0",
-            lambda r: (
-                three(None),
-                ["--method", "lcmcr", "--burnin", "50", "--samples", "20", "--thinning", "0"],
-            ),
-        ),
-        (
-            "burnin-minus-1",
-            lambda r: (
-                three(None),
-                ["--method", "lcmcr", "--burnin", "-1", "--samples", "20", "--thinning", "2"],
-            ),
-        ),
+        ("classes-0", lambda r: (three(None), ["--method", "lcmcr", "--classes", "0", "--burnin", "50", "--samples", "20", "--thinning", "2"])),
+        ("classes-minus-1", lambda r: (three(None), ["--method", "lcmcr", "--classes", "-1", "--burnin", "50", "--samples", "20", "--thinning", "2"])),
+        ("samples-minus-1", lambda r: (three(None), ["--method", "lcmcr", "--burnin", "50", "--samples", "-1", "--thinning", "2"])),
+        ("samples-0", lambda r: (three(None), ["--method", "lcmcr", "--burnin", "50", "--samples", "0", "--thinning", "2"])),
+        ("thinning-0", lambda r: (three(None), ["--method", "lcmcr", "--burnin", "50", "--samples", "20", "--thinning", "0"])),
+        ("burnin-minus-1", lambda r: (three(None), ["--method", "lcmcr", "--burnin", "-1", "--samples", "20", "--thinning", "2"])),
         ("method-bogus", lambda r: (three(None), ["--method", "bogus"])),
         ("fixed-unknown-term", lambda r: (three(None), ["--method", "fixed", "--model", "A:Z"])),
-        (
-            "fixed-repeated-term",
-            lambda r: (three(None), ["--method", "fixed", "--model", "A:A,B:B"]),
-        ),
+        ("fixed-repeated-term", lambda r: (three(None), ["--method", "fixed", "--model", "A:A,B:B"])),
         ("fixed-colons", lambda r: (three(None), ["--method", "fixed", "--model", ":,::"])),
         ("pthresh-minus-1", lambda r: (three(None), ["--pthresh", "-1"])),
         ("pthresh-nan", lambda r: (three(None), ["--pthresh", "nan"])),
@@ -269,14 +152,8 @@ def estimate_specials() -> list[
         ("seed-negative-bootstrap", lambda r: (three(None), ["--seed", "-1", "--bootstrap", "10"])),
         ("profits-bogus", lambda r: (three(None), ["--profits", "sexual=1e999,=,x"])),
         ("profits-unknown-form", lambda r: (three(None), ["--profits", "nonsense=5"])),
-        (
-            "profits-edition",
-            lambda r: (three(None), ["--profits", "sexual=5", "--edition", "1999"]),
-        ),
-        (
-            "profits-region",
-            lambda r: (three(None), ["--profits", "sexual=5", "--region", "Atlantis"]),
-        ),
+        ("profits-edition", lambda r: (three(None), ["--profits", "sexual=5", "--edition", "1999"])),
+        ("profits-region", lambda r: (three(None), ["--profits", "sexual=5", "--region", "Atlantis"])),
         ("profits-store", lambda r: (three(None), ["--profits", "store"])),
         ("report-html", lambda r: (three(None), ["--report", "report.html", "--json"])),
         ("robustness-report", lambda r: (three(None), ["robustness", "--report", "report.html"])),
@@ -299,15 +176,9 @@ def _strata_rows(rng: random.Random) -> tuple[Rows, str]:
 
 
 VALUE_EDITS: dict[str, Callable[[Rows, random.Random], Rows]] = {
-    "huge-count": lambda rows, r: _edit_count(
-        rows, r, r.choice(("1e18", "1e19", "1e300", "9000000000000000000", "9" * 40))
-    ),
-    "bad-count": lambda rows, r: _edit_count(
-        rows, r, r.choice(("-3", "0.5", "NaN", "inf", "", " 7 ", "0x10", "1_000", "七"))
-    ),
-    "non-binary": lambda rows, r: _edit_cell(
-        rows, r, r.choice(("2", "-1", "yes", "1.0", "", "O", "l", "TRUE"))
-    ),
+    "huge-count": lambda rows, r: _edit_count(rows, r, r.choice(("1e18", "1e19", "1e300", "9000000000000000000", "9" * 40))),
+    "bad-count": lambda rows, r: _edit_count(rows, r, r.choice(("-3", "0.5", "NaN", "inf", "", " 7 ", "0x10", "1_000", "七"))),
+    "non-binary": lambda rows, r: _edit_cell(rows, r, r.choice(("2", "-1", "yes", "1.0", "", "O", "l", "TRUE"))),
     "marker-cell": lambda rows, r: _edit_cell(rows, r, r.choice(markers.ALL_VALUES)),
     "drop-column": lambda rows, r: imports.remove_column(rows, r),
     "dup-column": lambda rows, r: imports.dup_column(rows, r),
@@ -353,9 +224,7 @@ def _edit_cell(rows: Rows, rng: random.Random, value: str) -> Rows:
 def estimate_cases(count: int, seed: int) -> Iterator[Case]:
     specials = estimate_specials()
     if count < len(specials) * 2:
-        specials = random.Random(f"{seed}:estimate").sample(
-            specials, min(len(specials), count // 2)
-        )
+        specials = random.Random(f"{seed}:estimate").sample(specials, min(len(specials), count // 2))
     for name, make in specials:
         yield _estimate_case(name, make, seed=seed)
     for index in range(count - len(specials)):
@@ -371,10 +240,7 @@ def estimate_cases(count: int, seed: int) -> Iterator[Case]:
             else:
                 per_person = rng.random() < 0.15
                 rows = capture_rows(rng, rng.choice((2, 3, 3, 4, 5, 6)), per_person)
-                names.append(
-                    f"{len(rows[0]) - (not per_person)}-lists"
-                    + ("-per-person" if per_person else "")
-                )
+                names.append(f"{len(rows[0]) - (not per_person)}-lists" + ("-per-person" if per_person else ""))
             for edit in rng.sample(sorted(VALUE_EDITS), rng.choice((0, 1, 1, 2))):
                 rows = VALUE_EDITS[edit](rows, rng) or [["A"]]
                 names.append(edit)
@@ -438,18 +304,11 @@ def link_specials(seeds: Seeds) -> list[tuple[str, Callable[[Rows, random.Random
         person = rows[1][2:]
         return LinkSpec(one([header, *([f"X{i}", "ab"[i % 2], *person] for i in range(3000))]))
 
-    def encoded(
-        options: tuple[str, ...],
-        edit: Callable[[bytes], bytes] | None = None,
-        sidecar: dict[str, str | bytes] | None = None,
-    ) -> Callable[[Rows, random.Random], LinkSpec]:
+    def encoded(options: tuple[str, ...], edit: Callable[[bytes], bytes] | None = None, sidecar: dict[str, str | bytes] | None = None) -> Callable[[Rows, random.Random], LinkSpec]:
         def make(rows: Rows, r: random.Random) -> LinkSpec:
             first = seeds.encoded[0].read_bytes()
             return LinkSpec(
-                {
-                    "enc-a.csv": edit(first) if edit else first,
-                    "enc-b.csv": seeds.encoded[1].read_bytes(),
-                },
+                {"enc-a.csv": edit(first) if edit else first, "enc-b.csv": seeds.encoded[1].read_bytes()},
                 options=("--encoded", *options),
                 copy_encoded=True,
                 sidecar=sidecar or {},
@@ -472,356 +331,69 @@ def link_specials(seeds: Seeds) -> list[tuple[str, Callable[[Rows, random.Random
         ("header-only", lambda rows, r: LinkSpec(one([header]))),
         ("one-record", lambda rows, r: LinkSpec(one(rows[:2]))),
         ("two-records", lambda rows, r: LinkSpec(one(rows[:3]))),
-        (
-            "two-records-one-list",
-            lambda rows, r: LinkSpec(
-                one([header, [*rows[1][:1], "a", *rows[1][2:]], [*rows[2][:1], "a", *rows[2][2:]]])
-            ),
-        ),
-        (
-            "no-identity-values",
-            lambda rows, r: LinkSpec(
-                one([header, *([row[0], row[1], *([""] * (len(header) - 2))] for row in rows[1:])])
-            ),
-        ),
+        ("two-records-one-list", lambda rows, r: LinkSpec(one([header, [*rows[1][:1], "a", *rows[1][2:]], [*rows[2][:1], "a", *rows[2][2:]]]))),
+        ("no-identity-values", lambda rows, r: LinkSpec(one([header, *([row[0], row[1], *([""] * (len(header) - 2))] for row in rows[1:])]))),
         ("3000-identical-records", identical),
-        (
-            "duplicate-ids",
-            lambda rows, r: LinkSpec(one(_set_column(rows, "record_id", lambda i: f"R{i % 7}"))),
-        ),
-        (
-            "empty-record-id",
-            lambda rows, r: LinkSpec(
-                one(_set_column(rows, "record_id", lambda i: "" if i == 5 else f"R{i}"))
-            ),
-        ),
-        (
-            "marker-record-ids",
-            lambda rows, r: LinkSpec(
-                one(_set_column(rows, "record_id", lambda i: f"{markers.FIRST_NAMES[i % 3]}-{i}"))
-            ),
-        ),
-        (
-            "duplicate-marker-ids",
-            lambda rows, r: LinkSpec(
-                one(_set_column(rows, "record_id", lambda i: markers.FAMILY_NAMES[0]))
-            ),
-        ),
+        ("duplicate-ids", lambda rows, r: LinkSpec(one(_set_column(rows, "record_id", lambda i: f"R{i % 7}")))),
+        ("empty-record-id", lambda rows, r: LinkSpec(one(_set_column(rows, "record_id", lambda i: "" if i == 5 else f"R{i}")))),
+        ("marker-record-ids", lambda rows, r: LinkSpec(one(_set_column(rows, "record_id", lambda i: f"{markers.FIRST_NAMES[i % 3]}-{i}")))),
+        ("duplicate-marker-ids", lambda rows, r: LinkSpec(one(_set_column(rows, "record_id", lambda i: markers.FAMILY_NAMES[0])))),
         ("missing-list-column", lambda rows, r: LinkSpec(one([row[:1] + row[2:] for row in rows]))),
         ("missing-record-id-column", lambda rows, r: LinkSpec(one([row[1:] for row in rows]))),
-        (
-            "no-identity-columns",
-            lambda rows, r: LinkSpec(one([row[:2] + row[-1:] for row in rows])),
-        ),
-        (
-            "bad-dates",
-            lambda rows, r: LinkSpec(
-                one(
-                    _set_column(
-                        rows,
-                        "date_of_birth",
-                        lambda i: r.choice(
-                            (
-                                "2023-02-30",
-                                "1971-13-45",
-                                "99999-01-01",
-                                "yesterday",
-                                "0000",
-                                "17/03/1971",
-                                "-1971",
-                            )
-                        ),
-                    )
-                )
-            ),
-        ),
-        (
-            "marker-in-date",
-            lambda rows, r: LinkSpec(
-                one(
-                    _set_column(
-                        rows,
-                        "date_of_birth",
-                        lambda i: markers.FIRST_NAMES[0] if i == 3 else rows[i][4],
-                    )
-                )
-            ),
-        ),
-        (
-            "marker-in-nationality",
-            lambda rows, r: LinkSpec(
-                one(
-                    _set_column(
-                        rows,
-                        "nationality",
-                        lambda i: markers.FAMILY_NAMES[1] if i == 4 else rows[i][6],
-                    )
-                )
-            ),
-        ),
-        (
-            "marker-in-sex",
-            lambda rows, r: LinkSpec(
-                one(
-                    _set_column(
-                        rows, "sex", lambda i: markers.FIRST_NAMES[2] if i == 2 else rows[i][5]
-                    )
-                )
-            ),
-        ),
-        (
-            "names-in-every-column",
-            lambda rows, r: LinkSpec(
-                one([header, *([r.choice(markers.ALL_VALUES) for _ in header] for _ in range(30))])
-            ),
-        ),
+        ("no-identity-columns", lambda rows, r: LinkSpec(one([row[:2] + row[-1:] for row in rows]))),
+        ("bad-dates", lambda rows, r: LinkSpec(one(_set_column(rows, "date_of_birth", lambda i: r.choice(("2023-02-30", "1971-13-45", "99999-01-01", "yesterday", "0000", "17/03/1971", "-1971")))))),
+        ("marker-in-date", lambda rows, r: LinkSpec(one(_set_column(rows, "date_of_birth", lambda i: markers.FIRST_NAMES[0] if i == 3 else rows[i][4])))),
+        ("marker-in-nationality", lambda rows, r: LinkSpec(one(_set_column(rows, "nationality", lambda i: markers.FAMILY_NAMES[1] if i == 4 else rows[i][6])))),
+        ("marker-in-sex", lambda rows, r: LinkSpec(one(_set_column(rows, "sex", lambda i: markers.FIRST_NAMES[2] if i == 2 else rows[i][5])))),
+        ("names-in-every-column", lambda rows, r: LinkSpec(one([header, *([r.choice(markers.ALL_VALUES) for _ in header] for _ in range(30))]))),
         ("header-less", lambda rows, r: LinkSpec(one(rows[1:]))),
-        (
-            "markers-as-header",
-            lambda rows, r: LinkSpec(
-                one([[r.choice(markers.ALL_VALUES) for _ in header], *rows[1:]])
-            ),
-        ),
+        ("markers-as-header", lambda rows, r: LinkSpec(one([[r.choice(markers.ALL_VALUES) for _ in header], *rows[1:]]))),
         ("utf16", lambda rows, r: LinkSpec({"records.csv": csv_text(rows).encode("utf-16")})),
-        (
-            "invalid-utf8",
-            lambda rows, r: LinkSpec(
-                {
-                    "records.csv": csv_text(rows).encode()[:900]
-                    + b"\xff\xfe\xc3\x28"
-                    + csv_text(rows).encode()[900:]
-                }
-            ),
-        ),
-        (
-            "latin-1",
-            lambda rows, r: LinkSpec(
-                {
-                    "records.csv": (
-                        csv_text(rows) + "R9999,ngo,Zyxmartà,Qwoplenko,,,,,,,,,\r\n"
-                    ).encode("latin-1", "replace")
-                }
-            ),
-        ),
-        (
-            "nul-cells",
-            lambda rows, r: LinkSpec(
-                one(_set_column(rows, "given_name", lambda i: "Zy\x00xmarta"))
-            ),
-        ),
-        (
-            "huge-cell",
-            lambda rows, r: LinkSpec(
-                one(
-                    _set_column(
-                        rows,
-                        "family_name",
-                        lambda i: "Qwoplenko" * 120_000 if i == 1 else rows[i][3],
-                    )
-                )
-            ),
-        ),
-        (
-            "5000-digit-identifier",
-            lambda rows, r: LinkSpec(one(_set_column(rows, "identifier", lambda i: "9" * 5000))),
-        ),
-        (
-            "formula-cells",
-            lambda rows, r: LinkSpec(
-                one(_set_column(rows, "given_name", lambda i: r.choice(imports.HOSTILE_CELLS[:5])))
-            ),
-        ),
-        (
-            "unterminated-quote",
-            lambda rows, r: LinkSpec(
-                {"records.csv": csv_text(rows).encode() + b'R9999,ngo,"Zyxmarta,\r\n'}
-            ),
-        ),
+        ("invalid-utf8", lambda rows, r: LinkSpec({"records.csv": csv_text(rows).encode()[:900] + b"\xff\xfe\xc3\x28" + csv_text(rows).encode()[900:]})),
+        ("latin-1", lambda rows, r: LinkSpec({"records.csv": (csv_text(rows) + "R9999,ngo,Zyxmartà,Qwoplenko,,,,,,,,,\r\n").encode("latin-1", "replace")})),
+        ("nul-cells", lambda rows, r: LinkSpec(one(_set_column(rows, "given_name", lambda i: "Zy\x00xmarta")))),
+        ("huge-cell", lambda rows, r: LinkSpec(one(_set_column(rows, "family_name", lambda i: "Qwoplenko" * 120_000 if i == 1 else rows[i][3])))),
+        ("5000-digit-identifier", lambda rows, r: LinkSpec(one(_set_column(rows, "identifier", lambda i: "9" * 5000)))),
+        ("formula-cells", lambda rows, r: LinkSpec(one(_set_column(rows, "given_name", lambda i: r.choice(imports.HOSTILE_CELLS[:5]))))),
+        ("unterminated-quote", lambda rows, r: LinkSpec({"records.csv": csv_text(rows).encode() + b'R9999,ngo,"Zyxmarta,\r\n'})),
         ("two-files-same-ids", lambda rows, r: LinkSpec({"a.csv": rows, "b.csv": rows})),
-        (
-            "one-list-only",
-            lambda rows, r: LinkSpec(one(_set_column(rows, "list", lambda i: "police"))),
-        ),
-        (
-            "every-record-own-list",
-            lambda rows, r: LinkSpec(one(_set_column(rows, "list", lambda i: f"list-{i}"))),
-        ),
-        (
-            "threshold-0",
-            lambda rows, r: LinkSpec(one(rows), options=("--no-review", "--threshold", "0")),
-        ),
-        (
-            "threshold-nan",
-            lambda rows, r: LinkSpec(one(rows), options=("--no-review", "--threshold", "nan")),
-        ),
-        (
-            "threshold-2",
-            lambda rows, r: LinkSpec(one(rows), options=("--no-review", "--threshold", "2")),
-        ),
-        (
-            "backend-bogus",
-            lambda rows, r: LinkSpec(one(rows), options=("--no-review", "--backend", "bogus")),
-        ),
-        (
-            "strata-missing",
-            lambda rows, r: LinkSpec(
-                one(rows),
-                options=(
-                    "--no-review",
-                    "--capture-histories",
-                    "histories.csv",
-                    "--strata",
-                    "nonexistent",
-                ),
-            ),
-        ),
-        (
-            "strata-histories",
-            lambda rows, r: LinkSpec(
-                one(rows),
-                options=(
-                    "--no-review",
-                    "--capture-histories",
-                    "histories.csv",
-                    "--strata",
-                    "region",
-                ),
-            ),
-        ),
-        (
-            "report-links-json",
-            lambda rows, r: LinkSpec(
-                one(rows),
-                options=(
-                    "--no-review",
-                    "--report",
-                    "report.html",
-                    "--links",
-                    "links.csv",
-                    "--json",
-                ),
-            ),
-        ),
-        (
-            "truth-junk",
-            lambda rows, r: LinkSpec(
-                {"records.csv": rows, "truth.csv": b"\xff\xfe junk"},
-                options=("--no-review", "--truth", "truth.csv"),
-            ),
-        ),
-        (
-            "truth-markers",
-            lambda rows, r: LinkSpec(
-                {
-                    "records.csv": rows,
-                    "truth.csv": [
-                        ["record_id", "true_id"],
-                        *([row[0], markers.FIRST_NAMES[0]] for row in rows[1:]),
-                    ],
-                },
-                options=("--no-review", "--truth", "truth.csv", "--report", "report.html"),
-            ),
-        ),
-        (
-            "review-queue",
-            lambda rows, r: LinkSpec(
-                one(rows), options=("--review", "--report", "report.html"), uses_database=True
-            ),
-        ),
-        (
-            "database-persons-report",
-            lambda rows, r: LinkSpec(
-                {}, options=("--report", "report.html", "--links", "links.csv"), uses_database=True
-            ),
-        ),
+        ("one-list-only", lambda rows, r: LinkSpec(one(_set_column(rows, "list", lambda i: "police")))),
+        ("every-record-own-list", lambda rows, r: LinkSpec(one(_set_column(rows, "list", lambda i: f"list-{i}")))),
+        ("threshold-0", lambda rows, r: LinkSpec(one(rows), options=("--no-review", "--threshold", "0"))),
+        ("threshold-nan", lambda rows, r: LinkSpec(one(rows), options=("--no-review", "--threshold", "nan"))),
+        ("threshold-2", lambda rows, r: LinkSpec(one(rows), options=("--no-review", "--threshold", "2"))),
+        ("backend-bogus", lambda rows, r: LinkSpec(one(rows), options=("--no-review", "--backend", "bogus"))),
+        ("strata-missing", lambda rows, r: LinkSpec(one(rows), options=("--no-review", "--capture-histories", "histories.csv", "--strata", "nonexistent"))),
+        ("strata-histories", lambda rows, r: LinkSpec(one(rows), options=("--no-review", "--capture-histories", "histories.csv", "--strata", "region"))),
+        ("report-links-json", lambda rows, r: LinkSpec(one(rows), options=("--no-review", "--report", "report.html", "--links", "links.csv", "--json"))),
+        ("truth-junk", lambda rows, r: LinkSpec({"records.csv": rows, "truth.csv": b"\xff\xfe junk"}, options=("--no-review", "--truth", "truth.csv"))),
+        ("truth-markers", lambda rows, r: LinkSpec({"records.csv": rows, "truth.csv": [["record_id", "true_id"], *([row[0], markers.FIRST_NAMES[0]] for row in rows[1:])]}, options=("--no-review", "--truth", "truth.csv", "--report", "report.html"))),
+        ("review-queue", lambda rows, r: LinkSpec(one(rows), options=("--review", "--report", "report.html"), uses_database=True)),
+        ("database-persons-report", lambda rows, r: LinkSpec({}, options=("--report", "report.html", "--links", "links.csv"), uses_database=True)),
         ("encoded-report", encoded(("--report", "report.html", "--links", "links.csv"))),
-        (
-            "encoded-truncated-base64",
-            encoded((), lambda d: d.replace(b"=\r\n", b"\r\n", 3).replace(b"A", b"", 40)),
-        ),
+        ("encoded-truncated-base64", encoded((), lambda d: d.replace(b"=\r\n", b"\r\n", 3).replace(b"A", b"", 40))),
         ("encoded-not-base64", encoded((), lambda d: d.replace(b"+", b"!", 5))),
-        (
-            "encoded-markers-in-ids",
-            encoded(
-                ("--report", "report.html"),
-                lambda d: d.replace(b"R00", markers.FIRST_NAMES[0].encode(), 5),
-            ),
-        ),
+        ("encoded-markers-in-ids", encoded(("--report", "report.html"), lambda d: d.replace(b"R00", markers.FIRST_NAMES[0].encode(), 5))),
         ("encoded-missing-sidecar", encoded((), sidecar={"enc-a.csv.json": ""})),
         ("encoded-sidecar-junk", encoded((), sidecar={"enc-a.csv.json": b"{not json"})),
-        (
-            "encoded-sidecar-huge-bits",
-            encoded(
-                (),
-                sidecar={
-                    "enc-a.csv.json": sidecar_config(
-                        lambda d: d["config"].update(output_bits=1 << 40)
-                    )
-                },
-            ),
-        ),
-        (
-            "encoded-sidecar-marker",
-            encoded(
-                (),
-                sidecar={
-                    "enc-a.csv.json": sidecar_config(
-                        lambda d: d.update(scheme_id=markers.FIRST_NAMES[0])
-                    )
-                },
-            ),
-        ),
+        ("encoded-sidecar-huge-bits", encoded((), sidecar={"enc-a.csv.json": sidecar_config(lambda d: d["config"].update(output_bits=1 << 40))})),
+        ("encoded-sidecar-marker", encoded((), sidecar={"enc-a.csv.json": sidecar_config(lambda d: d.update(scheme_id=markers.FIRST_NAMES[0]))})),
         ("encoded-plain-file", lambda rows, r: LinkSpec(one(rows), options=("--encoded",))),
-        (
-            "encoded-without-flag",
-            lambda rows, r: LinkSpec({"enc-a.csv": seeds.encoded[0].read_bytes()}),
-        ),
+        ("encoded-without-flag", lambda rows, r: LinkSpec({"enc-a.csv": seeds.encoded[0].read_bytes()})),
         ("encode-secret-short", lambda rows, r: encode_command(rows, b"short")),
         ("encode-secret-missing", lambda rows, r: encode_command(rows, None)),
-        (
-            "encode-markers-everywhere",
-            lambda rows, r: encode_command(
-                [
-                    header,
-                    *(
-                        [f"R{i}", "a", *(r.choice(markers.ALL_VALUES) for _ in header[2:])]
-                        for i in range(20)
-                    ),
-                ],
-                b"0123456789abcdef0123",
-            ),
-        ),
-        (
-            "encode-bad-dates",
-            lambda rows, r: encode_command(
-                _set_column(rows, "date_of_birth", lambda i: markers.FIRST_NAMES[0]),
-                b"0123456789abcdef0123",
-            ),
-        ),
+        ("encode-markers-everywhere", lambda rows, r: encode_command([header, *([f"R{i}", "a", *(r.choice(markers.ALL_VALUES) for _ in header[2:])] for i in range(20))], b"0123456789abcdef0123")),
+        ("encode-bad-dates", lambda rows, r: encode_command(_set_column(rows, "date_of_birth", lambda i: markers.FIRST_NAMES[0]), b"0123456789abcdef0123")),
         ("encode-ok", lambda rows, r: encode_command(rows, b"0123456789abcdef0123")),
-        (
-            "encode-junk",
-            lambda rows, r: encode_command(
-                rows, b"0123456789abcdef0123", bytes(r.randrange(256) for _ in range(2000))
-            ),
-        ),
+        ("encode-junk", lambda rows, r: encode_command(rows, b"0123456789abcdef0123", bytes(r.randrange(256) for _ in range(2000)))),
     ]
     return specials
 
 
 LINK_EDITS: dict[str, Callable[[Rows, random.Random], Rows]] = {
-    "bad-date": lambda rows, r: _edit_named(
-        rows,
-        r,
-        "date_of_birth",
-        r.choice(("2023-02-30", "1971-3-7", "31/12/1990", "19710317", "1971-00", "ca. 1970", "")),
-    ),
-    "bad-nationality": lambda rows, r: _edit_named(
-        rows, r, "nationality", r.choice(("XXX", "ro", "Romania", "R0U", ""))
-    ),
-    "bad-sex": lambda rows, r: _edit_named(
-        rows, r, "sex", r.choice(("x", "2", "unknown", "Feminine", ""))
-    ),
+    "bad-date": lambda rows, r: _edit_named(rows, r, "date_of_birth", r.choice(("2023-02-30", "1971-3-7", "31/12/1990", "19710317", "1971-00", "ca. 1970", ""))),
+    "bad-nationality": lambda rows, r: _edit_named(rows, r, "nationality", r.choice(("XXX", "ro", "Romania", "R0U", ""))),
+    "bad-sex": lambda rows, r: _edit_named(rows, r, "sex", r.choice(("x", "2", "unknown", "Feminine", ""))),
     "marker-anywhere": lambda rows, r: _edit_random(rows, r, r.choice(markers.ALL_VALUES)),
     "hostile-cell": lambda rows, r: _edit_random(rows, r, imports.hostile_value(r)),
     "duplicate-id": lambda rows, r: _edit_named(rows, r, "record_id", rows[1][0]),
@@ -833,10 +405,7 @@ LINK_EDITS: dict[str, Callable[[Rows, random.Random], Rows]] = {
     "shuffle-columns": imports.shuffle_columns,
     "ragged-row": imports.ragged_row,
     "header-removed": imports.header_removed,
-    "many-rows": lambda rows, r: [
-        rows[0],
-        *([f"M{i}", *rows[1 + i % (len(rows) - 1)][1:]] for i in range(r.choice((300, 1500)))),
-    ],
+    "many-rows": lambda rows, r: [rows[0], *([f"M{i}", *rows[1 + i % (len(rows) - 1)][1:]] for i in range(r.choice((300, 1500))))],
 }
 LINK_OPTIONS: tuple[tuple[str, ...], ...] = (
     ("--report", "report.html"),
@@ -889,15 +458,7 @@ def _link_build(spec: LinkSpec, seeds: Seeds, folder: Path) -> Invocation:
             (folder / name).write_bytes(sidecar if isinstance(sidecar, bytes) else sidecar.encode())
     options = list(spec.options)
     if spec.command == ("linkage", "encode"):
-        argv = [
-            "linkage",
-            "encode",
-            *paths,
-            "--secret-file",
-            str(folder / "secret.key"),
-            "--output",
-            str(folder / "encoded.csv"),
-        ]
+        argv = ["linkage", "encode", *paths, "--secret-file", str(folder / "secret.key"), "--output", str(folder / "encoded.csv")]
         outputs = (folder / "encoded.csv", folder / "encoded.csv.json")
         return Invocation(tuple(argv), outputs=outputs, searched=())
     argv = ["link", *paths, *options, "--output", str(folder / "clusters.csv")]
@@ -921,9 +482,7 @@ def link_cases(seeds: Seeds, count: int, seed: int) -> Iterator[Case]:
         specials = random.Random(f"{seed}:link").sample(specials, min(len(specials), count // 2))
     for name, make in specials:
 
-        def build(
-            folder: Path, make: Callable[[Rows, random.Random], LinkSpec] = make, name: str = name
-        ) -> Invocation:
+        def build(folder: Path, make: Callable[[Rows, random.Random], LinkSpec] = make, name: str = name) -> Invocation:
             rng = random.Random(f"{seed}:link:{name}")
             spec = make([list(row) for row in base], rng)
             return _link_build(spec, seeds, folder)
@@ -934,9 +493,7 @@ def link_cases(seeds: Seeds, count: int, seed: int) -> Iterator[Case]:
         rng = random.Random(f"{seed}:link:{index}")
         review = rng.random() < 0.1
 
-        def build_random(
-            folder: Path, rng: random.Random = rng, review: bool = review
-        ) -> Invocation:
+        def build_random(folder: Path, rng: random.Random = rng, review: bool = review) -> Invocation:
             rows = [list(row) for row in base]
             names = []
             for edit in rng.sample(sorted(LINK_EDITS), rng.choice((1, 1, 2))):
@@ -954,9 +511,7 @@ def link_cases(seeds: Seeds, count: int, seed: int) -> Iterator[Case]:
                 chosen = list(rng.choice(LINK_OPTIONS))
                 options += chosen
                 names.append(" ".join(chosen))
-            invocation = _link_build(
-                LinkSpec({"records.csv": data}, options=tuple(options)), seeds, folder
-            )
+            invocation = _link_build(LinkSpec({"records.csv": data}, options=tuple(options)), seeds, folder)
             return dataclasses.replace(invocation, mutation="+".join(names))
 
         yield Case("link", "random", build_random, checks_database=review, timeout=LINK_TIMEOUT)

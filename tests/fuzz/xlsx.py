@@ -85,9 +85,7 @@ def _is_number(value: str) -> bool:
 def sheet_xml(rows: Sequence[Sequence[str]], raw: bool = False) -> str:
     parts = [SHEET_HEAD]
     for number, row in enumerate(rows, start=1):
-        cells = "".join(
-            cell_xml(number, column, value, raw) for column, value in enumerate(row) if value != ""
-        )
+        cells = "".join(cell_xml(number, column, value, raw) for column, value in enumerate(row) if value != "")
         parts.append(f'<row r="{number}">{cells}</row>')
     parts.append(SHEET_TAIL)
     return "".join(parts)
@@ -109,9 +107,7 @@ def write_parts(path: Path, parts: dict[str, bytes], stored: Iterable[str] = ())
     with zipfile.ZipFile(path, "w") as archive:
         for name, data in parts.items():
             method = zipfile.ZIP_STORED if name in stored else zipfile.ZIP_DEFLATED
-            archive.writestr(
-                zipfile.ZipInfo(name, (2024, 1, 1, 0, 0, 0)), data, compress_type=method
-            )
+            archive.writestr(zipfile.ZipInfo(name, (2024, 1, 1, 0, 0, 0)), data, compress_type=method)
 
 
 def read_parts(path: Path) -> dict[str, bytes]:
@@ -129,9 +125,7 @@ def bad_crc(path: Path, parts: dict[str, bytes]) -> None:
     with zipfile.ZipFile(path) as archive:
         info = archive.getinfo(SHEET)
     data = bytearray(path.read_bytes())
-    name_length, extra_length = struct.unpack(
-        "<HH", data[info.header_offset + 26 : info.header_offset + 30]
-    )
+    name_length, extra_length = struct.unpack("<HH", data[info.header_offset + 26 : info.header_offset + 30])
     start = info.header_offset + 30 + name_length + extra_length
     middle = start + info.compress_size // 2
     data[middle] = ord("Q") if data[middle] != ord("Q") else ord("R")
@@ -168,15 +162,7 @@ def _crc_of_repeats(head: bytes, unit: bytes, repeats: int, tail: bytes) -> int:
     return zlib.crc32(unit * rest + tail, crc)
 
 
-def write_bomb(
-    path: Path,
-    member: str,
-    head: bytes,
-    unit: bytes,
-    repeats: int,
-    tail: bytes,
-    others: dict[str, bytes],
-) -> None:
+def write_bomb(path: Path, member: str, head: bytes, unit: bytes, repeats: int, tail: bytes, others: dict[str, bytes]) -> None:
     """A workbook whose ``member`` inflates to head + unit*repeats + tail (up to ~4 GB).
 
     The member is written by hand (local header, deflate stream, central directory) because
@@ -190,13 +176,7 @@ def write_bomb(
     with zipfile.ZipFile(path) as archive:
         infos = archive.infolist()
         central_start = min(
-            (
-                info.header_offset
-                + 30
-                + len(info.filename.encode())
-                + len(info.extra)
-                + info.compress_size
-            )
+            (info.header_offset + 30 + len(info.filename.encode()) + len(info.extra) + info.compress_size)
             for info in infos[-1:]
         )
     data = path.read_bytes()[:central_start]
@@ -204,9 +184,7 @@ def write_bomb(
         handle.write(data)
         offset = handle.tell()
         name = member.encode()
-        local = struct.pack(
-            "<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0x5821, crc, 0, size, len(name), 0
-        )
+        local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0x5821, crc, 0, size, len(name), 0)
         handle.write(local + name)
         compressed = 0
         for chunk in _repeated_deflate(head, unit, repeats, tail):
@@ -218,57 +196,17 @@ def write_bomb(
         handle.write(struct.pack("<I", compressed))
         handle.seek(end_of_data)
         central = bytearray()
-        entries = [
-            (
-                info.filename.encode(),
-                info.CRC,
-                info.compress_size,
-                info.file_size,
-                info.header_offset,
-                info.compress_type,
-            )
-            for info in infos
-        ]
+        entries = [(info.filename.encode(), info.CRC, info.compress_size, info.file_size, info.header_offset, info.compress_type) for info in infos]
         entries.append((name, crc, compressed, size, offset, 8))
         for entry_name, entry_crc, packed, unpacked, header_offset, method in entries:
-            central += (
-                struct.pack(
-                    "<IHHHHHHIIIHHHHHII",
-                    0x02014B50,
-                    20,
-                    20,
-                    0,
-                    method,
-                    0,
-                    0x5821,
-                    entry_crc,
-                    packed,
-                    unpacked,
-                    len(entry_name),
-                    0,
-                    0,
-                    0,
-                    0,
-                    0,
-                    header_offset,
-                )
-                + entry_name
-            )
+            central += struct.pack(
+                "<IHHHHHHIIIHHHHHII",
+                0x02014B50, 20, 20, 0, method, 0, 0x5821, entry_crc, packed, unpacked,
+                len(entry_name), 0, 0, 0, 0, 0, header_offset,
+            ) + entry_name
         central_offset = handle.tell()
         handle.write(central)
-        handle.write(
-            struct.pack(
-                "<IHHHHIIH",
-                0x06054B50,
-                0,
-                0,
-                len(entries),
-                len(entries),
-                len(central),
-                central_offset,
-                0,
-            )
-        )
+        handle.write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(entries), len(entries), len(central), central_offset, 0))
 
 
 def shared_strings_bomb(path: Path, header: Sequence[str], target_bytes: int = 1 << 30) -> None:
@@ -302,15 +240,9 @@ def million_rows_sheet(
     """
     parts = parts_for([list(header)])
     del parts[SHEET]
-    head = (
-        SHEET_HEAD
-        + '<row r="1">'
-        + "".join(cell_xml(1, i, v) for i, v in enumerate(header))
-        + "</row>"
-    ).encode()
+    head = (SHEET_HEAD + '<row r="1">' + "".join(cell_xml(1, i, v) for i, v in enumerate(header)) + "</row>").encode()
     cells = "".join(
-        cell_xml(2, i, value).replace(f' r="{column_letter(i)}2"', "")
-        for i, value in enumerate(row)
+        cell_xml(2, i, value).replace(f' r="{column_letter(i)}2"', "") for i, value in enumerate(row)
     )
     write_bomb(path, SHEET, head, f"<row>{cells}</row>".encode(), rows, SHEET_TAIL.encode(), parts)
 

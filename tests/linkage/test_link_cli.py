@@ -14,12 +14,8 @@ from tiphub.linkage import datasets
 
 def _write_lists(tmp_path: Path) -> tuple[list[Path], pd.DataFrame, pd.DataFrame]:
     frame, truth = datasets.demo_person_records(1200, seed=9)
-    frame["region"] = (
-        frame["nationality"]
-        .fillna("unknown")
-        .map(
-            lambda code: "europe" if code in {"GBR", "UKR", "ROU", "POL", "BGR", "ALB"} else "other"
-        )
+    frame["region"] = frame["nationality"].fillna("unknown").map(
+        lambda code: "europe" if code in {"GBR", "UKR", "ROU", "POL", "BGR", "ALB"} else "other"
     )
     paths = []
     for name in ("gb-police", "gb-nra", "gb-harbour"):
@@ -151,12 +147,7 @@ def test_link_reports_bad_input_without_values(database_url: str, tmp_path: Path
 
 def test_link_database_persons(database_url: str, tmp_path: Path) -> None:
     truth = tmp_path / "truth.csv"
-    assert (
-        tiphub(
-            database_url, "demo", "--cases", "400", "--seed", "4", "--truth", str(truth)
-        ).returncode
-        == 0
-    )
+    assert tiphub(database_url, "demo", "--cases", "400", "--seed", "4", "--truth", str(truth)).returncode == 0
     out = tmp_path / "clusters.csv"
     graph = tmp_path / "graph.graphml"
     done = tiphub(database_url, "link", "--output", str(out), "--report", str(tmp_path / "r.html"))

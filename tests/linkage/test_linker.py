@@ -214,9 +214,7 @@ def test_file_without_identity_columns(tmp_path: Path) -> None:
 
 
 def test_bad_date_and_country_name_the_cell(tmp_path: Path) -> None:
-    dates = _write(
-        tmp_path / "d.csv", "record_id,list,date_of_birth\n1,A,1998-07\n2,A,07/03/1998\n"
-    )
+    dates = _write(tmp_path / "d.csv", "record_id,list,date_of_birth\n1,A,1998-07\n2,A,07/03/1998\n")
     with pytest.raises(LinkageInputError, match=r"row 3, column 'date_of_birth'") as caught:
         read_records([dates])
     assert "07/03/1998" not in str(caught.value)
