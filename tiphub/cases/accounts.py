@@ -613,10 +613,10 @@ def resolve_token(engine: Engine, secret: str, kind: str, source: str) -> Princi
     """The principal a live token stands for; ``AuthenticationError`` otherwise."""
     if not secret or len(secret) > 200:
         raise AuthenticationError("invalid token")
-    key = (_token_hash(secret), kind)
-    remembered = _remembered(engine, key)
+    remembered = remembered_principal(engine, secret, kind, source)
     if remembered is not None:
-        return replace(remembered, source=source)
+        return remembered
+    key = (_token_hash(secret), kind)
     token = table_of(m.AccessToken)
     user = table_of(m.UserAccount)
     org = table_of(m.Organisation)
