@@ -194,6 +194,9 @@ class _GroupCommit:
         self._condition = threading.Condition()
         self._waiting: list[_Pending] = []
         self._writing = False
+        # Handed from one writer to the next while entries keep coming, so that a busy hub
+        # does not check a connection out of the pool (and ping it) for every batch.
+        self._handed_on: Connection | None = None
 
     def commit(self, entry: dict[str, Any]) -> int:
         pending = _Pending(entry)
@@ -217,22 +220,31 @@ class _GroupCommit:
         return pending.sequence
 
     def _write(self, batch: list[_Pending]) -> None:
-        engine = self._engine()
+        """Runs with ``_writing`` set: one writer at a time."""
+        connection, self._handed_on = self._handed_on, None
         try:
-            if engine is None:
-                raise RuntimeError("the database engine was closed")
-            with engine.begin() as connection:
+            if connection is None:
+                engine = self._engine()
+                if engine is None:
+                    raise RuntimeError("the database engine was closed")
+                connection = engine.connect()
+            with connection.begin():
                 if connection.dialect.name == "postgresql":
                     connection.execute(_ASYNCHRONOUS_COMMIT)
                 last = append(connection, [pending.entry for pending in batch])
             for offset, pending in enumerate(reversed(batch)):
                 pending.sequence = last - offset
+            with self._condition:
+                if self._waiting:
+                    self._handed_on, connection = connection, None
         except BaseException as error:  # every waiter must learn that its entry was not kept
             for pending in batch:
                 pending.error = error
             if not isinstance(error, Exception):
                 raise
         finally:
+            if connection is not None:
+                connection.close()
             for pending in batch:
                 pending.done = True
 
