@@ -46,7 +46,7 @@ from tiphub.cases.schema import CaseRecord
 from tiphub.cases.sharing import withdraw_for_lost_consent
 from tiphub.store import crypto
 from tiphub.store import models as m
-from tiphub.store.db import ensure_schema
+from tiphub.store.db import ensure_schema, reading
 from tiphub.store.models import table_of
 
 # Free text can name a person as surely as a name field: analysts never see it.
@@ -351,7 +351,9 @@ class CaseStore:
     def read(self, case_id: uuid.UUID, audited: bool = True) -> CaseView:
         """One case as this principal may see it; ``CaseNotFoundError`` outside its scope."""
         self.principal.require("case:read")
-        with self.engine.connect() as connection:
+        # No snapshot across the statements: a change committed between them gives a document
+        # newer than the ETag, and a write with that ETag is refused (412), never lost.
+        with reading(self.engine) as connection:
             row = self._scoped_row(connection, case_id)
             owned = bool(row.owned)
             sections = None if owned else shared_sections(connection, self.principal, case_id)
@@ -411,7 +413,7 @@ class CaseStore:
             "before": _decode_cursor(cursor) if cursor else None,
             "status": status,
         }
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             rows = connection.execute(query, parameters).all()
         audit.record_now(
             self.engine,
