@@ -38,6 +38,7 @@ from tiphub.cases.access import (
     role_specs,
 )
 from tiphub.store import models as m
+from tiphub.store.db import reading
 from tiphub.store.models import table_of
 
 MIN_PASSWORD_LENGTH = 12
@@ -620,7 +621,7 @@ def resolve_token(engine: Engine, secret: str, kind: str, source: str) -> Princi
     token = table_of(m.AccessToken)
     user = table_of(m.UserAccount)
     org = table_of(m.Organisation)
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         row = connection.execute(
             select(
                 token.c.id.label("token_id"),

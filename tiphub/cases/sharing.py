@@ -28,6 +28,7 @@ from tiphub.cases.access import (
 from tiphub.cases.accounts import organisation_id
 from tiphub.cases.persistence import iter_case_documents
 from tiphub.store import models as m
+from tiphub.store.db import reading
 from tiphub.store.models import table_of
 
 CONSENT_PURPOSES = ("Referral", "Disclosure")
@@ -205,7 +206,7 @@ def _visible_share(principal: Principal) -> Any:
 
 def get_share(engine: Engine, principal: Principal, share_id: uuid.UUID) -> ShareInfo:
     share = table_of(m.CaseShare)
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         found = _share_rows(connection, (share.c.id == share_id) & _visible_share(principal))
     if not found:
         raise NotFoundError("no such referral")
@@ -216,7 +217,7 @@ def inbox(engine: Engine, principal: Principal) -> list[ShareInfo]:
     """Referrals to the principal's organisation."""
     principal.require("case:read")
     share = table_of(m.CaseShare)
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         return _share_rows(connection, share.c.to_organisation_id == principal.organisation_id)
 
 
@@ -229,7 +230,7 @@ def outbox(
     condition = share.c.from_organisation_id == principal.organisation_id
     if case_id is not None:
         condition = condition & (share.c.case_id == case_id)
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         return _share_rows(connection, condition)
 
 
@@ -337,5 +338,5 @@ def referral_targets(engine: Engine, principal: Principal) -> list[tuple[str, st
     query = select(org.c.slug, org.c.name).order_by(org.c.name, org.c.slug)
     if principal.organisation_id is not None:
         query = query.where(org.c.id != principal.organisation_id)
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         return [(row.slug, row.name) for row in connection.execute(query)]

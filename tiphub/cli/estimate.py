@@ -105,7 +105,9 @@ def estimate_command(
     ] = None,
     bootstrap: Annotated[
         int | None,
-        typer.Option("--bootstrap", help="BCa bootstrap replicates (default 0 = none; at most 100,000)."),
+        typer.Option(
+            "--bootstrap", help="BCa bootstrap replicates (default 0 = none; at most 100,000)."
+        ),
     ] = None,
     seed: Annotated[
         int | None, typer.Option("--seed", help="Random seed, 0 to 2^32 − 1 (default 1234).")
@@ -113,7 +115,9 @@ def estimate_command(
     merge: Annotated[
         list[str] | None, typer.Option("--merge", help="Merge lists, e.g. PF+NCA (repeatable).")
     ] = None,
-    omit: Annotated[list[str] | None, typer.Option("--omit", help="Omit a list (repeatable).")] = None,
+    omit: Annotated[
+        list[str] | None, typer.Option("--omit", help="Omit a list (repeatable).")
+    ] = None,
     strata: Annotated[
         str | None, typer.Option("--strata", help="Column to stratify by; strata are summed.")
     ] = None,
@@ -125,7 +129,8 @@ def estimate_command(
         int | None, typer.Option("--classes", help="LCMCR latent classes K, 1–1,000 (default 5).")
     ] = None,
     burnin: Annotated[
-        int | None, typer.Option("--burnin", help="LCMCR burn-in sweeps, 0 or more (default 100,000).")
+        int | None,
+        typer.Option("--burnin", help="LCMCR burn-in sweeps, 0 or more (default 100,000)."),
     ] = None,
     samples: Annotated[
         int | None, typer.Option("--samples", help="LCMCR kept draws, 1–1,000,000 (default 1,000).")
@@ -200,8 +205,10 @@ def estimate_command(
     except (ValueError, ArithmeticError) as error:
         # A fit that breaks down numerically on degenerate data (numpy's and scipy's
         # messages quote no data). A short line, not a traceback.
-        _fail(f"the estimate failed numerically ({type(error).__name__}: {error}); "
-              "the data may not identify the model")
+        _fail(
+            f"the estimate failed numerically ({type(error).__name__}: {error}); "
+            "the data may not identify the model"
+        )
 
 
 def _write_report(write: Callable[[Path], object], report: Path) -> None:
@@ -255,7 +262,9 @@ def _check_options(
     bootstrap = given["--bootstrap"]
     if bootstrap is not None:
         if method == "lcmcr":
-            _usage("--bootstrap applies to the log-linear methods; lcmcr's interval is its posterior")
+            _usage(
+                "--bootstrap applies to the log-linear methods; lcmcr's interval is its posterior"
+            )
         if not 0 <= bootstrap <= MAX_BOOTSTRAP:
             _usage(f"--bootstrap must be between 0 and {MAX_BOOTSTRAP:,}, got {bootstrap}")
     seed = DEFAULT_SEED if seed is None else seed
@@ -540,7 +549,9 @@ def _exploitation_mix(text: str) -> dict[str, int]:
                 f"--profits expects form=count pairs such as sexual=120,labour=80; got {part.strip()!r}"
             )
         if name not in FORMS:
-            raise EstimationError(f"--profits: unknown form {name!r}; the forms are {', '.join(FORMS)}")
+            raise EstimationError(
+                f"--profits: unknown form {name!r}; the forms are {', '.join(FORMS)}"
+            )
         if name in mix:
             raise EstimationError(f"--profits names {name!r} twice")
         if len(value) > len(str(MAX_COUNT)) or int(value) > MAX_COUNT:

@@ -186,7 +186,9 @@ def check_settings(
             f"(the term of all lists cannot be estimated), got {max_order}"
         )
     if not 0 <= bootstrap <= MAX_BOOTSTRAP:
-        raise EstimationError(f"--bootstrap must be between 0 and {MAX_BOOTSTRAP:,}, got {bootstrap}")
+        raise EstimationError(
+            f"--bootstrap must be between 0 and {MAX_BOOTSTRAP:,}, got {bootstrap}"
+        )
     if not 0 <= seed <= MAX_SEED:
         raise EstimationError(f"--seed must be between 0 and {MAX_SEED:,}, got {seed}")
     if method == "lcmcr":
@@ -213,7 +215,9 @@ def _estimate_loglinear(
     fit = selection.fit
     final_code = existence_code(table.counts, table.n_lists, [*fit.terms, *fit.infinite_terms])
     if final_code:
-        raise EstimationError(f"the selected model cannot be fitted: {EXISTENCE_MESSAGES[final_code]}")
+        raise EstimationError(
+            f"the selected model cannot be fitted: {EXISTENCE_MESSAGES[final_code]}"
+        )
     if not math.isfinite(fit.intercept) or fit.intercept > 50:
         # e.g. two lists that share no one: the data put no upper bound on the population.
         raise EstimationError(
@@ -267,9 +271,7 @@ def _estimate_loglinear(
             estimate=population,
             progress=progress,
         )
-        intervals["bca"] = {
-            f"{round(level * 100)}": boot.interval(level) for level in (0.95, 0.8)
-        }
+        intervals["bca"] = {f"{round(level * 100)}": boot.interval(level) for level in (0.95, 0.8)}
         headline = "bca"
         diagnostics.update(_bootstrap_diagnostics(boot))
         if boot.failed:
@@ -280,12 +282,15 @@ def _estimate_loglinear(
         draws = boot.replicates[np.isfinite(boot.replicates)]
     if fit.infinite_terms:
         warnings.append(
-            "terms set to −∞ because no one is on both lists: " + ", ".join(fit.infinite_term_names())
+            "terms set to −∞ because no one is on both lists: "
+            + ", ".join(fit.infinite_term_names())
         )
     if not fit.converged:
         warnings.append("the Poisson fit did not converge; treat the estimate with caution")
     if population > 20 * table.observed:
-        warnings.append("the estimate is more than 20 times the number observed; the data carry little information")
+        warnings.append(
+            "the estimate is more than 20 times the number observed; the data carry little information"
+        )
     return MSEResult(
         method=options.method,
         lists=table.lists,
@@ -363,14 +368,18 @@ def _estimate_lcmcr(table: CaptureTable, options: EstimateOptions) -> MSEResult:
     warnings = []
     geweke = diagnostics.get("geweke_z")
     if isinstance(geweke, float) and abs(geweke) > 3:
-        warnings.append(f"the chain may not have converged (Geweke z = {geweke:.2f}); run it longer")
+        warnings.append(
+            f"the chain may not have converged (Geweke z = {geweke:.2f}); run it longer"
+        )
     return MSEResult(
         method="lcmcr",
         lists=table.lists,
         observed=table.observed,
         population=posterior.median(),
         interval_method="posterior",
-        intervals={k: {lv: (float(a), float(b)) for lv, (a, b) in v.items()} for k, v in intervals.items()},
+        intervals={
+            k: {lv: (float(a), float(b)) for lv, (a, b) in v.items()} for k, v in intervals.items()
+        },
         existence_code=0,
         warnings=warnings,
         settings={
@@ -517,12 +526,16 @@ def estimate_strata(
             if progress is not None:
                 progress(done, steps)
         if dropped:
-            result.warnings.append(f"lists with nobody on them in this stratum were left out: {', '.join(dropped)}")
+            result.warnings.append(
+                f"lists with nobody on them in this stratum were left out: {', '.join(dropped)}"
+            )
         result.stratum = name
         results[name] = result
         usable[name] = reduced
     if not results:
-        raise EstimationError("no stratum could be estimated: " + "; ".join(f"{k}: {v}" for k, v in failed.items()))
+        raise EstimationError(
+            "no stratum could be estimated: " + "; ".join(f"{k}: {v}" for k, v in failed.items())
+        )
     options = EstimateOptions(
         method=method,
         pthresh=kwargs.get("pthresh"),

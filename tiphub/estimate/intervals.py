@@ -50,7 +50,9 @@ class ProfileLikelihood:
 
     def __post_init__(self) -> None:
         table = self.fit.table
-        layout = ModelLayout.build(table.counts, table.n_lists, [*self.fit.terms, *self.fit.infinite_terms])
+        layout = ModelLayout.build(
+            table.counts, table.n_lists, [*self.fit.terms, *self.fit.infinite_terms]
+        )
         design = layout.design()
         # The unobserved cell joins as a row with only the intercept.
         unobserved = np.zeros((1, design.shape[1]))
@@ -115,11 +117,16 @@ def _cormack(unseen: float, population: float) -> float:
         return unseen - population - 0.5 * math.log(unseen / population)
     log_unseen_power = unseen * math.log(unseen) if unseen > 0 else 0.0
     return float(
-        log_unseen_power + gammaln(population + 1) - population * math.log(population) - gammaln(unseen + 1)
+        log_unseen_power
+        + gammaln(population + 1)
+        - population * math.log(population)
+        - gammaln(unseen + 1)
     )
 
 
-def profile_interval(fit: LoglinearFit, levels: Sequence[float] = (0.95, 0.8)) -> tuple[float, dict[float, Interval]]:
+def profile_interval(
+    fit: LoglinearFit, levels: Sequence[float] = (0.95, 0.8)
+) -> tuple[float, dict[float, Interval]]:
     profile = ProfileLikelihood(fit)
     return profile.maximum, {level: profile.interval(level) for level in levels}
 
@@ -141,7 +148,9 @@ class BootstrapResult:
 
     def interval(self, level: float) -> tuple[float, float]:
         tail = (1.0 - level) / 2.0
-        low, high = bca_quantiles(self.replicates, self.estimate, self.acceleration, [tail, 1 - tail])
+        low, high = bca_quantiles(
+            self.replicates, self.estimate, self.acceleration, [tail, 1 - tail]
+        )
         return low, high
 
 
@@ -208,7 +217,9 @@ def bootstrap(
     jack_values = jackknife[jack_ok]
     residuals = np.sum(weights_ok * jack_values) / np.sum(weights_ok) - jack_values
     denominator = 6.0 * np.sum(weights_ok * residuals**2) ** 1.5
-    acceleration = float(np.sum(weights_ok * residuals**3) / denominator) if denominator > 0 else 0.0
+    acceleration = (
+        float(np.sum(weights_ok * residuals**3) / denominator) if denominator > 0 else 0.0
+    )
     finite = values[np.isfinite(values)]
     z0 = float(norm.ppf(np.mean(finite < point))) if finite.size else math.nan
     return BootstrapResult(

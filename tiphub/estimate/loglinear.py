@@ -126,7 +126,9 @@ def _mle_exists(design: np.ndarray, support: np.ndarray) -> bool:
         # seconds and gigabytes on tables of many lists, and only V is needed.
         rows, columns = observed_rows.shape
         _, singular, vt = np.linalg.svd(observed_rows, full_matrices=rows < columns)
-        tolerance = max(observed_rows.shape) * np.finfo(float).eps * (singular[0] if singular.size else 0)
+        tolerance = (
+            max(observed_rows.shape) * np.finfo(float).eps * (singular[0] if singular.size else 0)
+        )
         rank = int((singular > max(tolerance, 1e-10)).sum())
         null_space = vt[rank:].T
     else:
@@ -342,7 +344,9 @@ def fit_loglinear(
     else:
         fit = fit_poisson(design, y)
     mu = fit.fitted
-    loglik = float(np.sum(np.where(y > 0, y * np.log(np.where(mu > 0, mu, 1.0)), 0.0) - mu - gammaln(y + 1)))
+    loglik = float(
+        np.sum(np.where(y > 0, y * np.log(np.where(mu > 0, mu, 1.0)), 0.0) - mu - gammaln(y + 1))
+    )
     return LoglinearFit(
         table=table,
         terms=layout.terms,
@@ -356,4 +360,3 @@ def fit_loglinear(
         loglik=loglik,
         converged=fit.converged,
     )
-

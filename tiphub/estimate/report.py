@@ -1101,7 +1101,10 @@ def write_text_atomically(path: Path, text: str) -> Path:
     """The file appears whole or not at all, readable by its owner only (0600, new folders
     0700): reports describe survivors. A run killed midway leaves its staging file in the
     run's private folder, which the next run removes, never beside the report."""
-    with staged_file(path) as staged, open_private(staged, "w", encoding="utf-8", newline="\n") as stream:
+    with (
+        staged_file(path) as staged,
+        open_private(staged, "w", encoding="utf-8", newline="\n") as stream,
+    ):
         stream.write(text)
     return path
 

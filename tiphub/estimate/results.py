@@ -131,7 +131,9 @@ class MSEResult:
         if self.infinite_terms:
             lines.append(f"{'Terms at −∞:':<22}{', '.join(self.infinite_terms)}")
         if self.existence_code or self.method != "lcmcr":
-            lines.append(f"{'Existence check:':<22}{self.existence_code} — {EXISTENCE_MESSAGES[self.existence_code]}")
+            lines.append(
+                f"{'Existence check:':<22}{self.existence_code} — {EXISTENCE_MESSAGES[self.existence_code]}"
+            )
         lines.append(f"{'Time:':<22}{self.seconds:.3f} s")
         other = [name for name in self.intervals if name != self.interval_method]
         if other:

@@ -69,7 +69,9 @@ def stepwise(table: CaptureTable, pthresh: float = 0.02) -> Selection:
     if pthresh == 1:
         full = full_pairwise(n_lists)
         if existence_code(table.counts, n_lists, full) == 0:
-            return Selection(fit_loglinear(table, full, check=False), [SelectionStep("all pairs", 1.0)])
+            return Selection(
+                fit_loglinear(table, full, check=False), [SelectionStep("all pairs", 1.0)]
+            )
     if pthresh == 0:
         return Selection(fit_loglinear(table, (), check=False))
     pairs = all_pairs(n_lists)
@@ -181,9 +183,7 @@ def hierarchical_models(n_lists: int, max_order: int) -> Iterator[tuple[int, ...
 
 
 def _masks_of_order(n_lists: int, order: int) -> list[int]:
-    return [
-        sum(1 << i for i in combo) for combo in itertools.combinations(range(n_lists), order)
-    ]
+    return [sum(1 << i for i in combo) for combo in itertools.combinations(range(n_lists), order)]
 
 
 def bic_search(
@@ -209,13 +209,16 @@ def bic_search(
     results = batch_fit(table, models, progress=progress)
     admissible = [(bic, population, model) for model, bic, population in results if bic is not None]
     if not admissible:
-        raise EstimationError("no hierarchical model passes the existence and identifiability checks")
+        raise EstimationError(
+            "no hierarchical model passes the existence and identifiability checks"
+        )
     admissible.sort(key=lambda row: row[0])
     best_model = admissible[0][2]
     fit = fit_loglinear(table, best_model, check=False)
     # Labels for the leading models only: naming tens of thousands would cost seconds.
     ranking = [
-        (model_label(table, model), bic, population) for bic, population, model in admissible[:RANKING_LABELS]
+        (model_label(table, model), bic, population)
+        for bic, population, model in admissible[:RANKING_LABELS]
     ]
     ranked = [model for _, _, model in admissible]
     return Selection(fit, [], ranking, ranked, len(models), len(admissible))
@@ -291,7 +294,11 @@ def batch_fit(
     # passes the checks, so does every model in it: a sub-model keeps a full-rank design and
     # inherits a strictly positive fit with the same margins.
     candidate_terms = sorted({term for model in models for term in model})
-    stats = dict(zip(candidate_terms, sufficient_statistics(counts, candidate_terms), strict=True)) if candidate_terms else {}
+    stats = (
+        dict(zip(candidate_terms, sufficient_statistics(counts, candidate_terms), strict=True))
+        if candidate_terms
+        else {}
+    )
     finite_terms = tuple(t for t in candidate_terms if stats[t] != 0)
     group_ok: dict[tuple[int, ...], bool] = {}
     for index, model in enumerate(models):
@@ -302,7 +309,9 @@ def batch_fit(
             group_ok[infinite] = (
                 existence_code_cached(counts, n_lists, finite_terms + infinite, codes_cache) == 0
             )
-        if not group_ok[infinite] and existence_code_cached(counts, n_lists, tuple(model), codes_cache):
+        if not group_ok[infinite] and existence_code_cached(
+            counts, n_lists, tuple(model), codes_cache
+        ):
             continue
         layout = ModelLayout.build(counts, n_lists, model)
         groups.setdefault(layout.infinite_terms, []).append((index, layout))
@@ -399,7 +408,6 @@ def fixed(table: CaptureTable, terms: Sequence[int]) -> Selection:
 
 def main_effects(table: CaptureTable) -> Selection:
     return Selection(fit_loglinear(table, (), check=True))
-
 
 
 __all__ = [

@@ -26,7 +26,9 @@ class Scenario:
         n = len(self.capture_probabilities)
         cells = np.arange(1 << n)
         on = ((cells[:, None] >> np.arange(n)[None, :]) & 1).astype(float)
-        logits = np.log(np.asarray(self.capture_probabilities) / (1 - np.asarray(self.capture_probabilities)))
+        logits = np.log(
+            np.asarray(self.capture_probabilities) / (1 - np.asarray(self.capture_probabilities))
+        )
         log_weight = on @ logits
         for (i, j), value in self.interactions.items():
             log_weight += value * on[:, i] * on[:, j]
@@ -35,7 +37,10 @@ class Scenario:
 
 
 def simulate_table(
-    scenario: Scenario, population: int, rng: np.random.Generator, lists: Sequence[str] | None = None
+    scenario: Scenario,
+    population: int,
+    rng: np.random.Generator,
+    lists: Sequence[str] | None = None,
 ) -> CaptureTable:
     probabilities = scenario.cell_probabilities()
     counts = rng.multinomial(population, probabilities)

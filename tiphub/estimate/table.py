@@ -159,7 +159,9 @@ class CaptureTable:
                 f"the table holds more than the maximum of {MAX_COUNT:,} people", source=self.source
             )
         if self.observed == 0:
-            raise CaptureTableError("the table has no one in it (all counts are zero)", source=self.source)
+            raise CaptureTableError(
+                "the table has no one in it (all counts are zero)", source=self.source
+            )
         for name, total in self.list_totals().items():
             if total == 0:
                 raise CaptureTableError(
@@ -315,7 +317,10 @@ def _parse_count(value: str, *, source: str, row: int) -> int:
         # large numbers in exponent form and a hex count is surely a wrong column.
         reason = "the count must be written as plain digits (no exponent, sign or base prefix)"
     raise CaptureTableError(
-        f"{reason}, found {_safe_value(text, longest=8)}", source=source, row=row, column=COUNT_COLUMN
+        f"{reason}, found {_safe_value(text, longest=8)}",
+        source=source,
+        row=row,
+        column=COUNT_COLUMN,
     )
 
 
@@ -385,7 +390,9 @@ def _check_header(header: list[str], source: str) -> list[str]:
                 row=1,
             )
         if column in seen:
-            raise CaptureTableError("the column name is repeated", source=source, row=1, column=column)
+            raise CaptureTableError(
+                "the column name is repeated", source=source, row=1, column=column
+            )
         seen.add(column)
     return header
 
@@ -465,7 +472,11 @@ def _read_tables(
     if len(list_columns) < 2:
         raise CaptureTableError(
             f"at least 2 list columns are needed, found {len(list_columns)}"
-            + (" (is the file separated by something other than commas?)" if len(header) == 1 else ""),
+            + (
+                " (is the file separated by something other than commas?)"
+                if len(header) == 1
+                else ""
+            ),
             source=source,
         )
     if len(list_columns) > MAX_LISTS:
@@ -515,7 +526,11 @@ def _read_tables(
                 )
             if len(masks) < 4 * size:  # bounded: spellings such as 1 and 1.0 add a few keys
                 masks[cells] = mask
-        count = 1 if count_index is None else _parse_count(row[count_index], source=source, row=row_number)
+        count = (
+            1
+            if count_index is None
+            else _parse_count(row[count_index], source=source, row=row_number)
+        )
         total += count
         if total > MAX_COUNT:
             raise CaptureTableError(
@@ -540,7 +555,8 @@ def _read_tables(
         raise CaptureTableError("the file has a header but no data rows", source=source)
     lists = tuple(list_columns)
     tables = {
-        key: CaptureTable.from_counts(lists, counts, source) for key, counts in sorted(grouped.items())
+        key: CaptureTable.from_counts(lists, counts, source)
+        for key, counts in sorted(grouped.items())
     }
     if not strata:
         tables[()].validate()

@@ -124,7 +124,9 @@ def control_character(text: str) -> str | None:
 
 def looks_like_field_name(text: str) -> bool:
     """A header cell that may be quoted: a field name, never a person's name or a date."""
-    return bool(re.fullmatch(r"[A-Za-z][A-Za-z0-9]*([_/.:-][A-Za-z0-9]+)+", text)) and len(text) <= 80
+    return (
+        bool(re.fullmatch(r"[A-Za-z][A-Za-z0-9]*([_/.:-][A-Za-z0-9]+)+", text)) and len(text) <= 80
+    )
 
 
 def describe_column(name: str, position: int) -> str:
@@ -132,9 +134,7 @@ def describe_column(name: str, position: int) -> str:
     return name if looks_like_field_name(name) else f"#{position} (header not shown)"
 
 
-def iter_csv(
-    path: Path, hasher: HashingReader | None = None
-) -> tuple[list[str], Iterator[Row]]:
+def iter_csv(path: Path, hasher: HashingReader | None = None) -> tuple[list[str], Iterator[Row]]:
     """The header and a lazy iterator of rows; values are stripped strings, '' for empty.
 
     Rows with fewer or more cells than the header (a cut or damaged file) are refused.
@@ -229,9 +229,13 @@ def check_xlsx_container(path: Path) -> None:
         with zipfile.ZipFile(path) as archive:
             parts = archive.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
-        raise SourceError(path, "not a readable XLSX workbook (the zip container is damaged)") from None
+        raise SourceError(
+            path, "not a readable XLSX workbook (the zip container is damaged)"
+        ) from None
     if len(parts) > MAX_XLSX_PARTS:
-        raise SourceError(path, f"the workbook has {len(parts):,} parts; at most {MAX_XLSX_PARTS:,}")
+        raise SourceError(
+            path, f"the workbook has {len(parts):,} parts; at most {MAX_XLSX_PARTS:,}"
+        )
     total = 0
     for part in parts:
         total += part.file_size
@@ -242,7 +246,9 @@ def check_xlsx_container(path: Path) -> None:
                 f"a part of the workbook ({part.filename}) inflates to {part.file_size:,} bytes; "
                 f"at most {MAX_XLSX_PART_BYTES:,} (a zip bomb or a damaged file?)",
             )
-        if part.file_size > (1 << 20) and part.file_size > MAX_XLSX_RATIO * max(part.compress_size, 1):
+        if part.file_size > (1 << 20) and part.file_size > MAX_XLSX_RATIO * max(
+            part.compress_size, 1
+        ):
             raise SourceError(
                 path,
                 f"a part of the workbook ({part.filename}) is compressed more than "

@@ -72,9 +72,7 @@ def _field_name(column: str) -> str:
     return htcds.HEADER_ALIASES.get(name, name)
 
 
-def submissions(
-    path: Path, hasher: HashingReader | None = None
-) -> tuple[list[str], Iterator[Row]]:
+def submissions(path: Path, hasher: HashingReader | None = None) -> tuple[list[str], Iterator[Row]]:
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         headers, rows_after = iter_xlsx(path, header_rows=1)
         raw_header = headers[0]

@@ -21,6 +21,7 @@ from tiphub.linkage.records import alpha3_from_alpha2, sex_from_gender
 # destination country, and two in origin countries.
 DEMO_LISTS: tuple[str, ...] = ("gb-police", "gb-nra", "gb-harbour", "ua-police", "ro-speranta")
 
+
 def demo_person_records(
     n_records: int,
     *,
