@@ -13,9 +13,10 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, or_, select, update
+from sqlalchemy import Connection, Engine, bindparam, or_, select, update
 
 from tiphub.cases import audit
 from tiphub.cases.access import (
@@ -158,12 +159,13 @@ def refer(
     return get_share(engine, principal, share_id)
 
 
-def _share_rows(connection: Connection, condition: Any) -> list[ShareInfo]:
+@cache
+def _shares_statement() -> Any:
     share = table_of(m.CaseShare)
     case = table_of(m.Case)
     source = table_of(m.Organisation).alias("source")
     target = table_of(m.Organisation).alias("target")
-    query = (
+    return (
         select(
             share,
             case.c.external_id,
@@ -173,9 +175,26 @@ def _share_rows(connection: Connection, condition: Any) -> list[ShareInfo]:
         .join(case, case.c.id == share.c.case_id)
         .join(source, source.c.id == share.c.from_organisation_id)
         .join(target, target.c.id == share.c.to_organisation_id)
-        .where(condition)
         .order_by(share.c.created_at.desc())
     )
+
+
+@cache
+def _case_outbox_statement() -> Any:
+    """One case's referrals by one organisation: asked on every case page."""
+    share = table_of(m.CaseShare)
+    return _shares_statement().where(
+        share.c.from_organisation_id
+        == bindparam("organisation_id", type_=share.c.from_organisation_id.type),
+        share.c.case_id == bindparam("case_id", type_=share.c.case_id.type),
+    )
+
+
+def _share_rows(connection: Connection, condition: Any) -> list[ShareInfo]:
+    return _share_infos(connection.execute(_shares_statement().where(condition)))
+
+
+def _share_infos(rows: Any) -> list[ShareInfo]:
     return [
         ShareInfo(
             row.id,
@@ -190,7 +209,7 @@ def _share_rows(connection: Connection, condition: Any) -> list[ShareInfo]:
             row.created_at,
             row.basis != "consent",
         )
-        for row in connection.execute(query)
+        for row in rows
     ]
 
 
@@ -227,11 +246,11 @@ def outbox(
     """Referrals the principal's organisation made: all of them, or one case's."""
     principal.require("case:read")
     share = table_of(m.CaseShare)
-    condition = share.c.from_organisation_id == principal.organisation_id
-    if case_id is not None:
-        condition = condition & (share.c.case_id == case_id)
     with reading(engine) as connection:
-        return _share_rows(connection, condition)
+        if case_id is not None:
+            parameters = {"organisation_id": principal.organisation_id, "case_id": case_id}
+            return _share_infos(connection.execute(_case_outbox_statement(), parameters))
+        return _share_rows(connection, share.c.from_organisation_id == principal.organisation_id)
 
 
 def decide(engine: Engine, principal: Principal, share_id: uuid.UUID, decision: str) -> ShareInfo:

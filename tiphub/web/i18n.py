@@ -89,6 +89,8 @@ def _preferences(accept_language: str) -> list[str]:
     return [tag for _, _, tag in sorted(weighted)]
 
 
+# Pages ask for every request; browsers send a handful of distinct headers.
+@lru_cache(maxsize=1024)
 def negotiate(accept_language: str | None, chosen: str | None = None) -> str:
     """The locale to use: the user's explicit choice (cookie) if we have it, else the browser's."""
     if chosen:

@@ -69,6 +69,8 @@ def templates(locale: str) -> jinja2.Environment:
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
         lstrip_blocks=True,
+        # The templates ship with the package: no stat() of each file at every render.
+        auto_reload=False,
     )
     # Whitespace in {% trans %} blocks is collapsed, as in the extraction (babel.cfg).
     environment.policies["ext.i18n.trimmed"] = True
