@@ -8,6 +8,7 @@ rules from the route table, so a route without one fails the suite.
 from __future__ import annotations
 
 import hmac
+import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
@@ -168,13 +169,16 @@ class SignInLimiter:
     def __init__(self, per_minute: int) -> None:
         self.per_minute = per_minute
         self.attempts: dict[str, deque[float]] = defaultdict(deque)
+        # Sign-ins run in the thread pool: counting and admitting must be one step.
+        self._lock = threading.Lock()
 
     def allow(self, source: str) -> bool:
         now = time.monotonic()
-        window = self.attempts[source]
-        while window and now - window[0] > 60:
-            window.popleft()
-        if len(window) >= self.per_minute:
-            return False
-        window.append(now)
-        return True
+        with self._lock:
+            window = self.attempts[source]
+            while window and now - window[0] > 60:
+                window.popleft()
+            if len(window) >= self.per_minute:
+                return False
+            window.append(now)
+            return True
