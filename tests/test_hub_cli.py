@@ -149,3 +149,26 @@ def test_serve_with_several_workers_shares_the_port_and_stops_whole(
         )
     with pytest.raises(httpx.TransportError):
         httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=2)
+
+
+def test_start_announces_a_new_key_file_once(tmp_path: Path) -> None:
+    key_file = tmp_path / "new.keys"
+    env = {
+        **os.environ,
+        "TIPHUB_DATA_DIR": str(tmp_path / "data"),
+        "TIPHUB_KEY_FILE": str(key_file),
+    }
+    env.pop("TIPHUB_DATABASE_URL", None)
+    env.pop("TIPHUB_KEYS", None)
+    started = subprocess.run(
+        [sys.executable, "-m", "tiphub", "start", "--no-serve", "--cases", "20"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+    assert started.returncode == 0, started.stderr
+    said = " ".join((started.stdout + started.stderr).split())
+    assert said.count("Created the encryption key file") == 1
+    assert key_file.exists()

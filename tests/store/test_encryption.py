@@ -715,3 +715,16 @@ def test_a_different_key_file_is_refused_and_nothing_is_written(
             ensure_schema(engine)
     finally:
         _restore_shared_keys(engine)
+
+
+def test_a_new_key_file_is_announced_once(tmp_path: Path, own_key_file: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'announced.db'}")
+    try:
+        first = ensure_schema(engine)
+        assert first.created and own_key_file.exists()
+        # later checks, remembered or not, find the keys in place: nothing new to announce
+        assert not ensure_schema(engine).created
+        crypto.forget_cached_keys()
+        assert not ensure_schema(engine).created
+    finally:
+        engine.dispose()

@@ -8,6 +8,7 @@ import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -152,7 +153,8 @@ def ensure_schema(engine: Engine) -> KeyStatus:
     ):
         return verified[2]
     status = check_keys(engine)
-    _keys_verified[engine] = (crypto.keyring(), time.monotonic(), status)
+    # "created" is news once: a later call that finds the keys in place did not create them.
+    _keys_verified[engine] = (crypto.keyring(), time.monotonic(), replace(status, created=False))
     return status
 
 
