@@ -24,6 +24,7 @@ from annotated_types import Ge, Gt, Le, Lt, MaxLen
 from pydantic import AfterValidator, BaseModel, ValidationError, WithJsonSchema
 from pydantic.fields import FieldInfo
 
+from tiphub.cases.canonical import IDENTITY_FIELDS
 from tiphub.cases.schema import (
     CaseRecord,
     ConsentRecord,
@@ -41,7 +42,6 @@ from tiphub.standard.codelists import (
     normalise_country,
     normalise_language,
 )
-from tiphub.store.models import PersonIdentity
 from tiphub.web.i18n import translations
 
 FieldKind = Literal["text", "textarea", "date", "number", "select", "multiselect", "boolean"]
@@ -277,11 +277,9 @@ def _limits(shape: _Shape) -> tuple[int | None, float | None, float | None]:
 @cache
 def identity_field_names() -> frozenset[str]:
     """Person fields kept in the separately protected identity table of the store."""
-    return frozenset(
-        column.name
-        for column in PersonIdentity.__table__.columns
-        if not column.primary_key and column.name in PersonRecord.model_fields
-    )
+    return frozenset(name for name in IDENTITY_FIELDS if name in PersonRecord.model_fields) - {
+        "identifiers"
+    }
 
 
 def _spec(model: type[BaseModel], name: str, field: FieldInfo) -> FieldSpec | None:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Request
 
 from tiphub.cases import audit
 from tiphub.cases.access import Principal
-from tiphub.cases.summary import summarise
+from tiphub.cases.summary import organisation_summary as figures_of
 from tiphub.web.problems import ProblemError
 from tiphub.web.schemas import CountryPair, SummaryOut
 from tiphub.web.security import engine_of, requires
@@ -28,8 +28,7 @@ def organisation_summary(
     if principal.organisation_id is None or principal.organisation is None:
         raise ProblemError(403, "the summary is per organisation; the operator uses the CLI")
     engine = engine_of(request)
-    with engine.connect() as connection:
-        summary = summarise(connection, organisation_id=principal.organisation_id).to_dict()
+    summary = figures_of(engine, principal).to_dict()
     audit.record_now(engine, principal, "statistics.summary")
     return SummaryOut(
         organisation=principal.organisation,
