@@ -172,3 +172,22 @@ def test_start_announces_a_new_key_file_once(tmp_path: Path) -> None:
     said = " ".join((started.stdout + started.stderr).split())
     assert said.count("Created the encryption key file") == 1
     assert key_file.exists()
+
+
+def test_serve_with_workers_on_a_taken_port_says_so_and_fails(database_url: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "TIPHUB_DATABASE_URL": database_url}
+        served = subprocess.run(
+            [sys.executable, "-m", "tiphub", "serve", "--port", str(port), "--workers", "2"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+        )
+    assert served.returncode != 0
+    assert f"cannot serve on 127.0.0.1:{port}" in served.stderr
+    assert "Traceback" not in served.stderr + served.stdout

@@ -87,7 +87,12 @@ def serve_hub(
             f"{workers} processes share the port. Each keeps its own sign-in rate limit and "
             "the estimation page's reports, which another process does not see."
         )
-    serve(app_factory, host, port, workers)
+    try:
+        serve(app_factory, host, port, workers)
+    except OSError as error:
+        _fail(f"cannot serve on {shown}:{port}: {error.strerror or error}")
+    except RuntimeError as error:
+        _fail(str(error), code=1)
 
 
 def _prepare_demo(engine: Engine, cases: int, seed: int) -> None:

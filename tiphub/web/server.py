@@ -29,13 +29,17 @@ def serve(app_factory: Callable[[], Any], host: str, port: int, workers: int = 1
         return
     if not hasattr(socket, "SO_REUSEPORT"):
         raise RuntimeError("several worker processes need SO_REUSEPORT (Linux or BSD)")
+    # Fails here, once and plainly, if the port is taken; closed again before the fork, or
+    # the kernel would hand connections to a socket nobody accepts on.
+    _listening_socket(host, port).close()
     children: list[int] = []
     for _ in range(workers):
         pid = os.fork()
         if pid == 0:
             _run_worker(app_factory, host, port)
         children.append(pid)
-    _supervise(children)
+    if not _supervise(children):
+        raise RuntimeError("a hub worker process stopped with an error (see above)")
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:
@@ -58,14 +62,15 @@ def _run_worker(app_factory: Callable[[], Any], host: str, port: int) -> None:
         server = uvicorn.Server(uvicorn.Config(app_factory(), **LOG_SETTINGS))
         server.run(sockets=[sock])
     except BaseException as error:  # a worker must never return into the parent's code
-        print(f"hub worker {os.getpid()} stopped: {type(error).__name__}", file=sys.stderr)
+        print(f"hub worker {os.getpid()} stopped: {error}", file=sys.stderr)
         code = 1
     finally:
         os._exit(code)
 
 
-def _supervise(children: list[int]) -> None:
-    """Wait for the workers; on Ctrl-C or SIGTERM stop them all; if one dies, stop the rest."""
+def _supervise(children: list[int]) -> bool:
+    """Wait for the workers; on Ctrl-C or SIGTERM stop them all; if one dies, stop the rest.
+    True if every worker ended cleanly."""
 
     def stop(*_args: object) -> None:
         for pid in children:
@@ -74,16 +79,19 @@ def _supervise(children: list[int]) -> None:
 
     previous = signal.signal(signal.SIGTERM, lambda *_: stop())
     remaining = set(children)
+    clean = True
     try:
         while remaining:
             try:
-                pid, _status = os.wait()
+                pid, status = os.wait()
             except KeyboardInterrupt:
                 stop()
                 continue
             except ChildProcessError:
                 break
             remaining.discard(pid)
+            clean = clean and os.waitstatus_to_exitcode(status) in (0, -signal.SIGTERM)
             stop()
     finally:
         signal.signal(signal.SIGTERM, previous)
+    return clean
