@@ -52,9 +52,10 @@ from tiphub.store.models import table_of
 # Free text can name a person as surely as a name field: analysts never see it.
 FREE_TEXT = {
     "events": ("description", "street", "postal_code"),
-    "referrals": ("details",),
+    "referrals": ("details", "decline_reason"),
     "support_plans": ("objectives", "action_plan"),
     "notes": ("text",),
+    "identification_decisions": ("grounds",),
 }
 SECTION_KEYS = (
     "events",
@@ -290,12 +291,17 @@ class CaseStore:
         case_id: uuid.UUID,
         changes: dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]],
         if_match: str | None = None,
+        action: str = "case.update",
+        details: dict[str, Any] | None = None,
+        then: Callable[[Connection, Any, CaseRecord], None] | None = None,
     ) -> CaseView:
         """Change a case by id, inside the store's write lock.
 
         ``changes`` is a dict of top-level fields, or a function from the current document
         to such a dict (so an append never loses a concurrent one). ``if_match`` (the ETag
         the caller read) makes a stale write fail instead of overwriting someone's edit.
+        ``action`` and ``details`` name the change in the audit log; ``then`` runs inside the
+        same transaction after the write (tasks a change opens land with it or not at all).
         """
         self.principal.require("case:update")
         with self.engine.begin() as connection:
@@ -317,12 +323,14 @@ class CaseStore:
                 audit.record(
                     connection,
                     self.principal,
-                    "case.update",
+                    action,
                     "case",
                     case_id,
                     organisation=row.slug,
-                    details={"fields": sorted(wanted)},
+                    details={"fields": sorted(wanted), **(details or {})},
                 )
+                if then is not None:
+                    then(connection, row, case)
                 if "consents" in wanted:
                     withdraw_for_lost_consent(
                         connection, self.principal, case_id, case_document(case)
@@ -585,6 +593,11 @@ class CaseStore:
         case = table_of(m.Case)
         query = select(case.c.id).where(case.c.id == case_id, own_scope_condition(self.principal))
         return connection.execute(query).first() is not None
+
+    def scoped_row(self, connection: Connection, case_id: uuid.UUID) -> Any:
+        """The case row (``id``, ``slug``, ``owned``, ``version``…) if the principal reaches
+        the case; ``CaseNotFoundError`` otherwise."""
+        return self._scoped_row(connection, case_id)
 
     def _scoped_row(self, connection: Connection, case_id: uuid.UUID) -> Any:
         """The case row with its organisation's slug and ``owned`` (in the principal's own

@@ -447,7 +447,9 @@ class CaseWriter:
             values["participant_id"] = participant_ids[consent.person_external_id]
             rows.add(m.Consent, child(position, values))
         for position, referral in enumerate(record.referrals):
-            rows.add(m.Referral, child(position, referral.model_dump()))
+            values = referral.model_dump(exclude={"person_external_id"})
+            values["participant_id"] = participant_ids.get(referral.person_external_id or "")
+            rows.add(m.Referral, child(position, values))
         for position, plan in enumerate(record.support_plans):
             values = plan.model_dump(exclude={"person_external_id", "services"})
             values["participant_id"] = participant_ids.get(plan.person_external_id or "")
@@ -790,7 +792,10 @@ def _assemble(
                 person_ref(row, "participant_id", "person_external_id")
                 for row in consents.get(case.id, [])
             ],
-            "referrals": [_row_dict(row) for row in referrals.get(case.id, [])],
+            "referrals": [
+                person_ref(row, "participant_id", "person_external_id")
+                for row in referrals.get(case.id, [])
+            ],
             "support_plans": [
                 {
                     **person_ref(row, "participant_id", "person_external_id"),

@@ -181,8 +181,23 @@ class ConsentRecord(Record):
     recorded_by: ShortText | None = None
 
 
+Slug = Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
+
+
 class Referral(Record):
+    """A referral in or out; to a national referral mechanism (``mechanism`` names the
+    workflow, ``stage`` where the person stands in it) or to a service provider."""
+
     direction: Code("referral_direction")  # type: ignore[valid-type]
+    person_external_id: ExternalId | None = None
+    reference: Slug | None = None
+    mechanism: Slug | None = None
+    stage: Slug | None = None
+    stage_entered_on: PastDate | None = None
+    due_on: dt.date | None = None
+    provider: ShortText | None = None
+    decline_reason: LongText | None = None
+    responded_on: PastDate | None = None
     from_organisation: ShortText | None = None
     to_organisation: ShortText | None = None
     referred_on: PastDate | None = None
@@ -224,6 +239,8 @@ class IdentificationDecision(Record):
     decided_by: ShortText | None = None
     decided_on: PastDate | None = None
     jurisdiction: Country | None = None
+    grounds: LongText | None = None
+    referral_reference: Slug | None = None
 
 
 class CriminalProceeding(Record):
@@ -235,6 +252,11 @@ class CriminalProceeding(Record):
     outcome: Code("proceeding_outcome") | None = None  # type: ignore[valid-type]
     outcome_on: PastDate | None = None
     sentence_months: Annotated[int, Field(ge=0, le=1_200)] | None = None
+    victim_status: Code("victim_status_in_proceedings") | None = None  # type: ignore[valid-type]
+    protection_measures: list[Code("protection_measure")] = []  # type: ignore[valid-type]
+    compensation_claimed: bool | None = None
+    next_hearing_on: dt.date | None = None
+    perpetrator_released_on: PastDate | None = None
 
 
 class CaseRecord(Record):
@@ -265,6 +287,7 @@ class CaseRecord(Record):
         references: list[tuple[str, str | None]] = [
             *(("events", e.person_external_id) for e in self.events),
             *(("consents", c.person_external_id) for c in self.consents),
+            *(("referrals", r.person_external_id) for r in self.referrals),
             *(("support_plans", s.person_external_id) for s in self.support_plans),
             *(
                 ("identification_decisions", d.person_external_id)

@@ -298,6 +298,15 @@ class Referral(Base):
     status: Mapped[str | None] = mapped_column(String(20))
     referring_case_worker: Mapped[str | None] = mapped_column(String(1000))
     referred_case_worker: Mapped[str | None] = mapped_column(String(1000))
+    participant_id: Mapped[uuid.UUID | None] = _parent("case_participant", nullable=True)
+    reference: Mapped[str | None] = mapped_column(String(60))
+    mechanism: Mapped[str | None] = mapped_column(String(60), index=True)
+    stage: Mapped[str | None] = mapped_column(String(60))
+    stage_entered_on: Mapped[dt.date | None] = mapped_column(Date)
+    due_on: Mapped[dt.date | None] = mapped_column(Date)
+    provider: Mapped[str | None] = mapped_column(String(1000))
+    decline_reason: Mapped[str | None] = mapped_column(Sealed("referral.decline_reason"))
+    responded_on: Mapped[dt.date | None] = mapped_column(Date)
 
 
 class SupportPlan(Base):
@@ -345,6 +354,8 @@ class IdentificationDecision(Base):
     decided_by: Mapped[str | None] = mapped_column(String(1000))
     decided_on: Mapped[dt.date | None] = mapped_column(Date)
     jurisdiction: Mapped[str | None] = mapped_column(String(2))
+    grounds: Mapped[str | None] = mapped_column(Sealed("identification_decision.grounds"))
+    referral_reference: Mapped[str | None] = mapped_column(String(60))
 
 
 class CriminalProceeding(Base):
@@ -362,6 +373,11 @@ class CriminalProceeding(Base):
     outcome: Mapped[str | None] = mapped_column(String(20))
     outcome_on: Mapped[dt.date | None] = mapped_column(Date)
     sentence_months: Mapped[int | None] = mapped_column(Integer)
+    victim_status: Mapped[str | None] = mapped_column(String(40))
+    protection_measures: Mapped[list[str]] = mapped_column(default=list)
+    compensation_claimed: Mapped[bool | None] = mapped_column(Boolean)
+    next_hearing_on: Mapped[dt.date | None] = mapped_column(Date)
+    perpetrator_released_on: Mapped[dt.date | None] = mapped_column(Date)
 
 
 class RecordVersion(Base):
@@ -605,3 +621,94 @@ class MatchNotice(Base):
     other_organisation_id: Mapped[uuid.UUID] = _parent("organisation")
     linkage_run_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Screening(Base):
+    """Item-level answers to one screening instrument, kept so the score can be recomputed
+    when a rule is revised. A positive screen opens a task, never a trafficking status."""
+
+    __tablename__ = "screening"
+    id: Mapped[uuid.UUID] = _id()
+    organisation_id: Mapped[uuid.UUID] = _parent("organisation")
+    case_id: Mapped[uuid.UUID | None] = _parent("case_file", nullable=True)
+    person_external_id: Mapped[str | None] = mapped_column(String(200))
+    instrument_id: Mapped[str] = mapped_column(String(60), index=True)
+    instrument_version: Mapped[str] = mapped_column(String(60))
+    language: Mapped[str] = mapped_column(String(10), default="en")
+    channel: Mapped[str] = mapped_column(String(20), default="in_person")
+    answers: Mapped[dict[str, Any]] = mapped_column(Sealed("screening.answers", "json"))
+    result: Mapped[dict[str, Any]] = mapped_column(Sealed("screening.result", "json"))
+    positive: Mapped[bool] = mapped_column(Boolean)
+    screened_by: Mapped[str] = mapped_column(String(200))
+    team: Mapped[str | None] = mapped_column(String(100))
+    screened_on: Mapped[dt.date] = mapped_column(Date)
+    screened_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Task(Base):
+    """Something a person must do for a case: consider a referral, chase an overdue decision,
+    follow up a service referral, attend a hearing. Titles name no person."""
+
+    __tablename__ = "task"
+    id: Mapped[uuid.UUID] = _id()
+    organisation_id: Mapped[uuid.UUID] = _parent("organisation")
+    case_id: Mapped[uuid.UUID | None] = _parent("case_file", nullable=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(300))
+    source: Mapped[str | None] = mapped_column(String(100))
+    team: Mapped[str | None] = mapped_column(String(100))
+    assigned_to: Mapped[str | None] = mapped_column(String(200))
+    due_on: Mapped[dt.date | None] = mapped_column(Date)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    done_by: Mapped[str | None] = mapped_column(String(200))
+    done_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    notified_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ServiceProvider(Base):
+    """A directory entry: who offers which services, to whom, in which languages, where."""
+
+    __tablename__ = "service_provider"
+    id: Mapped[uuid.UUID] = _id()
+    organisation_id: Mapped[uuid.UUID] = _parent("organisation")
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    hub_organisation: Mapped[str | None] = mapped_column(String(100))
+    services: Mapped[list[str]] = mapped_column(default=list)
+    sexes: Mapped[list[str]] = mapped_column(default=list)
+    min_age: Mapped[int | None] = mapped_column(Integer)
+    max_age: Mapped[int | None] = mapped_column(Integer)
+    nationalities: Mapped[list[str]] = mapped_column(default=list)
+    exploitation_types: Mapped[list[str]] = mapped_column(default=list)
+    languages: Mapped[list[str]] = mapped_column(default=list)
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    places_free: Mapped[int | None] = mapped_column(Integer)
+    country: Mapped[str | None] = mapped_column(String(2))
+    city: Mapped[str | None] = mapped_column(String(200))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    contact: Mapped[str | None] = mapped_column(String(300))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class HelplineCall(Base):
+    """One helpline contact, anonymous by default: no name, no number, region-level place."""
+
+    __tablename__ = "helpline_call"
+    id: Mapped[uuid.UUID] = _id()
+    organisation_id: Mapped[uuid.UUID] = _parent("organisation")
+    received_on: Mapped[dt.date] = mapped_column(Date, index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    caller_type: Mapped[str] = mapped_column(String(20))
+    language: Mapped[str | None] = mapped_column(String(10))
+    country: Mapped[str | None] = mapped_column(String(2))
+    region: Mapped[str | None] = mapped_column(String(100))
+    indicators_mentioned: Mapped[list[str]] = mapped_column(default=list)
+    advice_given: Mapped[list[str]] = mapped_column(default=list)
+    follow_up: Mapped[str | None] = mapped_column(Sealed("helpline_call.follow_up"))
+    screening_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    case_id: Mapped[uuid.UUID | None] = _parent("case_file", nullable=True)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

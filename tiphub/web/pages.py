@@ -19,6 +19,7 @@ LOCALE_COOKIE = "tiphub_locale"
 NAVIGATION = (
     ("/cases", "Cases", "case:read"),
     ("/referrals", "Referrals", "case:read"),
+    ("/identification", "Identification", "case:read"),
     ("/imports", "Import", "import:run"),
     ("/review", "Linkage review", "linkage:review"),
     ("/statistics", "Statistics", "statistics:read"),

@@ -20,6 +20,7 @@ from tiphub.web.routers import (
     pages_imports,
     pages_referrals,
     pages_review,
+    pages_screening,
     pages_statistics,
 )
 
@@ -36,6 +37,7 @@ ROUTERS: list[tuple[APIRouter, str]] = [
     (pages_auth.router, ""),
     (pages_cases.router, ""),
     (pages_referrals.router, ""),
+    (pages_screening.router, ""),
     (pages_imports.router, ""),
     (pages_review.router, ""),
     (pages_statistics.router, ""),

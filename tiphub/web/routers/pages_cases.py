@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
-from tiphub.cases import sharing
+from tiphub.cases import screenings, sharing, workflows
 from tiphub.cases.access import SHARE_SECTIONS, ConflictError, PermissionDeniedError, Principal
 from tiphub.cases.api import CaseExistsError, CaseStore, CaseView
 from tiphub.cases.schema import (
@@ -62,6 +62,13 @@ STATE_LABELS = {
     "declined": N_("Declined"),
     "completed": N_("Completed"),
     "withdrawn": N_("Withdrawn"),
+}
+NRM_STATUS_LABELS = {
+    "overdue": N_("Overdue"),
+    "due_soon": N_("Due soon"),
+    "on_time": N_("On time"),
+    "open": N_("Open"),
+    "closed": N_("Closed"),
 }
 STALE_MESSAGE = N_(
     "Someone else changed this case since you opened the form. Nothing was saved; "
@@ -493,6 +500,14 @@ def case_page(
         can_consent=view.editable and principal.can("consent:create"),
         can_note=view.editable and principal.can("note:create"),
         can_refer=view.editable and principal.can("referral:create"),
+        can_screen=view.editable and principal.can("screening:create"),
+        can_nrm=view.editable and principal.can("workflow:refer"),
+        nrm_items=workflows.items_of(view, principal) if owned else [],
+        nrm_status_labels=NRM_STATUS_LABELS,
+        case_screenings=(
+            screenings.screenings_of_case(engine, principal, case_id) if view.editable else []
+        ),
+        today=dt.date.today().isoformat(),
         case_url=case_url(case_id),
     )
 
