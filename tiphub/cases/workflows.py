@@ -213,10 +213,13 @@ def _apply(
         raise TransitionRefused("the date of a step cannot be in the future")
     stage = referral.get("stage") or flow.initial_stage
     checked = {
-        **fields,
+        **_defaults(principal, on),
+        **{key: value for key, value in fields.items() if value not in (None, "")},
         "on": on,
         "stage_entered_on": _date(referral.get("stage_entered_on")),
     }
+    if not checked.get("reason") and checked.get("grounds"):
+        checked["reason"] = checked["grounds"]
     transition = check_transition(
         flow,
         transition_id,
@@ -239,19 +242,35 @@ def _apply(
     decisions: list[dict[str, Any]] = []
     if transition.decision is not None:
         decision_type, outcome = transition.decision
-        decided_on = _date(fields.get("decided_on")) or on
+        decided_on = _date(checked.get("decided_on")) or on
         decision: dict[str, Any] = {
             "person_external_id": person,
             "decision_type": decision_type,
             "outcome": outcome,
-            "decided_by": fields.get("decided_by") or None,
+            "decided_by": checked.get("decided_by") or None,
             "decided_on": decided_on.isoformat(),
             "jurisdiction": flow.jurisdiction,
-            "grounds": fields.get("grounds") or None,
+            "grounds": checked.get("grounds") or checked.get("reason") or None,
             "referral_reference": referral.get("reference"),
         }
         decisions.append({key: value for key, value in decision.items() if value is not None})
     return moved, {"transition": transition.id, "from": stage, "to": transition.to}, decisions
+
+
+def _defaults(principal: Principal, on: dt.date) -> dict[str, object]:
+    """Who and when, for the fields a step records about the person taking it; a decision's
+    maker and grounds are never filled in for the user."""
+    day = on.isoformat()
+    return {
+        "referred_by": principal.username,
+        "requested_by": principal.username,
+        "notified_by": principal.username,
+        "referred_on": day,
+        "requested_on": day,
+        "notified_on": day,
+        "withdrawn_on": day,
+        "decided_on": day,
+    }
 
 
 def _truthy(value: object) -> bool:
@@ -316,11 +335,18 @@ def refer_to_mechanism(
     field is missing.
     """
     flow = workflow(mechanism)
+    # A mechanism whose first stage is entered by a referral step (UK: the first responder's
+    # referral) takes it; one where the referral itself is the start (Romania: a potential
+    # victim awaiting the authority's decision) opens at its first stage.
     first = transition_id or next(
-        (t.id for t in flow.transitions_from(flow.initial_stage)), None
+        (
+            t.id
+            for t in flow.transitions_from(flow.initial_stage)
+            if t.permission == "workflow:refer"
+        ),
+        None,
     )
-    if first is None:
-        raise TransitionRefused(f"{flow.name} has no first step")
+    principal.require("workflow:refer")
     values = dict(fields or {})
     reference = f"{flow.id}-{secrets.token_hex(3)}"
     store = CaseStore(engine, principal)
@@ -344,8 +370,13 @@ def refer_to_mechanism(
             "status": "Requested",
             "referring_case_worker": principal.username,
         }
-        moved, _, decisions = _apply(flow, current, referral, first, values, principal)
-        notified.append(flow.transitions[first].notify)
+        if first is None:
+            _check_referral_consent(current, person_external_id, on, values)
+            moved, decisions = {**referral, "stage_entered_on": on.isoformat()}, []
+            notified.append(())
+        else:
+            moved, _, decisions = _apply(flow, current, referral, first, values, principal)
+            notified.append(flow.transitions[first].notify)
         return {
             "referrals": [*current.get("referrals", []), moved],
             **_with_decisions(current, decisions),
@@ -359,10 +390,22 @@ def refer_to_mechanism(
         change,
         if_match=if_match,
         action="workflow.refer",
-        details={"mechanism": flow.id, "transition": first},
+        details={"mechanism": flow.id, "transition": first or "open"},
         then=then,
     )
     return _item_of(view, reference, principal)
+
+
+def _check_referral_consent(
+    document: dict[str, Any], person: str, on: dt.date, fields: dict[str, Any]
+) -> None:
+    """An adult (or a person of unknown age) is referred only with their consent."""
+    child = is_child(document, person, on) or _truthy(fields.get("presumed_child"))
+    if not child and consent_to_referral(document, person) is not True:
+        raise TransitionRefused(
+            "the person has not consented to referral: record their consent (purpose "
+            "Referral) first; only a child is referred without it"
+        )
 
 
 def _with_decisions(current: dict[str, Any], decisions: list[dict[str, Any]]) -> dict[str, Any]:
