@@ -148,6 +148,12 @@ class Examples:
             "export_id": lambda username, in_scope: UNKNOWN_TOKEN,
             "token": lambda username, in_scope: UNKNOWN_TOKEN,
             "item_id": lambda username, in_scope: "987654321",
+            "screening_id": lambda username, in_scope: str(uuid.UUID(int=7)),
+            "task_id": lambda username, in_scope: str(uuid.UUID(int=7)),
+            # A referral reference and a mechanism step: a step on no referral is refused
+            # (422) in scope and not found (404) outside it.
+            "reference": lambda username, in_scope: "uk-nrm-000000",
+            "transition_id": lambda username, in_scope: "rg_positive",
         }
 
     def value(self, name: str, username: str, in_scope: bool) -> str:

@@ -207,7 +207,11 @@ def screenings_of_case(
 ) -> list[ScreeningRecord]:
     """The case's screenings, newest first; only for those who work the case itself."""
     principal.require("case:read")
-    row, _ = _require_owned_case(engine, principal, case_id)
+    store = CaseStore(engine, principal)
+    with reading(engine) as connection:
+        row = store.scoped_row(connection, case_id)
+    if not row.owned:
+        raise PermissionDeniedError("screenings stay with the organisation working the case")
     screening = table_of(m.Screening)
     query = (
         _screening_query()

@@ -144,7 +144,15 @@ def _item(
     except (KeyError, ValueError):
         return None
     due = _date(referral.get("due_on"))
-    status = "closed" if stage.terminal else ("open" if due is None else status_of(due, today))
+    if stage.terminal:
+        status = "closed"
+    elif due is None:
+        status = "open"
+    elif stage.deadline is not None and stage.deadline.kind == "minimum":
+        # A minimum period (recovery, reflection) is a wait, not a deadline to miss.
+        status = "waiting" if today < due else "open"
+    else:
+        status = status_of(due, today)
     return WorkflowItem(
         case_id,
         organisation,
@@ -562,6 +570,6 @@ def workflow_items(
             item = _item(row.case_id, row.slug, row.case_external_id, entry, day, permissions)
             if item is not None and (include_closed or not item.terminal):
                 items.append(item)
-    order = {"overdue": 0, "due_soon": 1, "on_time": 2, "open": 3, "closed": 4}
+    order = {"overdue": 0, "due_soon": 1, "on_time": 2, "open": 3, "waiting": 4, "closed": 5}
     items.sort(key=lambda i: (order.get(i.status, 5), i.due_on or dt.date.max, i.reference))
     return items

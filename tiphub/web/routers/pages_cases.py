@@ -68,6 +68,7 @@ NRM_STATUS_LABELS = {
     "due_soon": N_("Due soon"),
     "on_time": N_("On time"),
     "open": N_("Open"),
+    "waiting": N_("Waiting period"),
     "closed": N_("Closed"),
 }
 STALE_MESSAGE = N_(
@@ -505,7 +506,7 @@ def case_page(
         nrm_items=workflows.items_of(view, principal) if owned else [],
         nrm_status_labels=NRM_STATUS_LABELS,
         case_screenings=(
-            screenings.screenings_of_case(engine, principal, case_id) if view.editable else []
+            screenings.screenings_of_case(engine, principal, case_id) if owned else []
         ),
         today=dt.date.today().isoformat(),
         case_url=case_url(case_id),

@@ -73,7 +73,7 @@ def screen_form(
 ) -> Response:
     view = _owned_view(request, principal, case_id)
     context: dict[str, Any] = {}
-    if instrument_id:
+    if instrument_id in {i.id for i in instruments()}:
         context = _instrument_form(instrument_id, request_locale(request))
     return render_page(
         request,
@@ -102,19 +102,24 @@ def screen_submit(
     data = form_data(form)
     view = _owned_view(request, principal, case_id)
     chosen_id = first(data, "instrument_id")
-    chosen = instrument(chosen_id)
+    known = {i.id for i in instruments()}
     answers: dict[str, object] = {}
-    for item in chosen.indicators:
-        value = first(data, f"answer-{item.id}")
-        if value in ("yes", "no"):
-            answers[item.id] = value == "yes"
+    if chosen_id in known:
+        for item in instrument(chosen_id).indicators:
+            value = first(data, f"answer-{item.id}")
+            if value in ("yes", "no"):
+                answers[item.id] = value == "yes"
     person = first(data, "person") or None
+    people = {code for code, _ in _people(view)}
     locale = request_locale(request)
-    if not answers or person is None:
-        context = _instrument_form(chosen_id, locale)
-        problem = (
-            N_("Choose the person screened.") if person is None else N_("Answer at least one item.")
-        )
+    if chosen_id not in known or not answers or person not in people:
+        context = _instrument_form(chosen_id, locale) if chosen_id in known else {}
+        if chosen_id not in known:
+            problem = N_("Choose an instrument.")
+        elif person not in people:
+            problem = N_("Choose the person screened.")
+        else:
+            problem = N_("Answer at least one item.")
         return render_page(
             request,
             "pages/screen_form.html",
@@ -164,7 +169,7 @@ def _render_result(
         instrument=described,
         dimension_labels=labels,
         texts=texts,
-        can_refer=principal.can("workflow:refer"),
+        can_refer=view.editable and principal.can("workflow:refer"),
     )
 
 
@@ -175,7 +180,7 @@ def screening_page(
     screening_id: uuid.UUID,
     principal: Annotated[Principal, Depends(requires("case:read"))],
 ) -> Response:
-    view = _owned_view(request, principal, case_id)
+    view = CaseStore(engine_of(request), principal).read(case_id, audited=False)
     for record in screenings.screenings_of_case(engine_of(request), principal, case_id):
         if record.id == screening_id:
             return _render_result(request, principal, view, record)

@@ -1,0 +1,189 @@
+"""Screen, refer, decide through the hub's pages: a labour inspector screens a worker with the
+ILO/EC adult-labour set, refers them with consent, and a supervisor moves the referral
+through the NRM stages and sees its deadlines."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+import uuid
+from typing import Any
+
+from tests.web.hub_fixtures import VICTIM_ROLES, Hub, hub_fixture  # noqa: F401
+from tiphub.cases.access import local_operator
+from tiphub.cases.api import CaseStore
+from tiphub.screening.instruments import instrument
+
+ORG = "demo-labour"
+INSTRUMENT = "ilo-ec-2009-adult-labour"
+
+
+def _adult_with_consent(hub: Hub, case_id: uuid.UUID) -> str:
+    store = CaseStore(hub.engine, local_operator("operator:test"))
+    document = store.read(case_id, audited=False).document
+    person = next(p for p in document["participants"] if p["role"] in VICTIM_ROLES)["person"][
+        "external_id"
+    ]
+
+    def change(current: dict[str, Any]) -> dict[str, Any]:
+        participants = [
+            {**p, "person": {**p["person"], "birth_date": "1988-06-01"}}
+            if p["person"]["external_id"] == person
+            else p
+            for p in current["participants"]
+        ]
+        consents = [c for c in current.get("consents", []) if c["purpose"] != "Referral"]
+        consents.append(
+            {"person_external_id": person, "purpose": "Referral", "given": True,
+             "recorded_on": (dt.date.today() - dt.timedelta(days=40)).isoformat()}
+        )
+        return {"participants": participants, "consents": consents}
+
+    store.update_case(case_id, change)
+    return str(person)
+
+
+def _hidden(page: str, name: str) -> str:
+    found = re.search(rf'name="{name}" value="([^"]*)"', page)
+    assert found, name
+    return html.unescape(found.group(1))
+
+
+def test_screen_refer_and_follow_the_nrm_in_the_hub(hub: Hub) -> None:
+    case_id = hub.case_in_scope(ORG)
+    person = _adult_with_consent(hub, case_id)
+    inspector = hub.session_client_for(f"caseworker@{ORG}")
+
+    page = inspector.get(f"/cases/{case_id}")
+    assert page.status_code == 200
+    assert f"/cases/{case_id}/screen" in page.text
+    form = inspector.get(f"/cases/{case_id}/screen", params={"instrument_id": INSTRUMENT})
+    assert form.status_code == 200
+    chosen = instrument(INSTRUMENT)
+    # All 67 items are asked, grouped by the six dimensions.
+    assert form.text.count('type="radio" name="answer-') == 3 * 67
+    answers: dict[str, str] = {}
+    by_dimension: dict[str, list[Any]] = {}
+    for indicator in chosen.indicators:
+        by_dimension.setdefault(indicator.dimension, []).append(indicator)
+    # Deceptive recruitment: 1 strong + 1 medium; exploitative conditions: 3 medium;
+    # coercion at destination: 2 strong. Every other item answered "no".
+    picks = {
+        "deceptive_recruitment": ("strong", "medium"),
+        "exploitative_conditions": ("medium", "medium", "medium"),
+        "coercion_at_destination": ("strong", "strong"),
+    }
+    for indicator in chosen.indicators:
+        answers[f"answer-{indicator.id}"] = "no"
+    for dimension, grades in picks.items():
+        pool = list(by_dimension[dimension])
+        for grade in grades:
+            item = next(i for i in pool if i.strength == grade)
+            pool.remove(item)
+            answers[f"answer-{item.id}"] = "yes"
+    result = inspector.post(
+        f"/cases/{case_id}/screen",
+        data={
+            "csrf_token": _hidden(form.text, "csrf_token"),
+            "instrument_id": INSTRUMENT,
+            "person": person,
+            **answers,
+        },
+    )
+    assert result.status_code == 200, result.text[:500]
+    assert "Positive screen" in result.text
+    assert 'data-dimension="deceptive_recruitment"' in result.text
+    positive = re.findall(r'class="dimension dimension--positive" data-dimension="(\w+)"', result.text)
+    assert sorted(positive) == sorted(picks)
+    assert "not an identification decision" in result.text
+    assert f"/cases/{case_id}/nrm" in result.text
+
+    refer_form = inspector.get(f"/cases/{case_id}/nrm")
+    assert "consented to referral" in refer_form.text
+    referred = inspector.post(
+        f"/cases/{case_id}/nrm",
+        data={
+            "csrf_token": _hidden(refer_form.text, "csrf_token"),
+            "if_match": _hidden(refer_form.text, "if_match"),
+            "mechanism": "uk-nrm",
+            "person": person,
+            "on": (dt.date.today() - dt.timedelta(days=35)).isoformat(),
+        },
+    )
+    assert referred.status_code == 303
+
+    supervisor = hub.session_client_for(f"supervisor@{ORG}")
+    dashboard = supervisor.get("/identification")
+    assert dashboard.status_code == 200
+    references = re.findall(r'class="workflow-item workflow-item--overdue" data-reference="([\w-]+)"', dashboard.text)
+    assert references, "the reasonable-grounds decision, 35 days after referral, is overdue"
+    case_page = supervisor.get(f"/cases/{case_id}")
+    reference = next(r for r in references if f'data-reference="{r}"' in case_page.text)
+    assert "Reasonable Grounds" in case_page.text
+    step = supervisor.post(
+        f"/cases/{case_id}/nrm/{reference}/rg_positive",
+        data={
+            "csrf_token": _hidden(case_page.text, "csrf_token"),
+            "on": (dt.date.today() - dt.timedelta(days=31)).isoformat(),
+            "decided_by": "Single Competent Authority",
+            "grounds": "Indicators of deception and coercion",
+        },
+    )
+    assert step.status_code == 303
+    case_page = supervisor.get(f"/cases/{case_id}")
+    assert "Recovery period" in case_page.text
+    # A refused step names its reason and changes nothing.
+    refused = supervisor.post(
+        f"/cases/{case_id}/nrm/{reference}/cg_positive",
+        data={"csrf_token": _hidden(case_page.text, "csrf_token"), "on": dt.date.today().isoformat()},
+    )
+    assert refused.status_code == 422
+    assert "grounds" in refused.text
+    # The caseworker may not record the competent authority's decision.
+    page = inspector.get(f"/cases/{case_id}")
+    denied = inspector.post(
+        f"/cases/{case_id}/nrm/{reference}/cg_positive",
+        data={
+            "csrf_token": _hidden(page.text, "csrf_token"),
+            "on": dt.date.today().isoformat(),
+            "decided_by": "SCA",
+            "grounds": "x",
+        },
+    )
+    assert denied.status_code == 422 and "workflow:decide" in denied.text
+    done = supervisor.post(
+        f"/cases/{case_id}/nrm/{reference}/cg_positive",
+        data={
+            "csrf_token": _hidden(case_page.text, "csrf_token"),
+            "on": dt.date.today().isoformat(),
+            "decided_by": "Single Competent Authority",
+            "grounds": "Corroborated by the labour inspectorate",
+        },
+    )
+    assert done.status_code == 303
+    final = supervisor.get(f"/cases/{case_id}")
+    assert "Conclusive Grounds" in final.text
+
+
+def test_screening_needs_an_answer_and_a_person(hub: Hub) -> None:
+    case_id = hub.case_in_scope(ORG)
+    inspector = hub.session_client_for(f"caseworker@{ORG}")
+    form = inspector.get(f"/cases/{case_id}/screen", params={"instrument_id": "qyit"})
+    answered = inspector.post(
+        f"/cases/{case_id}/screen",
+        data={
+            "csrf_token": _hidden(form.text, "csrf_token"),
+            "instrument_id": "qyit",
+            "person": re.findall(r'<option value="([^"]+)"', form.text.split('id="f-person"')[1])[0],
+        },
+    )
+    assert answered.status_code == 422
+    assert "Answer at least one item" in answered.text
+
+
+def test_an_analyst_cannot_open_the_screening_form(hub: Hub) -> None:
+    case_id = hub.case_in_scope(ORG)
+    analyst = hub.session_client_for(f"analyst@{ORG}")
+    assert analyst.get(f"/cases/{case_id}/screen").status_code == 403
+    assert analyst.get("/identification").status_code == 200
