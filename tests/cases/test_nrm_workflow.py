@@ -209,7 +209,9 @@ def test_the_uk_nrm_from_referral_to_conclusive_grounds(hub: Hub) -> None:
     assert referral["stage"] == "conclusive_positive"
     assert referral["person_external_id"] == person
     decisions = [
-        d for d in document["identification_decisions"] if d.get("referral_reference") == item.reference
+        d
+        for d in document["identification_decisions"]
+        if d.get("referral_reference") == item.reference
     ]
     assert [(d["decision_type"], d["outcome"], d.get("decided_on")) for d in decisions] == [
         ("ReasonableGrounds", "Pending", "2025-12-19"),
@@ -314,7 +316,11 @@ def test_a_positive_screen_opens_a_task_never_a_status(hub: Hub) -> None:
     for indicator in chosen.indicators:
         by_dimension.setdefault(indicator.dimension, []).append(indicator)
     answers = {}
-    for dimension in ("deceptive_recruitment", "exploitative_conditions", "coercion_at_destination"):
+    for dimension in (
+        "deceptive_recruitment",
+        "exploitative_conditions",
+        "coercion_at_destination",
+    ):
         strong = [i for i in by_dimension[dimension] if i.strength == "strong"]
         medium = [i for i in by_dimension[dimension] if i.strength == "medium"]
         answers[strong[0].id] = True
@@ -349,9 +355,14 @@ def test_a_positive_screen_opens_a_task_never_a_status(hub: Hub) -> None:
 def test_bad_answers_are_refused_naming_the_item_and_nothing_is_stored(hub: Hub) -> None:
     case_id = hub.case_in_scope(ORG)
     caseworker = hub.principal(CASEWORKER)
-    for answers, named in (({"no_such_item": True}, "no_such_item"), ({"age_under_18": "yes"}, "age_under_18")):
+    for answers, named in (
+        ({"no_such_item": True}, "no_such_item"),
+        ({"age_under_18": "yes"}, "age_under_18"),
+    ):
         with pytest.raises(ValueError, match=named):
-            screenings.record_screening(hub.engine, caseworker, "palermo-amp", answers, case_id=case_id)
+            screenings.record_screening(
+                hub.engine, caseworker, "palermo-amp", answers, case_id=case_id
+            )
     with hub.engine.connect() as connection:
         assert connection.execute(select(table_of(m.Screening).c.id)).first() is None
 

@@ -21,6 +21,8 @@ def expect_one_refusal(session: BrowserSession, path_part: str) -> None:
     refusals = [p for p in session.problems if "422" in p and path_part in p]
     assert len(refusals) == 1, session.problems
     session.problems.remove(refusals[0])
+
+
 INSTRUMENT = "ilo-ec-2009-adult-labour"
 # Deceptive recruitment: 1 strong + 1 medium; exploitative conditions: 1 strong + 1 medium;
 # coercion at destination: 2 strong. Each of the three needed dimensions is positive.
@@ -60,7 +62,11 @@ def test_inspector_screens_refers_and_supervisor_follows_the_nrm(
     form.locator("input[name='answer-coercive_recruitment.violence_on_victims'][value=no]").check()
     page.get_by_role("button", name="Score the screening").click()
     expect(page.locator("#screening-verdict")).to_contain_text("Positive screen")
-    for dimension in ("deceptive_recruitment", "exploitative_conditions", "coercion_at_destination"):
+    for dimension in (
+        "deceptive_recruitment",
+        "exploitative_conditions",
+        "coercion_at_destination",
+    ):
         expect(page.locator(f"[data-dimension={dimension}]")).to_have_class(
             re.compile("dimension--positive")
         )

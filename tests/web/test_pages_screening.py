@@ -35,8 +35,12 @@ def _adult_with_consent(hub: Hub, case_id: uuid.UUID) -> str:
         ]
         consents = [c for c in current.get("consents", []) if c["purpose"] != "Referral"]
         consents.append(
-            {"person_external_id": person, "purpose": "Referral", "given": True,
-             "recorded_on": (dt.date.today() - dt.timedelta(days=40)).isoformat()}
+            {
+                "person_external_id": person,
+                "purpose": "Referral",
+                "given": True,
+                "recorded_on": (dt.date.today() - dt.timedelta(days=40)).isoformat(),
+            }
         )
         return {"participants": participants, "consents": consents}
 
@@ -94,7 +98,9 @@ def test_screen_refer_and_follow_the_nrm_in_the_hub(hub: Hub) -> None:
     assert result.status_code == 200, result.text[:500]
     assert "Positive screen" in result.text
     assert 'data-dimension="deceptive_recruitment"' in result.text
-    positive = re.findall(r'class="dimension dimension--positive" data-dimension="(\w+)"', result.text)
+    positive = re.findall(
+        r'class="dimension dimension--positive" data-dimension="(\w+)"', result.text
+    )
     assert sorted(positive) == sorted(picks)
     assert "not an identification decision" in result.text
     assert f"/cases/{case_id}/nrm" in result.text
@@ -116,7 +122,9 @@ def test_screen_refer_and_follow_the_nrm_in_the_hub(hub: Hub) -> None:
     supervisor = hub.session_client_for(f"supervisor@{ORG}")
     dashboard = supervisor.get("/identification")
     assert dashboard.status_code == 200
-    references = re.findall(r'class="workflow-item workflow-item--overdue" data-reference="([\w-]+)"', dashboard.text)
+    references = re.findall(
+        r'class="workflow-item workflow-item--overdue" data-reference="([\w-]+)"', dashboard.text
+    )
     assert references, "the reasonable-grounds decision, 35 days after referral, is overdue"
     case_page = supervisor.get(f"/cases/{case_id}")
     reference = next(r for r in references if f'data-reference="{r}"' in case_page.text)
@@ -136,7 +144,10 @@ def test_screen_refer_and_follow_the_nrm_in_the_hub(hub: Hub) -> None:
     # A refused step names its reason and changes nothing.
     refused = supervisor.post(
         f"/cases/{case_id}/nrm/{reference}/cg_positive",
-        data={"csrf_token": _hidden(case_page.text, "csrf_token"), "on": dt.date.today().isoformat()},
+        data={
+            "csrf_token": _hidden(case_page.text, "csrf_token"),
+            "on": dt.date.today().isoformat(),
+        },
     )
     assert refused.status_code == 422
     assert "grounds" in refused.text
@@ -175,7 +186,9 @@ def test_screening_needs_an_answer_and_a_person(hub: Hub) -> None:
         data={
             "csrf_token": _hidden(form.text, "csrf_token"),
             "instrument_id": "qyit",
-            "person": re.findall(r'<option value="([^"]+)"', form.text.split('id="f-person"')[1])[0],
+            "person": re.findall(r'<option value="([^"]+)"', form.text.split('id="f-person"')[1])[
+                0
+            ],
         },
     )
     assert answered.status_code == 422

@@ -44,7 +44,9 @@ class OverdueReport:
         }
 
     def text(self) -> str:
-        lines = [f"tiphub: {len(self.items)} overdue referral deadlines, {len(self.tasks)} overdue tasks"]
+        lines = [
+            f"tiphub: {len(self.items)} overdue referral deadlines, {len(self.tasks)} overdue tasks"
+        ]
         for item in self.items:
             lines.append(
                 f"- {item['organisation']} case {item['case_external_id']}: {item['mechanism']} "
@@ -99,7 +101,7 @@ def send_overdue(
         request = urllib.request.Request(
             webhook, data=body, headers={"Content-Type": "application/json"}, method="POST"
         )
-        with urllib.request.urlopen(request, timeout=WEBHOOK_SECONDS) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=WEBHOOK_SECONDS) as response:
             if response.status >= 300:
                 raise ValueError(f"the webhook answered HTTP {response.status}")
         sent.append("webhook")

@@ -56,8 +56,7 @@ def _notices(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str, s
         notices.append(
             (
                 "release",
-                f"Perpetrator released on {released}: inform the victim and review the "
-                "safety plan",
+                f"Perpetrator released on {released}: inform the victim and review the safety plan",
                 dt.date.today(),
             )
         )

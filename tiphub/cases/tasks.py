@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, insert, or_, select, true, update
 
 from tiphub.cases import audit
 from tiphub.cases.access import NotFoundError, Principal, case_scope_condition
@@ -109,10 +109,15 @@ def _visible_tasks(principal: Principal) -> Any:
     # A task about a case is seen by whoever reaches the case; one without a case by the
     # organisation's people of its team (or all of them when it has no team).
     about_case = and_(task.c.case_id.is_not(None), case_scope_condition(principal))
+    team_rule = (
+        true()
+        if principal.scope == "organisation"
+        else or_(task.c.team.is_(None), task.c.team == principal.team)
+    )
     unattached = and_(
         task.c.case_id.is_(None),
         task.c.organisation_id == principal.organisation_id,
-        or_(task.c.team.is_(None), task.c.team == principal.team, principal.scope == "organisation"),
+        team_rule,
     )
     return query.where(or_(about_case, unattached))
 

@@ -380,7 +380,8 @@ def refer_to_mechanism(
         }
         if first is None:
             _check_referral_consent(current, person_external_id, on, values)
-            moved, decisions = {**referral, "stage_entered_on": on.isoformat()}, []
+            moved = {**referral, "stage_entered_on": on.isoformat()}
+            decisions: list[dict[str, Any]] = []
             notified.append(())
         else:
             moved, _, decisions = _apply(flow, current, referral, first, values, principal)

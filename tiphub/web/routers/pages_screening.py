@@ -15,7 +15,8 @@ from tiphub.cases import screenings, tasks, workflows
 from tiphub.cases.access import NotFoundError, PermissionDeniedError, Principal
 from tiphub.cases.api import CaseStore, CaseView
 from tiphub.screening.instruments import instrument, instruments
-from tiphub.screening.workflow import TransitionRefused, workflow, workflows as all_workflows
+from tiphub.screening.workflow import TransitionRefused, workflow
+from tiphub.screening.workflow import workflows as all_workflows
 from tiphub.web.forms import N_
 from tiphub.web.pages import render_page, request_locale
 from tiphub.web.routers.pages_cases import NRM_STATUS_LABELS, case_url, first, form_data
@@ -59,7 +60,10 @@ def _instrument_form(chosen_id: str, locale: str) -> dict[str, Any]:
     unverified = {i.id for i in chosen.indicators if not i.verified}
     return {
         "instrument": described,
-        "groups": [(dimension, labels.get(dimension, dimension), items) for dimension, items in groups.items()],
+        "groups": [
+            (dimension, labels.get(dimension, dimension), items)
+            for dimension, items in groups.items()
+        ],
         "unverified": unverified,
     }
 
