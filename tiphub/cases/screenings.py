@@ -12,16 +12,18 @@ import datetime as dt
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from tiphub.cases import audit
 from tiphub.cases.access import PermissionDeniedError, Principal
 from tiphub.cases.api import CaseStore
 from tiphub.cases.persistence import case_document_of
 from tiphub.cases.tasks import open_task
-from tiphub.screening.instruments import instrument, parse_answers, score
+from tiphub.screening.instruments import instrument, instruments, parse_answers, score
+from tiphub.screening.xlsform import SubmissionError, read_submissions
 from tiphub.store import models as m
 from tiphub.store.db import reading
 from tiphub.store.models import new_id, table_of, utcnow
@@ -113,54 +115,22 @@ def record_screening(
     day = screened_on or dt.date.today()
     if day > dt.date.today():
         raise ValueError("the screening date is in the future")
-    screening_id = new_id()
-    task_id = None
     with engine.begin() as connection:
-        connection.execute(
-            insert(table_of(m.Screening)).values(
-                id=screening_id,
-                organisation_id=organisation_id,
-                case_id=case_id,
-                person_external_id=person_external_id,
-                instrument_id=chosen.id,
-                instrument_version=chosen.version,
-                language=language,
-                channel=channel,
-                answers=parsed,
-                result=result,
-                positive=positive,
-                screened_by=principal.username,
-                team=principal.team,
-                screened_on=day,
-                screened_at=utcnow(),
-            )
-        )
-        if positive:
-            task_id = open_task(
-                connection,
-                principal,
-                organisation_id,
-                "consider_referral",
-                f"Positive screen ({chosen.name}): consider a referral to the national "
-                "referral mechanism. This is not an identification decision.",
-                case_id=case_id,
-                team=principal.team,
-                due_on=day + dt.timedelta(days=2),
-                source=f"screening:{screening_id}",
-            )
-        audit.record(
+        screening_id, task_id = _store(
             connection,
             principal,
-            "screening.record",
-            "screening",
-            screening_id,
-            organisation=organisation,
-            details={
-                "instrument": chosen.id,
-                "version": chosen.version,
-                "positive": positive,
-                "case_id": None if case_id is None else str(case_id),
-            },
+            organisation_id,
+            organisation,
+            chosen.id,
+            chosen.version,
+            chosen.name,
+            parsed,
+            result,
+            case_id=case_id,
+            person_external_id=person_external_id,
+            channel=channel,
+            language=language,
+            day=day,
         )
     return ScreeningRecord(
         screening_id,
@@ -177,6 +147,77 @@ def record_screening(
         parsed,
         task_id,
     )
+
+
+def _store(
+    connection: Connection,
+    principal: Principal,
+    organisation_id: uuid.UUID,
+    organisation: str,
+    instrument_id: str,
+    instrument_version: str,
+    instrument_name: str,
+    answers: dict[str, bool],
+    result: dict[str, Any],
+    *,
+    case_id: uuid.UUID | None,
+    person_external_id: str | None,
+    channel: str,
+    language: str,
+    day: dt.date,
+) -> tuple[uuid.UUID, uuid.UUID | None]:
+    """Insert one screening (and its task when positive) in the caller's transaction."""
+    screening_id = new_id()
+    positive = bool(result["positive"])
+    connection.execute(
+        insert(table_of(m.Screening)).values(
+            id=screening_id,
+            organisation_id=organisation_id,
+            case_id=case_id,
+            person_external_id=person_external_id,
+            instrument_id=instrument_id,
+            instrument_version=instrument_version,
+            language=language,
+            channel=channel,
+            answers=answers,
+            result=result,
+            positive=positive,
+            screened_by=principal.username,
+            team=principal.team,
+            screened_on=day,
+            screened_at=utcnow(),
+        )
+    )
+    task_id = None
+    if positive:
+        task_id = open_task(
+            connection,
+            principal,
+            organisation_id,
+            "consider_referral",
+            f"Positive screen ({instrument_name}): consider a referral to the national "
+            "referral mechanism. This is not an identification decision.",
+            case_id=case_id,
+            team=principal.team,
+            due_on=day + dt.timedelta(days=2),
+            source=f"screening:{screening_id}",
+        )
+    audit.record(
+        connection,
+        principal,
+        "screening.record",
+        "screening",
+        screening_id,
+        organisation=organisation,
+        details={
+            "instrument": instrument_id,
+            "version": instrument_version,
+            "positive": positive,
+            "channel": channel,
+            "case_id": None if case_id is None else str(case_id),
+        },
+    )
+    return screening_id, task_id
 
 
 def _record_of(row: Any) -> ScreeningRecord:
@@ -272,3 +313,96 @@ def rescore(
             details={"instrument": instrument_id or "all", "changed": len(changed)},
         )
     return changed
+
+
+@dataclass(frozen=True)
+class ImportedScreenings:
+    instrument_id: str
+    records: int
+    positive: int
+
+
+def submission_instrument(path: Path) -> str | None:
+    """The instrument whose offline form (``tiphub screen --xlsform``) this export answers,
+    or None when the file is not such an export."""
+    best: tuple[int, str] | None = None
+    for candidate in instruments():
+        try:
+            submissions = read_submissions(candidate, path)
+        except (SubmissionError, ValueError, OSError):
+            continue
+        asked = max((len(s.answers) for s in submissions), default=0)
+        if best is None or asked > best[0]:
+            best = (asked, candidate.id)
+    return None if best is None else best[1]
+
+
+def import_submissions(
+    engine: Engine,
+    principal: Principal,
+    path: Path,
+    organisation: str,
+    instrument_id: str | None = None,
+) -> ImportedScreenings:
+    """Bring the answers of an ODK/Kobo export of a screening form back, all or nothing.
+
+    Every row must name a case of ``organisation`` in the principal's own scope and one of
+    its people; the first row that does not stops the import with its row number, before
+    anything is written.
+    """
+    principal.require("screening:create")
+    chosen_id = instrument_id or submission_instrument(path)
+    if chosen_id is None:
+        raise ValueError(f"{path.name}: no column answers a screening instrument's item")
+    chosen = instrument(chosen_id)
+    submissions = read_submissions(chosen, path)
+    store = CaseStore(engine, principal)
+    planned: list[tuple[Any, ScreeningInput]] = []
+    with reading(engine) as connection:
+        for submission in submissions:
+            where = f"{path.name}, row {submission.row}"
+            if not submission.case_external_id or not submission.person_external_id:
+                raise ValueError(f"{where}: case_external_id and person_external_id are needed")
+            case_id = store.case_id_of(organisation, submission.case_external_id)
+            if case_id is None:
+                raise ValueError(
+                    f"{where}, column case_external_id: no such case at {organisation}"
+                )
+            row = store.scoped_row(connection, case_id)
+            document = case_document_of(connection, case_id) or {"participants": []}
+            people = {p["person"]["external_id"] for p in document["participants"]}
+            if submission.person_external_id not in people:
+                raise ValueError(
+                    f"{where}, column person_external_id: not a participant of the case"
+                )
+            parsed = parse_answers(chosen, submission.answers, source=where)
+            planned.append((row, ScreeningInput(case_id, submission.person_external_id, parsed)))
+    positives = 0
+    with engine.begin() as connection:
+        for row, item in planned:
+            result = score(chosen, item.answers).to_dict()
+            positives += bool(result["positive"])
+            _store(
+                connection,
+                principal,
+                row.organisation_id,
+                row.slug,
+                chosen.id,
+                chosen.version,
+                chosen.name,
+                item.answers,
+                result,
+                case_id=item.case_id,
+                person_external_id=item.person_external_id,
+                channel="xlsform",
+                language=chosen.language,
+                day=dt.date.today(),
+            )
+    return ImportedScreenings(chosen.id, len(planned), positives)
+
+
+@dataclass(frozen=True)
+class ScreeningInput:
+    case_id: uuid.UUID
+    person_external_id: str
+    answers: dict[str, bool]
