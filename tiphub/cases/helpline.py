@@ -265,6 +265,11 @@ def _scoped(query: Any, principal: Principal) -> Any:
     return query.where(call.c.organisation_id == principal.organisation_id)
 
 
+def _aware(moment: dt.datetime) -> dt.datetime:
+    # SQLite gives back naive datetimes: the same call must read the same on both backends.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
 def calls(engine: Engine, principal: Principal, since: dt.date | None = None) -> list[CallInfo]:
     """The organisation's calls (every organisation's for the local operator), newest first."""
     principal.require("helpline:record")
@@ -292,7 +297,7 @@ def calls(engine: Engine, principal: Principal, since: dt.date | None = None) ->
                 row.case_id,
                 row.screening_id,
                 row.recorded_by,
-                row.recorded_at,
+                _aware(row.recorded_at),
             )
             for row in connection.execute(query)
         ]

@@ -45,6 +45,7 @@ FOLLOW_UP_DAYS = 5
 # Mean Earth radius (IUGG): great-circle distances within about 0.5 % of the ellipsoid's.
 EARTH_RADIUS_KM = 6371.0088
 MAX_AGE = 120
+FREE_TEXT_LENGTH = 100_000
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
 # The words frontline workers (and the issue) use for the service_type codes.
 SERVICE_ALIASES = {
@@ -816,6 +817,14 @@ def _referral_info(
     )
 
 
+def _free_text(name: str, value: str | None) -> str | None:
+    """Checked here rather than by the case schema, whose error would quote the text."""
+    text = (value or "").strip()
+    if len(text) > FREE_TEXT_LENGTH:
+        raise ReferralRefusedError(f"{name}: at most {FREE_TEXT_LENGTH} characters")
+    return text or None
+
+
 def _age(birth_date: object, on: dt.date) -> int | None:
     born = _day(birth_date)
     if born is None:
@@ -878,8 +887,7 @@ def refer_to_provider(
             f"{provider.name} does not offer {', '.join(missing)} "
             f"(it offers {', '.join(provider.services)})"
         )
-    if details is not None and not details.strip():
-        details = None
+    details = _free_text("details", details)
     today = dt.date.today()
     reference = f"svc-{secrets.token_hex(4)}"
     task_ids: list[uuid.UUID] = []
@@ -979,7 +987,7 @@ def respond_to_referral(
         target = codelist("referral_status").normalise(status)
     except ValueError:
         raise ReferralRefusedError("the status is one of accepted, declined or completed") from None
-    reason = reason.strip() if reason and reason.strip() else None
+    reason = _free_text("reason", reason)
     if target == "Declined" and reason is None:
         raise ReferralRefusedError("a decline needs the provider's reason")
     if target != "Declined" and reason is not None:

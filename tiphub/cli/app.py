@@ -28,6 +28,9 @@ from tiphub.cli.hub import (
 from tiphub.cli.keys import keys_app
 from tiphub.cli.linkage import link_command, linkage_app
 from tiphub.cli.progress import progress_bar as _progress
+from tiphub.cli.screening import screen_command
+from tiphub.cli.services import helpline_app, services_app
+from tiphub.cli.workflow import tasks_app, workflow_app
 from tiphub.store.config import database_url
 
 app = typer.Typer(
@@ -45,12 +48,17 @@ app.command("estimate")(estimate_command)
 app.command("link")(link_command)
 app.add_typer(linkage_app, name="linkage")
 app.command("serve")(serve_command)
+app.command("screen")(screen_command)
 app.add_typer(users_app, name="users")
 app.add_typer(org_app, name="org")
 app.add_typer(audit_app, name="audit")
 app.add_typer(roles_app, name="roles")
 app.add_typer(retention_app, name="retention")
 app.add_typer(keys_app, name="keys")
+app.add_typer(workflow_app, name="workflow")
+app.add_typer(tasks_app, name="tasks")
+app.add_typer(services_app, name="services")
+app.add_typer(helpline_app, name="helpline")
 console = Console()
 errors = Console(stderr=True)
 
@@ -122,6 +130,9 @@ def import_command(
         errors.print(f"Unknown format {format!r}; choose one of {', '.join(FORMATS)}.")
         raise typer.Exit(code=2)
     engine = _engine()
+    if format in (None, "xlsform") and _is_screening_export(path, format):
+        _import_screenings(engine, path, organisation)
+        return
 
     def waiting() -> None:
         errors.print("Another import is writing to this database; waiting for it to finish…")
@@ -164,6 +175,42 @@ def import_command(
             + (f" (per case in {report})" if report else "")
             + "."
         )
+
+
+def _is_screening_export(path: Path, format: str | None) -> bool:
+    """An export of an offline screening form: its header names the person screened. Cheap
+    for case files (one header line is read), which stay with the case importer."""
+    if not path.is_file() or path.suffix.lower() not in (".csv", ".xlsx"):
+        return False
+    if path.suffix.lower() == ".csv":
+        with path.open("rb") as handle:
+            header = handle.read(65_536).split(b"\n", 1)[0]
+        if b"person_external_id" not in header:
+            return False
+    elif format != "xlsform":
+        return False
+    from tiphub.cases.screenings import submission_instrument
+
+    return submission_instrument(path) is not None
+
+
+def _import_screenings(engine: Engine, path: Path, organisation: str | None) -> None:
+    """Answers of an offline screening form (``tiphub screen --xlsform``), all or nothing."""
+    from tiphub.cases.access import local_operator
+    from tiphub.cases.screenings import import_submissions
+
+    if organisation is None:
+        errors.print("A screening export needs --organisation: the cases it names are its own.")
+        raise typer.Exit(code=2)
+    try:
+        imported = import_submissions(engine, local_operator(), path, organisation)
+    except (ValueError, PermissionError) as error:
+        errors.print(f"Import refused; nothing was written: {error}", markup=False, highlight=False)
+        raise typer.Exit(code=1) from None
+    console.print(
+        f"Imported {imported.records:,} screening(s) with {imported.instrument_id}: "
+        f"{imported.positive:,} positive (each opened a task to consider a referral)."
+    )
 
 
 @app.command("export")
