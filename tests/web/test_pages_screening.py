@@ -200,3 +200,89 @@ def test_an_analyst_cannot_open_the_screening_form(hub: Hub) -> None:
     analyst = hub.session_client_for(f"analyst@{ORG}")
     assert analyst.get(f"/cases/{case_id}/screen").status_code == 403
     assert analyst.get("/identification").status_code == 200
+
+
+def test_find_a_shelter_refer_and_record_the_answer(hub: Hub) -> None:
+    case_id = hub.case_in_scope(ORG)
+    person = _adult_with_consent(hub, case_id)
+    caseworker = hub.session_client_for(f"caseworker@{ORG}")
+    # Women's shelters near Birmingham: London (about 163 km) comes before Manchester's
+    # men's house, which a woman's search leaves out.
+    found = caseworker.get(
+        "/services",
+        params={
+            "need": "Accommodation",
+            "sex": "Female",
+            "age": "30",
+            "near": "52.4862,-1.8904",
+            "case": str(case_id),
+        },
+    )
+    assert found.status_code == 200
+    listed = re.findall(r'data-provider="([\w-]+)"', found.text)
+    assert listed and listed[0] == "demo-safe-harbour-london"
+    assert "demo-northern-light-manchester" not in listed
+    distance = re.search(
+        r'data-provider="demo-safe-harbour-london".*?class="distance">(\d+) km', found.text, re.S
+    )
+    assert distance is not None and 155 <= int(distance.group(1)) <= 170
+    form = caseworker.get(f"/cases/{case_id}/services/refer", params={"provider": listed[0]})
+    assert form.status_code == 200
+    sent = caseworker.post(
+        f"/cases/{case_id}/services/refer",
+        data={
+            "csrf_token": _hidden(form.text, "csrf_token"),
+            "if_match": _hidden(form.text, "if_match"),
+            "provider": listed[0],
+            "person": person,
+            "services": "Accommodation",
+        },
+    )
+    assert sent.status_code == 303, sent.text[:300]
+    page = caseworker.get(f"/cases/{case_id}")
+    reference = re.search(r'class="service-referral" data-reference="([\w-]+)"', page.text)
+    assert reference is not None
+    declined = caseworker.post(
+        f"/cases/{case_id}/services/{reference.group(1)}/respond",
+        data={"csrf_token": _hidden(page.text, "csrf_token"), "status": "Declined"},
+    )
+    assert declined.status_code == 422 and "reason" in declined.text
+    accepted = caseworker.post(
+        f"/cases/{case_id}/services/{reference.group(1)}/respond",
+        data={"csrf_token": _hidden(page.text, "csrf_token"), "status": "Accepted"},
+    )
+    assert accepted.status_code == 303
+    assert "Accepted" in caseworker.get(f"/cases/{case_id}").text
+
+
+def test_a_helpline_call_is_logged_without_identifying_details(hub: Hub) -> None:
+    caseworker = hub.session_client_for(f"caseworker@{ORG}")
+    page = caseworker.get("/helpline")
+    assert page.status_code == 200
+    traced = caseworker.post(
+        "/helpline",
+        data={
+            "csrf_token": _hidden(page.text, "csrf_token"),
+            "channel": "phone",
+            "caller_type": "victim",
+            "region": "call back on 0723 456 789",
+        },
+    )
+    assert traced.status_code == 422
+    assert "0723" not in traced.text.split("<main", 1)[1].split('name="region"', 1)[0]
+    logged = caseworker.post(
+        "/helpline",
+        data={
+            "csrf_token": _hidden(page.text, "csrf_token"),
+            "channel": "phone",
+            "caller_type": "victim",
+            "region": "Vaslui",
+            "language": "ron",
+            "indicators_mentioned": ["forced_labour.deception"],
+            "advice_given": ["referred_to_ngo"],
+        },
+    )
+    assert logged.status_code == 303, logged.text[:400]
+    week = dt.date.today().isocalendar()
+    table = caseworker.get("/helpline").text.split('class="weekly-counts"', 1)[1]
+    assert f"{week.year}-W{week.week:02d}</td><td>phone</td><td>1</td>" in table

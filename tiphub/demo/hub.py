@@ -15,6 +15,7 @@ from sqlalchemy import Engine, delete, select, update
 
 from tiphub.cases import accounts
 from tiphub.cases.access import local_operator
+from tiphub.demo.providers import load_demo_providers
 from tiphub.store import models as m
 from tiphub.store.models import table_of
 
@@ -117,4 +118,6 @@ def ensure_demo_hub(engine: Engine) -> DemoHub:
                     team=DEMO_TEAM,
                     display_name=f"Demo {role}",
                 )
+    # A directory to search: the demo's fictional shelters, clinics and legal aid.
+    load_demo_providers(engine, operator)
     return DemoHub(tuple(usernames), password, generated, counts)

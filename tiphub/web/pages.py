@@ -20,6 +20,8 @@ NAVIGATION = (
     ("/cases", "Cases", "case:read"),
     ("/referrals", "Referrals", "case:read"),
     ("/identification", "Identification", "case:read"),
+    ("/services", "Services", "case:read"),
+    ("/helpline", "Helpline", "helpline:record"),
     ("/imports", "Import", "import:run"),
     ("/review", "Linkage review", "linkage:review"),
     ("/statistics", "Statistics", "statistics:read"),

@@ -21,6 +21,7 @@ from tiphub.web.routers import (
     pages_referrals,
     pages_review,
     pages_screening,
+    pages_services,
     pages_statistics,
 )
 
@@ -38,6 +39,7 @@ ROUTERS: list[tuple[APIRouter, str]] = [
     (pages_cases.router, ""),
     (pages_referrals.router, ""),
     (pages_screening.router, ""),
+    (pages_services.router, ""),
     (pages_imports.router, ""),
     (pages_review.router, ""),
     (pages_statistics.router, ""),

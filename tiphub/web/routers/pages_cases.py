@@ -503,6 +503,7 @@ def case_page(
         can_refer=view.editable and principal.can("referral:create"),
         can_screen=view.editable and principal.can("screening:create"),
         can_nrm=view.editable and principal.can("workflow:refer"),
+        can_service=principal.can("service:refer"),
         nrm_items=workflows.items_of(view, principal) if owned else [],
         nrm_status_labels=NRM_STATUS_LABELS,
         case_screenings=(
