@@ -154,6 +154,10 @@ class Examples:
             # (422) in scope and not found (404) outside it.
             "reference": lambda username, in_scope: "uk-nrm-000000",
             "transition_id": lambda username, in_scope: "rg_positive",
+            # Not a record: instruments are public reference data.
+            "instrument_id": lambda username, in_scope: (
+                "qyit" if in_scope else "no-such-instrument"
+            ),
         }
 
     def value(self, name: str, username: str, in_scope: bool) -> str:
