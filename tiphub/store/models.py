@@ -709,6 +709,9 @@ class HelplineCall(Base):
     advice_given: Mapped[list[str]] = mapped_column(default=list)
     follow_up: Mapped[str | None] = mapped_column(Sealed("helpline_call.follow_up"))
     screening_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
-    case_id: Mapped[uuid.UUID | None] = _parent("case_file", nullable=True)
+    # An erased case leaves the anonymous call in the weekly counts, unlinked.
+    case_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("case_file.id", ondelete="SET NULL"), nullable=True, index=True
+    )
     recorded_by: Mapped[str] = mapped_column(String(200))
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -39,12 +39,12 @@ def _common(table: str) -> list[sa.schema.SchemaItem]:
     ]
 
 
-def _case_link(table: str) -> list[sa.schema.SchemaItem]:
+def _case_link(table: str, ondelete: str = 'CASCADE') -> list[sa.schema.SchemaItem]:
     return [
         sa.Column('case_id', sa.Uuid(), nullable=True),
         sa.ForeignKeyConstraint(
             ['case_id'], ['case_file.id'],
-            name=op.f(f'fk_{table}_case_id_case_file'), ondelete='CASCADE',
+            name=op.f(f'fk_{table}_case_id_case_file'), ondelete=ondelete,
         ),
     ]
 
@@ -118,7 +118,7 @@ def upgrade() -> None:
 
     op.create_table('helpline_call',
     *_common('helpline_call'),
-    *_case_link('helpline_call'),
+    *_case_link('helpline_call', ondelete='SET NULL'),
     sa.Column('received_on', sa.Date(), nullable=False),
     sa.Column('channel', sa.String(length=20), nullable=False),
     sa.Column('caller_type', sa.String(length=20), nullable=False),
