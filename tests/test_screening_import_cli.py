@@ -4,6 +4,7 @@ all rows or none, each a stored screening with a task when positive."""
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -89,24 +90,52 @@ def test_screening_answers_come_back_all_or_nothing(database_url: str, tmp_path:
             [header, *rows, ["2026-11-03", "NO-SUCH-CASE", "P", "yes", "", "", "uuid:3"]]
         )
 
+    screenings_before = _count(database_url, m.Screening)
+    tasks_before = _kinds(database_url).count("consider_referral")
     refused = tiphub(
         database_url, "import", str(bad), "--format", "xlsform", "--organisation", organisation
     )
     assert refused.returncode == 1
     assert "row 4" in refused.stderr and "case_external_id" in refused.stderr
-    assert _count(database_url, m.Screening) == 0
+    assert _count(database_url, m.Screening) == screenings_before
 
     done = tiphub(
         database_url, "import", str(good), "--format", "xlsform", "--organisation", organisation
     )
     assert done.returncode == 0, done.stderr
     assert "2 screening(s)" in done.stdout and "1 positive" in done.stdout
-    assert _count(database_url, m.Screening) == 2
+    assert _count(database_url, m.Screening) == screenings_before + 2
+    assert _kinds(database_url).count("consider_referral") == tasks_before + 1
+
+
+def _kinds(database_url: str) -> list[str]:
     engine = create_engine(database_url)
     try:
         task = table_of(m.Task)
         with engine.connect() as connection:
-            kinds = list(connection.execute(select(task.c.kind)).scalars())
+            return list(connection.execute(select(task.c.kind)).scalars())
     finally:
         engine.dispose()
-    assert kinds.count("consider_referral") == 1
+
+
+def test_a_screening_is_recorded_with_a_case_from_the_command_line(
+    database_url: str, tmp_path: Path
+) -> None:
+    assert tiphub(database_url, "demo", "--cases", "20", "--seed", "5").returncode == 0
+    organisation, case, person = _victims(database_url, 1)[0]
+    answers = tmp_path / "answers.json"
+    first_item = instrument("sscst").indicators[0].id
+    answers.write_text(json.dumps({first_item: True}), encoding="utf-8")
+    before = _count(database_url, m.Screening)
+    wrong = tiphub(
+        database_url, "screen", "--instrument", "sscst", "--answers", str(answers),
+        "--record", f"{organisation}/NO-SUCH", "--person", person,
+    )  # fmt: skip
+    assert wrong.returncode == 2 and "NO-SUCH" in wrong.stderr
+    done = tiphub(
+        database_url, "screen", "--instrument", "sscst", "--answers", str(answers),
+        "--record", f"{organisation}/{case}", "--person", person, "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert '"positive": false' in done.stdout  # SSCST needs two yes answers
+    assert _count(database_url, m.Screening) == before + 1

@@ -146,6 +146,18 @@ def screen_command(
             "the instrument's XLSForm.",
         ),
     ] = None,
+    record: Annotated[
+        str | None,
+        typer.Option(
+            "--record",
+            help="With --answers: store the screening with this case, given as ORG/CASE_ID "
+            "(a positive screen opens a task to consider a referral).",
+        ),
+    ] = None,
+    person: Annotated[
+        str | None,
+        typer.Option("--person", help="With --record: external ID of the person screened."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     language: Annotated[
         str,
@@ -178,7 +190,11 @@ def screen_command(
     if instrument_id is None:
         _fail(f"{actions[0]} needs --instrument ID (see tiphub screen --list)")
     chosen = _instrument(instrument_id)
-    if answers is not None:
+    if (record is None) != (person is None) or (record is not None and answers is None):
+        _fail("--record ORG/CASE_ID and --person go together, with --answers")
+    if answers is not None and record is not None and person is not None:
+        _record_answers(chosen, answers, record, person, as_json)
+    elif answers is not None:
         _score_answers(chosen, answers, as_json)
     elif xlsform is not None:
         _write_form(chosen, xlsform, text_language, as_json)
@@ -249,6 +265,38 @@ def _score_answers(chosen: Instrument, path: Path, as_json: bool) -> None:
         print(json.dumps(result, indent=2, ensure_ascii=False))
         return
     _print_result(chosen, result)
+
+
+def _record_answers(
+    chosen: Instrument, path: Path, record: str, person: str, as_json: bool
+) -> None:
+    from tiphub.cases.access import local_operator
+    from tiphub.cases.api import CaseStore
+    from tiphub.cases.screenings import record_screening
+    from tiphub.cli.app import _engine
+
+    organisation, _, case = record.partition("/")
+    if not organisation or not case:
+        _fail("--record takes ORG/CASE_ID, e.g. demo-labour/LAB-000123")
+    answers = _read_answers_file(path, chosen)
+    engine = _engine()
+    principal = local_operator()
+    case_id = CaseStore(engine, principal).case_id_of(organisation, case)
+    if case_id is None:
+        _fail(f"no case {case!r} at {organisation}")
+    try:
+        stored = record_screening(
+            engine, principal, chosen.id, answers, case_id=case_id, person_external_id=person
+        )
+    except ValueError as error:
+        _fail(str(error))
+    if as_json:
+        print(json.dumps({**stored.result, "screening_id": str(stored.id)}, indent=2))
+        return
+    _print_result(chosen, stored.result)
+    console.print(f"Stored as screening {stored.id}.", markup=False)
+    if stored.positive:
+        console.print("A task to consider a referral to the national mechanism is open.")
 
 
 def _print_result(chosen: Instrument, result: dict[str, Any]) -> None:
