@@ -49,7 +49,8 @@ class OverdueReport:
         ]
         for item in self.items:
             lines.append(
-                f"- {item['organisation']} case {item['case_external_id']}: {item['mechanism']} "
+                f"- {item['organisation']} case {item['case_external_id']} ({item['reference']}): "
+                f"{item['mechanism']} "
                 f"{item['stage']}, due {item['due_on']} ({item['days_overdue']} days overdue)"
             )
         for task in self.tasks:
