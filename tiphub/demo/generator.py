@@ -13,6 +13,14 @@ a quarter of the victims are recorded by two or more organisations, as separate 
 the kind of noise real records have (typos, transliteration variants, nicknames, swapped
 day and month, missing values, slightly different facts), so that record linkage can be
 evaluated against the truth. The same ``(n, seed)`` always gives the same output.
+
+Victims met in England and Wales, and most of those met in Romania, go through the country's
+national referral mechanism (:mod:`tiphub.demo.mechanisms`, on the workflows of
+``tiphub/screening/data/workflows``): every record of the person in that country carries the
+referral (its mechanism, stage, dates and reference) and the decisions it recorded, each with
+its ``referral_reference`` and grounds; the first responder's record also holds the person's
+consent to referral and the service referral for support after a positive first decision.
+The screenings that come before (:mod:`tiphub.demo.screenings`) are stored apart, by the loader.
 """
 
 from __future__ import annotations
@@ -43,6 +51,16 @@ from tiphub.cases.schema import (
     SupportPlan,
     TraffickingEvent,
     VictimContext,
+)
+from tiphub.demo.mechanisms import (
+    DECIDED_BY,
+    RO,
+    SUPPORT_PROVIDER,
+    SUPPORT_SERVICES,
+    UK,
+    MechanismPath,
+    ro_path,
+    uk_path,
 )
 
 T = TypeVar("T")
@@ -1178,6 +1196,8 @@ _CONSENT_PURPOSES: tuple[tuple[str, float, float], ...] = (
 _STATUS_RECENT = _choice("Active:80 FollowUp:15 Closed:5")
 _STATUS_MIDDLE = _choice("Active:40 FollowUp:30 Closed:20 ClosedReferred:10")
 _STATUS_OLD = _choice("Closed:60 ClosedReferred:20 FollowUp:10 Active:10")
+# The national referral mechanism a case's country uses (a workflow id).
+_MECHANISM_OF = {"GB": UK, "RO": RO}
 
 
 # --- the synthetic world ---------------------------------------------------------------
@@ -1210,6 +1230,9 @@ class _Victim:
     vulnerabilities: list[str]
     # formal identification decisions (kind -> day, outcome), the same at every organisation
     decisions: dict[str, tuple[int, str]] = field(default_factory=dict)
+    # the path through a national referral mechanism (by workflow id), the same in every
+    # record of the person in that country
+    paths: dict[str, MechanismPath] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -1356,9 +1379,12 @@ class _World:
         recruited = start - (_between(rng, 0, 30) if domestic else _between(rng, 2, 150))
         transits: list[str] = []
         if not domestic:
+            # once each: a country on both lists is not crossed twice
             candidates = [
                 c
-                for c in (*_TRANSIT_FROM.get(source, ()), *_TRANSIT_TO.get(destination, ()))
+                for c in dict.fromkeys(
+                    (*_TRANSIT_FROM.get(source, ()), *_TRANSIT_TO.get(destination, ()))
+                )
                 if c not in (source, destination)
             ]
             count = _TRANSIT_COUNT.pick(rng)
@@ -1580,18 +1606,15 @@ class _World:
         """The formal identification decisions about a victim, whoever records them."""
         rng = self.rng
         mine = [a for a in appearances if any(v is victim for v in a.victims)]
-        gb = [a.opened for a in mine if a.org.country == "GB"]
-        if gb:
-            rg_day = min(gb) + _between(rng, 2, 10)
-            rg = "Positive" if rng.random() < 0.9 else "Negative"
-            victim.decisions["ReasonableGrounds"] = (rg_day, rg if rg_day <= _REF else "Pending")
-            if rg == "Positive" and rg_day <= _REF:
-                cg_day = rg_day + _between(rng, 90, 700)
-                cg = "Positive" if rng.random() < 0.85 else "Negative"
-                victim.decisions["ConclusiveGrounds"] = (
-                    cg_day,
-                    cg if cg_day <= _REF else "Pending",
-                )
+        gb = [a for a in mine if a.org.country == "GB"]
+        if gb:  # the first responder in England and Wales refers to the NRM
+            first = min(gb, key=lambda a: a.opened)
+            adult = _age(victim.person.birth, _date(first.opened)) >= 18
+            victim.paths[UK] = uk_path(rng, first.org.slug, first.opened, adult, _REF)
+        ro = [a for a in mine if a.org.country == "RO"]
+        if ro and rng.random() < 0.85:  # Romania's NMIR
+            first = min(ro, key=lambda a: a.opened)
+            victim.paths[RO] = ro_path(rng, first.org.slug, first.opened, _REF)
         for appearance in mine:
             if appearance.org.country in ("NG", "UA") and rng.random() < 0.7:
                 day = appearance.opened + _between(rng, 1, 60)
@@ -1776,6 +1799,7 @@ class _World:
         consents: list[dict[str, Any]] = []
         decisions: list[dict[str, Any]] = []
         plans: list[dict[str, Any]] = []
+        mechanism_referrals: list[dict[str, Any]] = []
         caseworker = f"caseworker-{_between(rng, 1, 40):02d}"
         for victim in appearance.victims:
             person_id = self._next_person_id(org)
@@ -1827,7 +1851,13 @@ class _World:
             )
             identified = facts.identified if appearance.primary else opened
             events.extend(self._events(facts, org, identified, person_id))
-            consents.extend(self._consents(person_id, opened, caseworker))
+            person_consents = self._consents(person_id, opened, caseworker)
+            path = victim.paths.get(_MECHANISM_OF.get(org.country, ""))
+            if path is not None:
+                mechanism_referrals.extend(_mechanism_referrals(path, org, person_id, caseworker))
+                if path.referrer == org.slug and path.mechanism == UK:
+                    _consent_to_referral(person_consents, path, victim.person.birth)
+            consents.extend(person_consents)
             if rng.random() < org.support:
                 plans.append(self._plan(person_id, org, facts, opened))
         perpetrator = appearance.perpetrator
@@ -1849,7 +1879,7 @@ class _World:
             "participants": participants,
             "events": events,
             "consents": consents,
-            "referrals": self._referrals(appearance, opened, caseworker),
+            "referrals": self._referrals(appearance, opened, caseworker) + mechanism_referrals,
             "support_plans": plans,
             "notes": self._notes(opened, caseworker),
             "identification_decisions": decisions,
@@ -1909,7 +1939,7 @@ class _World:
             if org.type in ("NationalAgency", "LawEnforcement") and rng.random() < 0.3
             else "PossibleVictimOfTrafficking"
         )
-        statuses = [
+        statuses: list[dict[str, Any]] = [
             {
                 "status": first_status,
                 "decided_by_type": org.decider,
@@ -1919,39 +1949,43 @@ class _World:
         ]
         decisions: list[dict[str, Any]] = []
         nrm = victim.decisions
-        if org.country == "GB" and "ReasonableGrounds" in nrm:
-            for kind in ("ReasonableGrounds", "ConclusiveGrounds"):
-                if kind not in nrm:
-                    continue
-                day, outcome = nrm[kind]
+        path = victim.paths.get(_MECHANISM_OF.get(org.country, ""))
+        if path is not None:
+            for decision in path.decisions:
+                decided = decision.outcome != "Pending"
                 decisions.append(
                     {
                         "person_external_id": person_id,
-                        "decision_type": kind,
-                        "outcome": outcome,
-                        "decided_by": "gb-nra",
-                        "decided_on": _date(day) if outcome != "Pending" else None,
-                        "jurisdiction": "GB",
+                        "decision_type": decision.decision_type,
+                        "outcome": decision.outcome,
+                        "decided_by": DECIDED_BY[path.mechanism] if decided else None,
+                        "decided_on": _date(decision.day),
+                        "jurisdiction": path.jurisdiction,
+                        "grounds": decision.grounds,
+                        "referral_reference": path.reference,
                     }
                 )
-            final = decisions[-1]
-            decided_on = final["decided_on"]
+            decided_ones = [d for d in path.decisions if d.outcome != "Pending"]
+            if not decided_ones:
+                return statuses, decisions
+            final = decided_ones[-1]
             status = None
-            if final["outcome"] == "Negative":
+            if final.outcome == "Negative":
                 status = "NotAVictimOfTrafficking"
-            elif final["outcome"] == "Positive" and final["decision_type"] == "ConclusiveGrounds":
+            elif final.decision_type in ("ConclusiveGrounds", "FormalIdentification"):
                 status = "ActualVictimOfTrafficking"
-            if status is not None and decided_on is not None:
-                decision = {
+            if status is not None:
+                decided_on = _date(final.day)
+                assertion = {
                     "status": status,
                     "decided_by_type": "NonPoliceGovernmentalOrganization",
-                    "asserted_by": "gb-nra",
+                    "asserted_by": "gb-nra" if path.mechanism == UK else org.slug,
                     "asserted_on": decided_on,
                 }
                 if decided_on >= statuses[0]["asserted_on"]:
-                    statuses.append(decision)
+                    statuses.append(assertion)
                 else:  # decided before this organisation met the person
-                    statuses = [decision, {**statuses[0], "status": status}]
+                    statuses = [assertion, {**statuses[0], "status": status}]
             return statuses, decisions
         if org.country in ("NG", "UA") and "FormalIdentification" in nrm:
             day, outcome = nrm["FormalIdentification"]
@@ -2252,6 +2286,85 @@ class _World:
                     rng, (6, 12, 18, 24, 30, 36, 48, 60, 72, 96, 120, 180)
                 )
         return proceeding
+
+
+def _mechanism_referrals(
+    path: MechanismPath, org: _Org, person_id: str, caseworker: str
+) -> list[dict[str, Any]]:
+    """The person's referral to the national mechanism as this organisation records it
+    (every record of the person in the country holds it, with the mechanism's reference),
+    and, in the first responder's record, the service referral for support after a positive
+    first decision."""
+    referrer = org.slug == path.referrer
+    referral: dict[str, Any] = {
+        "direction": "Outgoing",
+        "person_external_id": person_id,
+        "reference": path.reference,
+        "mechanism": path.mechanism,
+        "stage": path.stage,
+        "stage_entered_on": _date(path.entered),
+        "due_on": path.due,
+        "from_organisation": path.referrer,
+        "to_organisation": path.name,
+        "referred_on": None if path.referred_on is None else _date(path.referred_on),
+        "reason": "Other",
+        "status": "Completed"
+        if path.terminal
+        else ("Requested" if path.referred_on is not None else None),
+        "responded_on": _date(path.entered) if path.terminal else None,
+        "referring_case_worker": caseworker if referrer else None,
+    }
+    if path.withdrawal_reason is not None:
+        referral["details"] = path.withdrawal_reason
+    referrals = [referral]
+    if referrer and path.support_referred is not None:
+        answered = path.support_answered
+        referrals.append(
+            {
+                "direction": "Outgoing",
+                "person_external_id": person_id,
+                "reference": f"svc-{path.reference}",
+                "provider": SUPPORT_PROVIDER[path.mechanism],
+                "from_organisation": org.slug,
+                "to_organisation": SUPPORT_PROVIDER[path.mechanism],
+                "referred_on": _date(path.support_referred),
+                "reason": "AdditionalServicesRequired",
+                "services": list(SUPPORT_SERVICES[path.mechanism]),
+                "status": "Requested" if answered is None else "Accepted",
+                "responded_on": None if answered is None else _date(answered),
+                "referring_case_worker": caseworker,
+            }
+        )
+    return referrals
+
+
+def _consent_to_referral(
+    consents: list[dict[str, Any]], path: MechanismPath, birth: dt.date
+) -> None:
+    """The first responder asked an adult before referring them to the NRM (a child is
+    referred without consent): the answer on file matches what happened."""
+    if not consents:
+        return
+    on = consents[0]["recorded_on"]
+    if path.referred_on is not None:
+        given, on = True, min(on, _date(path.referred_on))
+    elif path.stage != path.initial_stage:
+        given, on = False, min(on, _date(path.entered))
+    else:
+        return  # not asked yet
+    if _age(birth, on) < 18:
+        return
+    kept = [c for c in consents if c["purpose"] != "Referral"]
+    kept.append(
+        {
+            "person_external_id": consents[0]["person_external_id"],
+            "purpose": "Referral",
+            "given": given,
+            "recorded_on": on,
+            "recorded_by": consents[0]["recorded_by"],
+        }
+    )
+    consents[:] = kept
 
 
 def _shift_year(day: dt.date, years: int) -> dt.date:

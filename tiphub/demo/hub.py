@@ -50,7 +50,8 @@ def demo_password() -> tuple[str, bool]:
 
 
 def fold_demo_organisations(engine: Engine) -> dict[str, int]:
-    """Move every other organisation's cases and people into the three demo organisations."""
+    """Move every other organisation's cases and people (and their screenings, tasks and
+    helpline calls) into the three demo organisations."""
     org = table_of(m.Organisation)
     case = table_of(m.Case)
     person = table_of(m.Person)
@@ -82,6 +83,13 @@ def fold_demo_organisations(engine: Engine) -> dict[str, int]:
                 .where(person.c.organisation_id == row.id)
                 .values(organisation_id=target)
             )
+            for model in (m.Screening, m.Task, m.HelplineCall):  # kept with their cases
+                table = table_of(model)
+                connection.execute(
+                    update(table)
+                    .where(table.c.organisation_id == row.id)
+                    .values(organisation_id=target)
+                )
             connection.execute(delete(org).where(org.c.id == row.id))
         connection.execute(update(case).where(case.c.team.is_(None)).values(team=DEMO_TEAM))
         counts = {}

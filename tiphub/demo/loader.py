@@ -1,17 +1,23 @@
-"""Load the synthetic demo data set into the store, with its ground truth on the side."""
+"""Load the synthetic demo data set into the store, with its ground truth on the side.
+
+Each case's demo screenings (:mod:`tiphub.demo.screenings`) go into the ``screening`` table
+with it, for the cases this load creates: loading the same demo again adds nothing.
+"""
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, select, tuple_, update
 
 from tiphub.cases.persistence import CaseWriter, lock_case_writes, table_of
 from tiphub.cases.schema import CaseRecord
 from tiphub.demo.generator import demo_organisations, generate
+from tiphub.demo.screenings import screenings_for
 from tiphub.files import open_private
 from tiphub.store import models as m
 from tiphub.store.db import ensure_schema, refresh_statistics
@@ -42,6 +48,45 @@ def ensure_demo_organisations(engine: Engine) -> int:
                     {"id": new_id(), "slug": org.slug, "created_at": utcnow(), **values},
                 )
     return len(organisations)
+
+
+def _case_ids(
+    connection: Connection, writer: CaseWriter, records: Sequence[CaseRecord]
+) -> dict[tuple[str, str], tuple[uuid.UUID, uuid.UUID]]:
+    """(organisation slug, case external id) → (case id, organisation id) of the records."""
+    case = table_of(m.Case)
+    org_ids = {slug: writer.organisation_id(slug) for slug in {r.organisation for r in records}}
+    slug_of = {org_id: slug for slug, org_id in org_ids.items()}
+    keys = [(org_ids[r.organisation], r.external_id) for r in records]
+    found = connection.execute(
+        select(case.c.id, case.c.organisation_id, case.c.external_id).where(
+            tuple_(case.c.organisation_id, case.c.external_id).in_(keys)
+        )
+    )
+    return {
+        (slug_of[row.organisation_id], row.external_id): (row.id, row.organisation_id)
+        for row in found
+    }
+
+
+def _write_batch(
+    connection: Connection, writer: CaseWriter, records: Sequence[CaseRecord], seed: int
+) -> None:
+    """Write the cases, then the screenings of those that are new."""
+    existing = _case_ids(connection, writer, records)
+    writer.write(records)
+    written = _case_ids(connection, writer, records)
+    rows = []
+    for record in records:
+        key = (record.organisation, record.external_id)
+        if key in existing or key not in written:
+            continue
+        case_id, organisation_id = written[key]
+        for screening in screenings_for(record, seed):
+            in_case = screening.case_external_id is not None
+            rows.append(screening.row(organisation_id, case_id if in_case else None))
+    if rows:
+        connection.execute(table_of(m.Screening).insert(), rows)
 
 
 def load_demo(
@@ -79,13 +124,13 @@ def load_demo(
                         )
                         truth_rows += 1
                 if len(batch) >= batch_size:
-                    writer.write(batch)
+                    _write_batch(connection, writer, batch, seed)
                     done += len(batch)
                     batch.clear()
                     if on_progress:
                         on_progress(done)
             if batch:
-                writer.write(batch)
+                _write_batch(connection, writer, batch, seed)
                 done += len(batch)
                 if on_progress:
                     on_progress(done)
