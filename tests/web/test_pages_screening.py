@@ -286,3 +286,47 @@ def test_a_helpline_call_is_logged_without_identifying_details(hub: Hub) -> None
     week = dt.date.today().isocalendar()
     table = caseworker.get("/helpline").text.split('class="weekly-counts"', 1)[1]
     assert f"{week.year}-W{week.week:02d}</td><td>phone</td><td>1</td>" in table
+
+
+def test_the_statistics_page_shows_the_chain_and_its_csv(hub: Hub) -> None:
+    import csv
+    import io
+
+    from sqlalchemy import func, select
+
+    from tiphub.store import models as m
+    from tiphub.store.models import table_of
+
+    supervisor = hub.session_client_for(f"supervisor@{ORG}")
+    page = supervisor.get("/statistics")
+    assert page.status_code == 200
+    funnel = page.text.split('id="chain-funnel"', 1)[1].split("</table>", 1)[0]
+    screened = re.search(
+        r'data-step="screened"><th scope="row">[^<]+</th><td class="number">([\d,]+)<', funnel
+    )
+    assert screened is not None
+    # Independent count: distinct (case, person) screened at this organisation.
+    screening = table_of(m.Screening)
+    org = table_of(m.Organisation)
+    with hub.engine.connect() as connection:
+        expected = connection.execute(
+            select(func.count()).select_from(
+                select(screening.c.case_id, screening.c.person_external_id)
+                .join(org, org.c.id == screening.c.organisation_id)
+                .where(org.c.slug == ORG, screening.c.case_id.is_not(None))
+                .distinct()
+                .subquery()
+            )
+        ).scalar_one()
+    assert int(screened.group(1).replace(",", "")) == expected
+    assert 'id="chain-times"' in page.text and 'id="chain-law-enforcement"' in page.text
+    exported = supervisor.get("/statistics/chain.csv")
+    assert exported.status_code == 200
+    assert exported.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    funnel_rows = [
+        r for r in rows if (r["table"], r["key"], r["measure"]) == ("funnel", "screened", "count")
+    ]
+    assert funnel_rows and int(float(funnel_rows[0]["value"])) == expected
+    caseworker = hub.session_client_for(f"caseworker@{ORG}")
+    assert caseworker.get("/statistics/chain.csv").status_code == 403

@@ -7,6 +7,8 @@ and is kept in a private temporary file that only its author may open.
 
 from __future__ import annotations
 
+import csv
+import io
 import secrets
 import threading
 import time
@@ -14,11 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from tiphub.cases import audit
 from tiphub.cases.access import NotFoundError, Principal
+from tiphub.cases.chain import CSV_COLUMNS, chain_statistics
 from tiphub.cases.summary import AGE_BAND_ORDER, organisation_summary
 from tiphub.files import write_private_text
 from tiphub.web.pages import render_page
@@ -82,6 +85,40 @@ def _bars(counts: dict[str, int], order: list[str] | None = None) -> list[dict[s
     ]
 
 
+def _chain_context(request: Request, principal: Principal, year: int | None) -> dict[str, Any]:
+    chain = chain_statistics(engine_of(request), principal, year=year).to_dict()
+    steps = chain["funnel"]["steps"]
+    largest = max((step["count"] for step in steps), default=0)
+    funnel = [
+        {
+            **step,
+            "width": round(100 * step["count"] / largest, 1) if largest else 0,
+            "share": None
+            if step["share_of_previous"] is None
+            else round(100 * step["share_of_previous"], 1),
+        }
+        for step in steps
+    ]
+    # One row per interval and mechanism over every organisation and year: the chart; the
+    # breakdown by organisation and year is in the CSV.
+    overall = [row for row in chain["times"] if row["organisation"] is None and row["year"] is None]
+    longest = max((row["p90_days"] or 0 for row in overall), default=0)
+    times = [
+        {
+            **row,
+            "median_width": round(100 * (row["median_days"] or 0) / longest, 1) if longest else 0,
+            "p90_width": round(100 * (row["p90_days"] or 0) / longest, 1) if longest else 0,
+        }
+        for row in overall
+    ]
+    return {
+        "chain": chain,
+        "funnel": funnel,
+        "times": times,
+        "chain_year": year,
+    }
+
+
 def _summary_context(request: Request, principal: Principal) -> dict[str, Any]:
     summary = organisation_summary(engine_of(request), principal).to_dict()
     return {
@@ -95,9 +132,44 @@ def _summary_context(request: Request, principal: Principal) -> dict[str, Any]:
 
 @router.get("/statistics", response_class=HTMLResponse)
 def statistics_page(
-    request: Request, principal: Annotated[Principal, Depends(requires("statistics:read"))]
+    request: Request,
+    principal: Annotated[Principal, Depends(requires("statistics:read"))],
+    year: Annotated[int | None, Query(ge=1900, le=2100)] = None,
 ) -> HTMLResponse:
-    return render_page(request, TEMPLATE, TITLE, principal, **_summary_context(request, principal))
+    return render_page(
+        request,
+        TEMPLATE,
+        TITLE,
+        principal,
+        **_summary_context(request, principal),
+        **_chain_context(request, principal, year),
+    )
+
+
+@router.get("/statistics/chain.csv")
+def chain_csv(
+    request: Request,
+    principal: Annotated[Principal, Depends(requires("statistics:read"))],
+    year: Annotated[int | None, Query(ge=1900, le=2100)] = None,
+) -> Response:
+    """The whole chain as one long CSV: funnel, drop-out, times, overdue, law enforcement."""
+    rows = chain_statistics(engine_of(request), principal, year=year).to_csv_rows()
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    audit.record_now(
+        engine_of(request),
+        principal,
+        "statistics.export",
+        details={"table": "chain", "rows": len(rows), "year": year},
+    )
+    name = f"tiphub-chain-{year or 'all'}.csv"
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @router.post("/statistics/estimate", response_class=HTMLResponse)
@@ -156,6 +228,7 @@ def run_estimate(
         estimate_problem=problem,
         report_token=report_token,
         **context,
+        **_chain_context(request, principal, None),
     )
 
 
