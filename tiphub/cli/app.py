@@ -30,7 +30,7 @@ from tiphub.cli.linkage import link_command, linkage_app
 from tiphub.cli.progress import progress_bar as _progress
 from tiphub.cli.screening import screen_command
 from tiphub.cli.services import helpline_app, services_app
-from tiphub.cli.workflow import tasks_app, workflow_app
+from tiphub.cli.workflow import proceedings_app, tasks_app, workflow_app
 from tiphub.store.config import database_url
 
 app = typer.Typer(
@@ -57,6 +57,7 @@ app.add_typer(retention_app, name="retention")
 app.add_typer(keys_app, name="keys")
 app.add_typer(workflow_app, name="workflow")
 app.add_typer(tasks_app, name="tasks")
+app.add_typer(proceedings_app, name="proceedings")
 app.add_typer(services_app, name="services")
 app.add_typer(helpline_app, name="helpline")
 console = Console()

@@ -238,3 +238,69 @@ def list_tasks(
             f"{task.due_on or '-'}  {task.organisation}/{task.case_external_id or '-'}  {task.title}",
             highlight=False,
         )
+
+
+proceedings_app = typer.Typer(
+    help="The criminal-justice track: proceedings, the victim's status and protection in them.",
+    no_args_is_help=True,
+)
+
+
+@proceedings_app.command("record")
+def record_proceeding_command(
+    organisation: Annotated[str, typer.Argument(help="The case's organisation.")],
+    case: Annotated[str, typer.Argument(help="The case's ID at that organisation.")],
+    number: Annotated[
+        int | None,
+        typer.Option("--number", min=1, help="Change proceeding N of the case (default: add one)."),
+    ] = None,
+    stage: Annotated[
+        str | None, typer.Option("--stage", help="Investigation, Prosecution…")
+    ] = None,
+    outcome: Annotated[str | None, typer.Option("--outcome", help="Pending, Convicted…")] = None,
+    victim_status: Annotated[
+        str | None, typer.Option("--victim-status", help="Witness, InjuredParty…")
+    ] = None,
+    protection: Annotated[
+        list[str] | None, typer.Option("--protection", help="A protection measure (repeat).")
+    ] = None,
+    next_hearing: Annotated[
+        str | None, typer.Option("--next-hearing", help="Date of the next hearing (YYYY-MM-DD).")
+    ] = None,
+    released: Annotated[
+        str | None, typer.Option("--released", help="Date the perpetrator was released.")
+    ] = None,
+    compensation_claimed: Annotated[
+        bool | None, typer.Option("--compensation-claimed/--no-compensation-claim")
+    ] = None,
+) -> None:
+    """Add or change a criminal proceeding; a new hearing date or a release opens a task for
+    the team working the case, so the victim is told in time."""
+    from pydantic import ValidationError
+
+    from tiphub.cases.proceedings import record_proceeding
+
+    engine, principal = _context()
+    case_id = _case_id(engine, principal, organisation, case)
+    given: dict[str, Any] = {
+        "stage": stage,
+        "outcome": outcome,
+        "victim_status": victim_status,
+        "protection_measures": protection or None,
+        "next_hearing_on": next_hearing,
+        "perpetrator_released_on": released,
+        "compensation_claimed": compensation_claimed,
+    }
+    changes = {key: value for key, value in given.items() if value is not None}
+    if number is None and "stage" not in changes:
+        _fail("a new proceeding needs --stage")
+    try:
+        record_proceeding(
+            engine, principal, case_id, changes, position=None if number is None else number - 1
+        )
+    except ValidationError as error:
+        fields = sorted({".".join(str(p) for p in e["loc"]) for e in error.errors()})
+        _fail(f"invalid proceeding field(s): {', '.join(fields)}")
+    except ValueError as error:
+        _fail(str(error))
+    console.print("Recorded.", highlight=False)
