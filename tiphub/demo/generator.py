@@ -1281,6 +1281,7 @@ class _Appearance:
 
 class _World:
     def __init__(self, seed: int) -> None:
+        self.seed = seed
         self.rng = random.Random(seed)
         self.case_counter = dict.fromkeys(_ORG_BY_SLUG, 0)
         self.person_counter = dict.fromkeys(_ORG_BY_SLUG, 0)
@@ -1379,12 +1380,9 @@ class _World:
         recruited = start - (_between(rng, 0, 30) if domestic else _between(rng, 2, 150))
         transits: list[str] = []
         if not domestic:
-            # once each: a country on both lists is not crossed twice
             candidates = [
                 c
-                for c in dict.fromkeys(
-                    (*_TRANSIT_FROM.get(source, ()), *_TRANSIT_TO.get(destination, ()))
-                )
+                for c in (*_TRANSIT_FROM.get(source, ()), *_TRANSIT_TO.get(destination, ()))
                 if c not in (source, destination)
             ]
             count = _TRANSIT_COUNT.pick(rng)
@@ -1606,15 +1604,20 @@ class _World:
         """The formal identification decisions about a victim, whoever records them."""
         rng = self.rng
         mine = [a for a in appearances if any(v is victim for v in a.victims)]
+        # A person's path through a national mechanism is drawn from their own random
+        # stream: the world's stream, and with it every other fact of the demo, stays as it
+        # was before the mechanisms were modelled.
+        own = random.Random(f"tiphub-demo-mechanism/{self.seed}/{victim.person.true_id}")
         gb = [a for a in mine if a.org.country == "GB"]
         if gb:  # the first responder in England and Wales refers to the NRM
             first = min(gb, key=lambda a: a.opened)
+            _earlier_nrm_draws(rng, first.opened)
             adult = _age(victim.person.birth, _date(first.opened)) >= 18
-            victim.paths[UK] = uk_path(rng, first.org.slug, first.opened, adult, _REF)
+            victim.paths[UK] = uk_path(own, first.org.slug, first.opened, adult, _REF)
         ro = [a for a in mine if a.org.country == "RO"]
-        if ro and rng.random() < 0.85:  # Romania's NMIR
+        if ro and own.random() < 0.85:  # Romania's NMIR
             first = min(ro, key=lambda a: a.opened)
-            victim.paths[RO] = ro_path(rng, first.org.slug, first.opened, _REF)
+            victim.paths[RO] = ro_path(own, first.org.slug, first.opened, _REF)
         for appearance in mine:
             if appearance.org.country in ("NG", "UA") and rng.random() < 0.7:
                 day = appearance.opened + _between(rng, 1, 60)
@@ -1950,43 +1953,8 @@ class _World:
         decisions: list[dict[str, Any]] = []
         nrm = victim.decisions
         path = victim.paths.get(_MECHANISM_OF.get(org.country, ""))
-        if path is not None:
-            for decision in path.decisions:
-                decided = decision.outcome != "Pending"
-                decisions.append(
-                    {
-                        "person_external_id": person_id,
-                        "decision_type": decision.decision_type,
-                        "outcome": decision.outcome,
-                        "decided_by": DECIDED_BY[path.mechanism] if decided else None,
-                        "decided_on": _date(decision.day),
-                        "jurisdiction": path.jurisdiction,
-                        "grounds": decision.grounds,
-                        "referral_reference": path.reference,
-                    }
-                )
-            decided_ones = [d for d in path.decisions if d.outcome != "Pending"]
-            if not decided_ones:
-                return statuses, decisions
-            final = decided_ones[-1]
-            status = None
-            if final.outcome == "Negative":
-                status = "NotAVictimOfTrafficking"
-            elif final.decision_type in ("ConclusiveGrounds", "FormalIdentification"):
-                status = "ActualVictimOfTrafficking"
-            if status is not None:
-                decided_on = _date(final.day)
-                assertion = {
-                    "status": status,
-                    "decided_by_type": "NonPoliceGovernmentalOrganization",
-                    "asserted_by": "gb-nra" if path.mechanism == UK else org.slug,
-                    "asserted_on": decided_on,
-                }
-                if decided_on >= statuses[0]["asserted_on"]:
-                    statuses.append(assertion)
-                else:  # decided before this organisation met the person
-                    statuses = [assertion, {**statuses[0], "status": status}]
-            return statuses, decisions
+        if path is not None and path.mechanism == UK:
+            return _mechanism_statuses(path, statuses, person_id, org)
         if org.country in ("NG", "UA") and "FormalIdentification" in nrm:
             day, outcome = nrm["FormalIdentification"]
             decisions.append(
@@ -2035,6 +2003,10 @@ class _World:
                         "asserted_on": _date(day),
                     }
                 )
+        if path is not None:
+            # Romania's NMIR: its decisions take the place of those drawn above (still drawn,
+            # so that the world's random stream stays as it was).
+            return _mechanism_statuses(path, statuses[:1], person_id, org)
         return statuses, decisions
 
     def _events(
@@ -2288,6 +2260,60 @@ class _World:
         return proceeding
 
 
+def _earlier_nrm_draws(rng: random.Random, opened: int) -> None:
+    """The draws the demo's first model of the NRM (two dated decisions) took from the
+    world's stream, still taken so that everything else the demo generates stays the same;
+    the NRM path itself comes from the person's own stream."""
+    rg_day = opened + _between(rng, 2, 10)
+    if rng.random() < 0.9 and rg_day <= _REF:
+        _between(rng, 90, 700)
+        rng.random()
+
+
+def _mechanism_statuses(
+    path: MechanismPath, statuses: list[dict[str, Any]], person_id: str, org: _Org
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The decisions of the person's path through the mechanism, each with the reference of
+    the referral it answers and its grounds, and the status the latest decision implies."""
+    decisions: list[dict[str, Any]] = []
+    for decision in path.decisions:
+        decided = decision.outcome != "Pending"
+        decisions.append(
+            {
+                "person_external_id": person_id,
+                "decision_type": decision.decision_type,
+                "outcome": decision.outcome,
+                "decided_by": DECIDED_BY[path.mechanism] if decided else None,
+                "decided_on": _date(decision.day),
+                "jurisdiction": path.jurisdiction,
+                "grounds": decision.grounds,
+                "referral_reference": path.reference,
+            }
+        )
+    decided_ones = [d for d in path.decisions if d.outcome != "Pending"]
+    if not decided_ones:
+        return statuses, decisions
+    final = decided_ones[-1]
+    status = None
+    if final.outcome == "Negative":
+        status = "NotAVictimOfTrafficking"
+    elif final.decision_type in ("ConclusiveGrounds", "FormalIdentification"):
+        status = "ActualVictimOfTrafficking"
+    if status is not None:
+        decided_on = _date(final.day)
+        assertion = {
+            "status": status,
+            "decided_by_type": "NonPoliceGovernmentalOrganization",
+            "asserted_by": "gb-nra" if path.mechanism == UK else org.slug,
+            "asserted_on": decided_on,
+        }
+        if decided_on >= statuses[0]["asserted_on"]:
+            statuses = [*statuses, assertion]
+        else:  # decided before this organisation met the person
+            statuses = [assertion, {**statuses[0], "status": status}]
+    return statuses, decisions
+
+
 def _mechanism_referrals(
     path: MechanismPath, org: _Org, person_id: str, caseworker: str
 ) -> list[dict[str, Any]]:
@@ -2308,9 +2334,7 @@ def _mechanism_referrals(
         "to_organisation": path.name,
         "referred_on": None if path.referred_on is None else _date(path.referred_on),
         "reason": "Other",
-        "status": "Completed"
-        if path.terminal
-        else ("Requested" if path.referred_on is not None else None),
+        "status": "Completed" if path.terminal else "Requested",
         "responded_on": _date(path.entered) if path.terminal else None,
         "referring_case_worker": caseworker if referrer else None,
     }

@@ -1,7 +1,8 @@
 """Load the synthetic demo data set into the store, with its ground truth on the side.
 
 Each case's demo screenings (:mod:`tiphub.demo.screenings`) go into the ``screening`` table
-with it, for the cases this load creates: loading the same demo again adds nothing.
+with it; their ids are derived from the seed and the case, so loading the same demo again
+adds none.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, select, tuple_, update
+from sqlalchemy import Connection, Engine, select, update
 
 from tiphub.cases.persistence import CaseWriter, lock_case_writes, table_of
 from tiphub.cases.schema import CaseRecord
@@ -57,36 +58,48 @@ def _case_ids(
     case = table_of(m.Case)
     org_ids = {slug: writer.organisation_id(slug) for slug in {r.organisation for r in records}}
     slug_of = {org_id: slug for slug, org_id in org_ids.items()}
-    keys = [(org_ids[r.organisation], r.external_id) for r in records]
+    wanted = {(r.organisation, r.external_id) for r in records}
     found = connection.execute(
         select(case.c.id, case.c.organisation_id, case.c.external_id).where(
-            tuple_(case.c.organisation_id, case.c.external_id).in_(keys)
+            case.c.organisation_id.in_(list(slug_of)),
+            case.c.external_id.in_([external for _, external in wanted]),
         )
     )
-    return {
-        (slug_of[row.organisation_id], row.external_id): (row.id, row.organisation_id)
-        for row in found
-    }
+    ids = {}
+    for row in found:
+        key = (slug_of[row.organisation_id], row.external_id)
+        if key in wanted:
+            ids[key] = (row.id, row.organisation_id)
+    return ids
 
 
 def _write_batch(
     connection: Connection, writer: CaseWriter, records: Sequence[CaseRecord], seed: int
 ) -> None:
-    """Write the cases, then the screenings of those that are new."""
-    existing = _case_ids(connection, writer, records)
+    """Write the cases, then their screenings (those not stored yet: a screening's id is
+    derived from the seed and its case, so loading the same demo again adds none)."""
     writer.write(records)
     written = _case_ids(connection, writer, records)
     rows = []
     for record in records:
         key = (record.organisation, record.external_id)
-        if key in existing or key not in written:
+        if key not in written:
             continue
         case_id, organisation_id = written[key]
         for screening in screenings_for(record, seed):
             in_case = screening.case_external_id is not None
             rows.append(screening.row(organisation_id, case_id if in_case else None))
-    if rows:
-        connection.execute(table_of(m.Screening).insert(), rows)
+    if not rows:
+        return
+    table = table_of(m.Screening)
+    stored = set(
+        connection.execute(
+            select(table.c.id).where(table.c.id.in_([row["id"] for row in rows]))
+        ).scalars()
+    )
+    new = [row for row in rows if row["id"] not in stored]
+    if new:
+        connection.execute(table.insert(), new)
 
 
 def load_demo(
