@@ -35,7 +35,7 @@ from tiphub.cases.access import (
 from tiphub.cases.api import CaseStore, CaseView
 from tiphub.cases.schema import CaseRecord
 from tiphub.cases.tasks import open_task
-from tiphub.cases.workflows import consent_to_referral, is_child
+from tiphub.cases.workflows import consent_to_referral, is_child, referral_rows
 from tiphub.standard.codelists import codelist, normalise_country, normalise_language
 from tiphub.store import models as m
 from tiphub.store.db import reading
@@ -1042,21 +1042,8 @@ def due_follow_ups(
     principal.require("case:read")
     day = today or dt.date.today()
     referral = table_of(m.Referral)
-    case = table_of(m.Case)
-    org = table_of(m.Organisation)
-    participant = table_of(m.CaseParticipant)
-    person = table_of(m.Person)
     query = (
-        select(
-            referral,
-            case.c.external_id.label("case_external_id"),
-            org.c.slug,
-            person.c.external_id.label("person_external_id"),
-        )
-        .join(case, case.c.id == referral.c.case_id)
-        .join(org, org.c.id == case.c.organisation_id)
-        .outerjoin(participant, participant.c.id == referral.c.participant_id)
-        .outerjoin(person, person.c.id == participant.c.person_id)
+        referral_rows()
         .where(
             referral.c.provider.is_not(None),
             referral.c.mechanism.is_(None),

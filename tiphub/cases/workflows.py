@@ -515,6 +515,29 @@ def _close_stage_tasks(
     )
 
 
+def referral_rows(*columns: Any) -> Any:
+    """Referral rows with their case's reference (``case_external_id``), organisation slug
+    (``slug``) and referred person's ``person_external_id``; the caller adds the scope."""
+    referral = table_of(m.Referral)
+    case = table_of(m.Case)
+    org = table_of(m.Organisation)
+    participant = table_of(m.CaseParticipant)
+    person = table_of(m.Person)
+    return (
+        select(
+            referral,
+            case.c.external_id.label("case_external_id"),
+            org.c.slug,
+            person.c.external_id.label("person_external_id"),
+            *columns,
+        )
+        .join(case, case.c.id == referral.c.case_id)
+        .join(org, org.c.id == case.c.organisation_id)
+        .outerjoin(participant, participant.c.id == referral.c.participant_id)
+        .outerjoin(person, person.c.id == participant.c.person_id)
+    )
+
+
 def workflow_items(
     engine: Engine,
     principal: Principal,
@@ -527,23 +550,8 @@ def workflow_items(
     principal.require("case:read")
     day = today or dt.date.today()
     referral = table_of(m.Referral)
-    case = table_of(m.Case)
-    org = table_of(m.Organisation)
-    participant = table_of(m.CaseParticipant)
-    person = table_of(m.Person)
-    query = (
-        select(
-            referral,
-            case.c.external_id.label("case_external_id"),
-            org.c.slug,
-            person.c.external_id.label("person_external_id"),
-            own_scope_condition(principal).label("owned"),
-        )
-        .join(case, case.c.id == referral.c.case_id)
-        .join(org, org.c.id == case.c.organisation_id)
-        .outerjoin(participant, participant.c.id == referral.c.participant_id)
-        .outerjoin(person, person.c.id == participant.c.person_id)
-        .where(referral.c.mechanism.is_not(None), case_scope_condition(principal))
+    query = referral_rows(own_scope_condition(principal).label("owned")).where(
+        referral.c.mechanism.is_not(None), case_scope_condition(principal)
     )
     if mechanism is not None:
         query = query.where(referral.c.mechanism == mechanism)

@@ -28,7 +28,7 @@ ANSWER_CHOICES = (("yes", N_("Yes")), ("no", N_("No")), ("", N_("Not asked")))
 STEP_FIELDS = ("on", "decided_by", "decided_on", "grounds", "reason", "presumed_child")
 
 
-def _people(view: CaseView) -> list[tuple[str, str]]:
+def victims_of(view: CaseView) -> list[tuple[str, str]]:
     """(external id, label) of the case's victims and presumed victims."""
     people = []
     for participant in view.document["participants"]:
@@ -43,7 +43,7 @@ def _people(view: CaseView) -> list[tuple[str, str]]:
     return people
 
 
-def _owned_view(request: Request, principal: Principal, case_id: uuid.UUID) -> CaseView:
+def owned_view(request: Request, principal: Principal, case_id: uuid.UUID) -> CaseView:
     view = CaseStore(engine_of(request), principal).read(case_id, audited=False)
     if not view.editable:
         raise PermissionDeniedError("only the organisation working the case can do this")
@@ -75,7 +75,7 @@ def screen_form(
     principal: Annotated[Principal, Depends(requires("screening:create"))],
     instrument_id: str = "",
 ) -> Response:
-    view = _owned_view(request, principal, case_id)
+    view = owned_view(request, principal, case_id)
     context: dict[str, Any] = {}
     if instrument_id in {i.id for i in instruments()}:
         context = _instrument_form(instrument_id, request_locale(request))
@@ -87,7 +87,7 @@ def screen_form(
         view=view,
         case=view.document,
         case_url=case_url(case_id),
-        people=_people(view),
+        people=victims_of(view),
         choices=[(i.id, i.name, i.verified) for i in instruments()],
         chosen=instrument_id,
         answer_choices=ANSWER_CHOICES,
@@ -104,7 +104,7 @@ def screen_submit(
     form: SubmittedForm,
 ) -> Response:
     data = form_data(form)
-    view = _owned_view(request, principal, case_id)
+    view = owned_view(request, principal, case_id)
     chosen_id = first(data, "instrument_id")
     known = {i.id for i in instruments()}
     answers: dict[str, object] = {}
@@ -114,7 +114,7 @@ def screen_submit(
             if value in ("yes", "no"):
                 answers[item.id] = value == "yes"
     person = first(data, "person") or None
-    people = {code for code, _ in _people(view)}
+    people = {code for code, _ in victims_of(view)}
     locale = request_locale(request)
     if chosen_id not in known or not answers or person not in people:
         context = _instrument_form(chosen_id, locale) if chosen_id in known else {}
@@ -133,7 +133,7 @@ def screen_submit(
             view=view,
             case=view.document,
             case_url=case_url(case_id),
-            people=_people(view),
+            people=victims_of(view),
             choices=[(i.id, i.name, i.verified) for i in instruments()],
             chosen=chosen_id,
             answer_choices=ANSWER_CHOICES,
@@ -204,7 +204,7 @@ def _render_nrm_form(
 ) -> Response:
     document = view.document
     consents = {
-        person: workflows.consent_to_referral(document, person) for person, _ in _people(view)
+        person: workflows.consent_to_referral(document, person) for person, _ in victims_of(view)
     }
     return render_page(
         request,
@@ -215,7 +215,7 @@ def _render_nrm_form(
         view=view,
         case=document,
         case_url=case_url(view.id),
-        people=_people(view),
+        people=victims_of(view),
         consents=consents,
         mechanisms=[(flow.id, flow.name) for flow in all_workflows()],
         values=values,
@@ -230,7 +230,7 @@ def nrm_form(
     case_id: uuid.UUID,
     principal: Annotated[Principal, Depends(requires("workflow:refer"))],
 ) -> Response:
-    view = _owned_view(request, principal, case_id)
+    view = owned_view(request, principal, case_id)
     return _render_nrm_form(request, principal, view, {"mechanism": "uk-nrm"})
 
 
@@ -242,7 +242,7 @@ def nrm_submit(
     form: SubmittedForm,
 ) -> Response:
     data = form_data(form)
-    view = _owned_view(request, principal, case_id)
+    view = owned_view(request, principal, case_id)
     values = {key: first(data, key) for key in ("mechanism", "person", *STEP_FIELDS)}
     try:
         workflows.refer_to_mechanism(
@@ -281,19 +281,26 @@ def nrm_step(
             if_match=first(data, "if_match") or None,
         )
     except (TransitionRefused, ValueError) as refused:
-        view = CaseStore(engine_of(request), principal).read(case_id, audited=False)
-        return render_page(
-            request,
-            "pages/nrm_refused.html",
-            N_("The step was refused"),
-            principal,
-            status_code=422,
-            view=view,
-            case=view.document,
-            case_url=case_url(case_id),
-            reason=str(refused),
-        )
+        return render_refusal(request, principal, case_id, str(refused))
     return RedirectResponse(case_url(case_id) + "#nrm-heading", status_code=303)
+
+
+def render_refusal(
+    request: Request, principal: Principal, case_id: uuid.UUID, reason: str
+) -> Response:
+    """A refused step: its reason, and that nothing changed (422)."""
+    view = CaseStore(engine_of(request), principal).read(case_id, audited=False)
+    return render_page(
+        request,
+        "pages/nrm_refused.html",
+        N_("The step was refused"),
+        principal,
+        status_code=422,
+        view=view,
+        case=view.document,
+        case_url=case_url(case_id),
+        reason=reason,
+    )
 
 
 @router.get("/identification")

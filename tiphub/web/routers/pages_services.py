@@ -12,13 +12,12 @@ from fastapi.responses import RedirectResponse
 
 from tiphub.cases import helpline, services
 from tiphub.cases.access import Principal
-from tiphub.cases.api import CaseStore
 from tiphub.screening.instruments import instrument
 from tiphub.standard.codelists import codelist
 from tiphub.web.forms import N_
 from tiphub.web.pages import render_page
 from tiphub.web.routers.pages_cases import case_url, first, form_data
-from tiphub.web.routers.pages_screening import _owned_view, _people
+from tiphub.web.routers.pages_screening import owned_view, render_refusal, victims_of
 from tiphub.web.security import SubmittedForm, engine_of, requires
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -130,7 +129,7 @@ def provider_referral_form(
     principal: Annotated[Principal, Depends(requires("service:refer"))],
     provider: str = "",
 ) -> Response:
-    view = _owned_view(request, principal, case_id)
+    view = owned_view(request, principal, case_id)
     chosen = services.get_provider(engine_of(request), principal, provider)
     return _render_referral(request, principal, view, chosen, {})
 
@@ -156,7 +155,7 @@ def _render_referral(
         case_url=case_url(view.id),
         provider=chosen,
         offered=[(code, labels.get(code, code)) for code in chosen.services],
-        people=_people(view),
+        people=victims_of(view),
         values=values,
         problem=problem,
     )
@@ -170,7 +169,7 @@ def provider_referral_submit(
     form: SubmittedForm,
 ) -> Response:
     data = form_data(form)
-    view = _owned_view(request, principal, case_id)
+    view = owned_view(request, principal, case_id)
     engine = engine_of(request)
     chosen = services.get_provider(engine, principal, first(data, "provider"))
     person = first(data, "person")
@@ -212,18 +211,7 @@ def provider_answer(
             reason=first(data, "reason").strip() or None,
         )
     except (ValueError, PermissionError) as refused:
-        view = CaseStore(engine_of(request), principal).read(case_id, audited=False)
-        return render_page(
-            request,
-            "pages/nrm_refused.html",
-            N_("The step was refused"),
-            principal,
-            status_code=422,
-            view=view,
-            case=view.document,
-            case_url=case_url(case_id),
-            reason=str(refused),
-        )
+        return render_refusal(request, principal, case_id, str(refused))
     return RedirectResponse(case_url(case_id) + "#service-referrals-heading", status_code=303)
 
 
