@@ -68,6 +68,35 @@ def _instrument_form(chosen_id: str, locale: str) -> dict[str, Any]:
     }
 
 
+def _render_screen_form(
+    request: Request,
+    principal: Principal,
+    view: CaseView,
+    chosen_id: str,
+    values: dict[str, str],
+    problem: str | None = None,
+) -> Response:
+    known = {i.id for i in instruments()}
+    context = _instrument_form(chosen_id, request_locale(request)) if chosen_id in known else {}
+    return render_page(
+        request,
+        "pages/screen_form.html",
+        N_("Screen for trafficking indicators"),
+        principal,
+        status_code=422 if problem else 200,
+        view=view,
+        case=view.document,
+        case_url=case_url(view.id),
+        people=victims_of(view),
+        choices=[(i.id, i.name, i.verified) for i in instruments()],
+        chosen=chosen_id,
+        answer_choices=ANSWER_CHOICES,
+        values=values,
+        problem=problem,
+        **context,
+    )
+
+
 @router.get("/cases/{case_id}/screen")
 def screen_form(
     request: Request,
@@ -76,24 +105,7 @@ def screen_form(
     instrument_id: str = "",
 ) -> Response:
     view = owned_view(request, principal, case_id)
-    context: dict[str, Any] = {}
-    if instrument_id in {i.id for i in instruments()}:
-        context = _instrument_form(instrument_id, request_locale(request))
-    return render_page(
-        request,
-        "pages/screen_form.html",
-        N_("Screen for trafficking indicators"),
-        principal,
-        view=view,
-        case=view.document,
-        case_url=case_url(case_id),
-        people=victims_of(view),
-        choices=[(i.id, i.name, i.verified) for i in instruments()],
-        chosen=instrument_id,
-        answer_choices=ANSWER_CHOICES,
-        values={},
-        **context,
-    )
+    return _render_screen_form(request, principal, view, instrument_id, {})
 
 
 @router.post("/cases/{case_id}/screen")
@@ -115,32 +127,16 @@ def screen_submit(
                 answers[item.id] = value == "yes"
     person = first(data, "person") or None
     people = {code for code, _ in victims_of(view)}
-    locale = request_locale(request)
-    if chosen_id not in known or not answers or person not in people:
-        context = _instrument_form(chosen_id, locale) if chosen_id in known else {}
-        if chosen_id not in known:
-            problem = N_("Choose an instrument.")
-        elif person not in people:
-            problem = N_("Choose the person screened.")
-        else:
-            problem = N_("Answer at least one item.")
-        return render_page(
-            request,
-            "pages/screen_form.html",
-            N_("Screen for trafficking indicators"),
-            principal,
-            status_code=422,
-            view=view,
-            case=view.document,
-            case_url=case_url(case_id),
-            people=victims_of(view),
-            choices=[(i.id, i.name, i.verified) for i in instruments()],
-            chosen=chosen_id,
-            answer_choices=ANSWER_CHOICES,
-            values={key: first(data, key) for key in data},
-            problem=problem,
-            **context,
-        )
+    problem = None
+    if chosen_id not in known:
+        problem = N_("Choose an instrument.")
+    elif person not in people:
+        problem = N_("Choose the person screened.")
+    elif not answers:
+        problem = N_("Answer at least one item.")
+    if problem is not None:
+        values = {key: first(data, key) for key in data}
+        return _render_screen_form(request, principal, view, chosen_id, values, problem)
     record = screenings.record_screening(
         engine_of(request),
         principal,
@@ -148,7 +144,7 @@ def screen_submit(
         answers,
         case_id=case_id,
         person_external_id=person,
-        language=locale,
+        language=request_locale(request),
     )
     return _render_result(request, principal, view, record)
 
