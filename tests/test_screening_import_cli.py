@@ -139,3 +139,6 @@ def test_a_screening_is_recorded_with_a_case_from_the_command_line(
     assert done.returncode == 0, done.stderr
     assert '"positive": false' in done.stdout  # SSCST needs two yes answers
     assert _count(database_url, m.Screening) == before + 1
+    unchanged = tiphub(database_url, "screen", "--rescore", "--json")
+    assert unchanged.returncode == 0, unchanged.stderr
+    assert json.loads(unchanged.stdout) == []  # the shipped rules scored every stored answer

@@ -422,3 +422,46 @@ def test_a_hearing_date_and_a_release_open_tasks_for_the_caseworker(hub: Hub) ->
     assert kinds.count("release") == 1 and kinds.count("hearing") == 1
     with pytest.raises(ValueError, match="unknown proceeding field"):
         record_proceeding(hub.engine, caseworker, case_id, {"victim_name": "x"})
+
+
+def test_a_revised_rule_rescores_the_stored_answers(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+    from importlib import resources
+
+    from tiphub.screening.instruments import instrument, instrument_from_dict
+
+    case_id = hub.case_in_scope(ORG)
+    caseworker = hub.principal(CASEWORKER)
+    qyit = instrument("qyit")
+    record = screenings.record_screening(
+        hub.engine,
+        caseworker,
+        "qyit",
+        {qyit.indicators[0].id: True},
+        case_id=case_id,
+        person_external_id=_victim(hub, case_id),
+    )
+    assert record.positive  # QYIT as published: one yes is positive
+    # The same instrument with a stricter rule (two yes answers), as a revision would ship it.
+    data = json.loads(
+        resources.files("tiphub.screening").joinpath("data/instruments/qyit.json").read_text()
+    )
+    data["rule"]["n"] = 2
+    data["version"] = data["version"] + "-revised"
+    revised = instrument_from_dict(data, "qyit revised")
+    monkeypatch.setattr(
+        screenings, "instrument", lambda name: revised if name == "qyit" else instrument(name)
+    )
+    changed = screenings.rescore(hub.engine, caseworker, "qyit")
+    assert [(c.screening_id, c.was_positive, c.now_positive) for c in changed] == [
+        (record.id, True, False)
+    ]
+    stored = next(
+        s
+        for s in screenings.screenings_of_case(hub.engine, caseworker, case_id)
+        if s.id == record.id
+    )
+    assert stored.positive is False and stored.answers == {qyit.indicators[0].id: True}
+    assert stored.instrument_version == qyit.version  # the answers keep the version asked

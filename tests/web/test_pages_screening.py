@@ -330,3 +330,18 @@ def test_the_statistics_page_shows_the_chain_and_its_csv(hub: Hub) -> None:
     assert funnel_rows and int(float(funnel_rows[0]["value"])) == expected
     caseworker = hub.session_client_for(f"caseworker@{ORG}")
     assert caseworker.get("/statistics/chain.csv").status_code == 403
+
+
+def test_the_offline_form_downloads_as_an_xlsform(hub: Hub) -> None:
+    import io
+
+    from openpyxl import load_workbook
+
+    inspector = hub.session_client_for(f"caseworker@{ORG}")
+    download = inspector.get(f"/screening/forms/{INSTRUMENT}.xlsx")
+    assert download.status_code == 200
+    book = load_workbook(io.BytesIO(download.content), read_only=True)
+    assert {"survey", "choices", "settings"} <= set(book.sheetnames)
+    names = [row[1] for row in book["survey"].iter_rows(min_row=2, values_only=True) if row[1]]
+    assert sum(1 for name in names if "__" in str(name)) == 67
+    assert inspector.get("/screening/forms/no-such.xlsx").status_code == 404

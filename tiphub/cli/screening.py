@@ -146,6 +146,14 @@ def screen_command(
             "the instrument's XLSForm.",
         ),
     ] = None,
+    rescore: Annotated[
+        bool,
+        typer.Option(
+            "--rescore",
+            help="Recompute every stored screening (of --instrument, or all) with the current "
+            "rules and list those whose result changed.",
+        ),
+    ] = False,
     record: Annotated[
         str | None,
         typer.Option(
@@ -178,12 +186,16 @@ def screen_command(
             ("--answers", answers is not None),
             ("--xlsform", xlsform is not None),
             ("--submissions", submissions is not None),
+            ("--rescore", rescore),
         )
         if given
     ]
     if len(actions) > 1:
         _fail(f"{' and '.join(actions)} do not go together; give one of them")
     text_language = _language(language)
+    if actions == ["--rescore"]:
+        _rescore(instrument_id, as_json)
+        return
     if not actions or actions == ["--list"]:
         _list(instrument_id, as_json, text_language)
         return
@@ -265,6 +277,38 @@ def _score_answers(chosen: Instrument, path: Path, as_json: bool) -> None:
         print(json.dumps(result, indent=2, ensure_ascii=False))
         return
     _print_result(chosen, result)
+
+
+def _rescore(instrument_id: str | None, as_json: bool) -> None:
+    from tiphub.cases.access import local_operator
+    from tiphub.cases.screenings import rescore
+    from tiphub.cli.app import _engine
+
+    if instrument_id is not None:
+        _instrument(instrument_id)
+    changed = rescore(_engine(), local_operator(), instrument_id)
+    if as_json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "screening_id": str(item.screening_id),
+                        "instrument": item.instrument_id,
+                        "answered_with_version": item.stored_version,
+                        "was_positive": item.was_positive,
+                        "now_positive": item.now_positive,
+                    }
+                    for item in changed
+                ],
+                indent=2,
+            )
+        )
+        return
+    console.print(f"{len(changed)} screening(s) changed result under the current rules.")
+    for item in changed:
+        before = "positive" if item.was_positive else "negative"
+        after = "positive" if item.now_positive else "negative"
+        console.print(f"  {item.screening_id} ({item.instrument_id}): {before} → {after}")
 
 
 def _record_answers(

@@ -5,7 +5,9 @@ deadlines and tasks a supervisor watches."""
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 import uuid
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -17,6 +19,7 @@ from tiphub.cases.api import CaseStore, CaseView
 from tiphub.screening.instruments import instrument, instruments
 from tiphub.screening.workflow import TransitionRefused, workflow
 from tiphub.screening.workflow import workflows as all_workflows
+from tiphub.screening.xlsform import form_id, write_xlsform
 from tiphub.web.forms import N_
 from tiphub.web.pages import render_page, request_locale
 from tiphub.web.routers.pages_cases import NRM_STATUS_LABELS, case_url, first, form_data
@@ -106,6 +109,27 @@ def screen_form(
 ) -> Response:
     view = owned_view(request, principal, case_id)
     return _render_screen_form(request, principal, view, instrument_id, {})
+
+
+@router.get("/screening/forms/{instrument_id}.xlsx")
+def screening_xlsform(
+    request: Request,
+    instrument_id: str,
+    principal: Annotated[Principal, Depends(requires("screening:create"))],
+) -> Response:
+    """The instrument as an XLSForm, for ODK/Kobo teams who screen offline."""
+    if instrument_id not in {i.id for i in instruments()}:
+        raise NotFoundError("no such instrument")
+    chosen = instrument(instrument_id)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"{chosen.id}.xlsx"
+        write_xlsform(chosen, path, languages=[request_locale(request)])
+        content = path.read_bytes()
+    return Response(
+        content,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="{form_id(chosen)}.xlsx"'},
+    )
 
 
 @router.post("/cases/{case_id}/screen")
