@@ -79,3 +79,10 @@ def test_refer_decide_and_follow_from_the_command_line(database_url: str) -> Non
     assert person not in json.dumps(tasks)
     bad = tiphub(database_url, "proceedings", "record", organisation, case, "--stage", "Sentenced")
     assert bad.returncode == 2 and "stage" in bad.stderr
+
+    summary = tiphub(database_url, "workflow", "statistics")
+    assert summary.returncode == 0, summary.stderr
+    assert "Screened" in summary.stdout or "screened" in summary.stdout
+    chain = json.loads(tiphub(database_url, "workflow", "statistics", "--json").stdout)
+    referred = next(s for s in chain["funnel"]["steps"] if s["step"] == "referred")
+    assert referred["count"] >= 1

@@ -4,8 +4,10 @@ step, see deadlines, send the overdue list; and ``tiphub tasks``."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import uuid
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -194,6 +196,42 @@ def due(
             item.status,
         )
     console.print(table)
+
+
+@workflow_app.command("statistics")
+def statistics(
+    year: Annotated[int | None, typer.Option("--year", help="Only this cohort year.")] = None,
+    organisation: Annotated[
+        str | None, typer.Option("--organisation", help="Only this organisation.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    csv_file: Annotated[
+        Path | None, typer.Option("--csv", help="Write the whole chain as CSV to this file.")
+    ] = None,
+) -> None:
+    """The chain from screening to support: funnel, drop-out, time to each decision,
+    overdue referrals and the law-enforcement (TIP report) table."""
+    import csv
+
+    from tiphub.cases.chain import CSV_COLUMNS, chain_statistics
+    from tiphub.files import write_private_text
+
+    engine, principal = _context()
+    try:
+        result = chain_statistics(engine, principal, year=year, organisation=organisation)
+    except (LookupError, PermissionError) as error:
+        _fail(str(error))
+        return
+    if csv_file is not None:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(result.to_csv_rows())
+        write_private_text(csv_file, buffer.getvalue())
+    if as_json:
+        console.print_json(json.dumps(result.to_dict()))
+    else:
+        console.print(result.summary(), highlight=False, markup=False)
 
 
 @workflow_app.command("notify")
