@@ -465,3 +465,42 @@ def test_a_revised_rule_rescores_the_stored_answers(
     )
     assert stored.positive is False and stored.answers == {qyit.indicators[0].id: True}
     assert stored.instrument_version == qyit.version  # the answers keep the version asked
+
+
+def test_a_referral_to_a_mechanism_this_hub_does_not_know_is_listed_not_dropped(
+    hub: Hub,
+) -> None:
+    case_id = hub.case_in_scope(ORG)
+    person = _victim(hub, case_id)
+    referred_before = _referred_total(hub)
+    CaseStore(hub.engine, local_operator("operator:test")).append(
+        case_id,
+        "referrals",
+        {
+            "direction": "Outgoing",
+            "person_external_id": person,
+            "reference": "fr-mnr-000001",
+            "mechanism": "fr-mnr",
+            "stage": "orientee",
+            "referred_on": "2025-10-01",
+        },
+    )
+    listed = workflows.workflow_items(hub.engine, hub.principal(SUPERVISOR))
+    imported = next(i for i in listed if i.reference == "fr-mnr-000001")
+    assert imported.mechanism_name == "unknown mechanism fr-mnr"
+    assert (imported.stage, imported.transitions) == ("orientee", ())
+    with pytest.raises(ValueError, match="unknown workflow 'fr-mnr'"):
+        workflows.take_step(
+            hub.engine, hub.principal(SUPERVISOR), case_id, "fr-mnr-000001", "rg_positive", {}
+        )
+    # The chain statistics count it as a referral (outside the screened funnel: no screening).
+    referred = _referred_total(hub)
+    assert referred == referred_before + 1
+
+
+def _referred_total(hub: Hub) -> int:
+    from tiphub.cases.chain import chain_statistics
+
+    steps = chain_statistics(hub.engine, hub.principal(SUPERVISOR)).to_dict()["funnel"]["steps"]
+    step = next(s for s in steps if s["step"] == "referred")
+    return int(step["count"]) + int(step["outside_funnel"])

@@ -133,17 +133,32 @@ def _item(
     referral: dict[str, Any],
     today: dt.date,
     permissions: frozenset[str] | None,
-) -> WorkflowItem | None:
+) -> WorkflowItem:
+    due = _date(referral.get("due_on"))
     try:
         flow = workflow(referral["mechanism"])
-    except ValueError:
-        return None
-    stage_id = referral.get("stage") or flow.initial_stage
-    try:
-        stage = flow.stage(stage_id)
+        stage = flow.stage(referral.get("stage") or flow.initial_stage)
     except (KeyError, ValueError):
-        return None
-    due = _date(referral.get("due_on"))
+        # A referral imported from a mechanism (or a stage) this hub does not know is still
+        # listed, as it stands, with no step to take: never dropped from the dashboard.
+        return WorkflowItem(
+            case_id,
+            organisation,
+            case_external_id,
+            referral.get("reference") or "",
+            str(referral["mechanism"]),
+            f"unknown mechanism {referral['mechanism']}",
+            referral.get("person_external_id"),
+            _date(referral.get("referred_on")),
+            str(referral.get("stage") or ""),
+            str(referral.get("stage") or "unknown stage"),
+            _date(referral.get("stage_entered_on")),
+            False,
+            due,
+            None,
+            None,
+            "open",
+        )
     if stage.terminal:
         status = "closed"
     elif due is None:
@@ -180,20 +195,22 @@ def items_of(
     """The mechanism referrals of one case as the principal sees it, with the steps the
     principal may take (none on a case shared with them read-only)."""
     document = view.document
-    permissions = principal.permissions if view.editable and not principal.operator else None
+    permissions: frozenset[str] | None
     if principal.operator:
         permissions = None
-    elif not view.editable:
+    elif view.editable:
+        permissions = principal.permissions
+    else:
         permissions = frozenset()
     day = today or dt.date.today()
     items = []
     for referral in document.get("referrals", []):
         if referral.get("mechanism"):
-            item = _item(
-                view.id, view.organisation, document["external_id"], referral, day, permissions
+            items.append(
+                _item(
+                    view.id, view.organisation, document["external_id"], referral, day, permissions
+                )
             )
-            if item is not None:
-                items.append(item)
     return items
 
 
@@ -577,7 +594,7 @@ def workflow_items(
                 else (principal.permissions if row.owned and may_update else frozenset())
             )
             item = _item(row.case_id, row.slug, row.case_external_id, entry, day, permissions)
-            if item is not None and (include_closed or not item.terminal):
+            if include_closed or not item.terminal:
                 items.append(item)
     order = {"overdue": 0, "due_soon": 1, "on_time": 2, "open": 3, "waiting": 4, "closed": 5}
     items.sort(key=lambda i: (order.get(i.status, 5), i.due_on or dt.date.max, i.reference))
