@@ -107,6 +107,24 @@ def test_screening_answers_come_back_all_or_nothing(database_url: str, tmp_path:
     assert _count(database_url, m.Screening) == screenings_before + 2
     assert _kinds(database_url).count("consider_referral") == tasks_before + 1
 
+    # The same export again: every submission is already stored, nothing doubles.
+    again = tiphub(
+        database_url, "import", str(good), "--format", "xlsform", "--organisation", organisation
+    )
+    assert again.returncode == 0, again.stderr
+    assert "0 screening(s)" in again.stdout and "2 submission(s) already stored" in again.stdout
+    assert _count(database_url, m.Screening) == screenings_before + 2
+    # A cut file (the last line half written) is refused whole, naming the row.
+    cut = tmp_path / "cut.csv"
+    cut.write_text(good.read_text(encoding="utf-8").rstrip("\n")[:-12], encoding="utf-8")
+    refused_cut = tiphub(
+        database_url, "import", str(cut), "--format", "xlsform", "--organisation", organisation
+    )
+    assert refused_cut.returncode == 1 and "row 3" in refused_cut.stderr
+    assert "Traceback" not in refused_cut.stderr + again.stderr + refused.stderr
+    assert victims[0][2] not in refused_cut.stderr + refused.stderr
+    assert _count(database_url, m.Screening) == screenings_before + 2
+
 
 def _kinds(database_url: str) -> list[str]:
     engine = create_engine(database_url)

@@ -20,10 +20,15 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from tiphub.cases import audit
 from tiphub.cases.access import PermissionDeniedError, Principal
 from tiphub.cases.api import CaseStore
-from tiphub.cases.persistence import case_document_of
+from tiphub.cases.persistence import case_document_of, lock_case_writes
 from tiphub.cases.tasks import open_task
 from tiphub.screening.instruments import instrument, instruments, parse_answers, score
-from tiphub.screening.xlsform import SubmissionError, read_submissions
+from tiphub.screening.xlsform import (
+    SubmissionError,
+    indicator_of_column,
+    read_submissions,
+    submission_header,
+)
 from tiphub.store import models as m
 from tiphub.store.db import reading
 from tiphub.store.models import new_id, table_of, utcnow
@@ -165,6 +170,7 @@ def _store(
     channel: str,
     language: str,
     day: dt.date,
+    submission_id: str | None = None,
 ) -> tuple[uuid.UUID, uuid.UUID | None]:
     """Insert one screening (and its task when positive) in the caller's transaction."""
     screening_id = new_id()
@@ -186,6 +192,7 @@ def _store(
             team=principal.team,
             screened_on=day,
             screened_at=utcnow(),
+            submission_id=submission_id,
         )
     )
     task_id = None
@@ -320,20 +327,21 @@ class ImportedScreenings:
     instrument_id: str
     records: int
     positive: int
+    already_stored: int = 0
 
 
 def submission_instrument(path: Path) -> str | None:
     """The instrument whose offline form (``tiphub screen --xlsform``) this export answers,
-    or None when the file is not such an export."""
+    judged by its header alone, or None when the file is not such an export."""
+    try:
+        header = submission_header(path)
+    except (SubmissionError, ValueError, OSError):
+        return None
     best: tuple[int, str] | None = None
     for candidate in instruments():
-        try:
-            submissions = read_submissions(candidate, path)
-        except (SubmissionError, ValueError, OSError):
-            continue
-        asked = max((len(s.answers) for s in submissions), default=0)
-        if best is None or asked > best[0]:
-            best = (asked, candidate.id)
+        answered = sum(1 for column in header if indicator_of_column(candidate, column))
+        if answered and (best is None or answered > best[0]):
+            best = (answered, candidate.id)
     return None if best is None else best[1]
 
 
@@ -376,10 +384,35 @@ def import_submissions(
                     f"{where}, column person_external_id: not a participant of the case"
                 )
             parsed = parse_answers(chosen, submission.answers, source=where)
-            planned.append((row, ScreeningInput(case_id, submission.person_external_id, parsed)))
+            planned.append(
+                (
+                    row,
+                    ScreeningInput(
+                        case_id, submission.person_external_id, parsed, submission.submission_id
+                    ),
+                )
+            )
     positives = 0
+    stored = 0
+    screening = table_of(m.Screening)
     with engine.begin() as connection:
+        # Taken before reading what is stored: two imports of one export cannot both add it.
+        lock_case_writes(connection)
+        organisation_ids = {row.organisation_id for row, _ in planned}
+        seen = set(
+            connection.execute(
+                select(screening.c.organisation_id, screening.c.submission_id).where(
+                    screening.c.organisation_id.in_(organisation_ids),
+                    screening.c.submission_id.is_not(None),
+                )
+            ).tuples()
+        )
         for row, item in planned:
+            key = (row.organisation_id, item.submission_id)
+            if item.submission_id is not None and key in seen:
+                continue
+            seen.add(key)
+            stored += 1
             result = score(chosen, item.answers).to_dict()
             positives += bool(result["positive"])
             _store(
@@ -397,8 +430,9 @@ def import_submissions(
                 channel="xlsform",
                 language=chosen.language,
                 day=dt.date.today(),
+                submission_id=item.submission_id,
             )
-    return ImportedScreenings(chosen.id, len(planned), positives)
+    return ImportedScreenings(chosen.id, stored, positives, len(planned) - stored)
 
 
 @dataclass(frozen=True)
@@ -406,3 +440,4 @@ class ScreeningInput:
     case_id: uuid.UUID
     person_external_id: str
     answers: dict[str, bool]
+    submission_id: str | None = None

@@ -35,7 +35,13 @@ from tiphub.cases.access import (
 from tiphub.cases.api import CaseStore, CaseView
 from tiphub.cases.schema import CaseRecord
 from tiphub.cases.tasks import open_task
-from tiphub.cases.workflows import consent_to_referral, is_child, referral_rows
+from tiphub.cases.workflows import (
+    consent_to_referral,
+    date_or_none,
+    is_child,
+    iso_or_none,
+    referral_rows,
+)
 from tiphub.standard.codelists import codelist, normalise_country, normalise_language
 from tiphub.store import models as m
 from tiphub.store.db import reading
@@ -767,22 +773,10 @@ class ReferralInfo:
             "person_external_id": self.person_external_id,
             "services": list(self.services),
             "status": self.status,
-            "referred_on": _iso(self.referred_on),
-            "responded_on": _iso(self.responded_on),
+            "referred_on": iso_or_none(self.referred_on),
+            "responded_on": iso_or_none(self.responded_on),
             "decline_reason": self.decline_reason,
         }
-
-
-def _iso(day: dt.date | None) -> str | None:
-    return None if day is None else day.isoformat()
-
-
-def _day(value: object) -> dt.date | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value))
 
 
 def _find(document: dict[str, Any], reference: str) -> tuple[int, dict[str, Any]]:
@@ -810,8 +804,8 @@ def _referral_info(
         referral.get("person_external_id"),
         tuple(referral.get("services") or ()),
         referral.get("status") or "Requested",
-        _day(referral.get("referred_on")),
-        _day(referral.get("responded_on")),
+        date_or_none(referral.get("referred_on")),
+        date_or_none(referral.get("responded_on")),
         referral.get("decline_reason"),
         task_id,
     )
@@ -826,7 +820,7 @@ def _free_text(name: str, value: str | None) -> str | None:
 
 
 def _age(birth_date: object, on: dt.date) -> int | None:
-    born = _day(birth_date)
+    born = date_or_none(birth_date)
     if born is None:
         return None
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
@@ -1007,7 +1001,7 @@ def respond_to_referral(
                 if allowed
                 else f"a {now} referral is closed: no further answer can be recorded"
             )
-        referred = _day(referral.get("referred_on"))
+        referred = date_or_none(referral.get("referred_on"))
         if referred is not None and day < referred:
             raise ReferralRefusedError("the answer cannot be dated before the referral")
         moves.append(now)

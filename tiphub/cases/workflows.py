@@ -69,12 +69,12 @@ class WorkflowItem:
             "mechanism": self.mechanism,
             "mechanism_name": self.mechanism_name,
             "person_external_id": self.person_external_id,
-            "referred_on": _iso(self.referred_on),
+            "referred_on": iso_or_none(self.referred_on),
             "stage": self.stage,
             "stage_label": self.stage_label,
-            "stage_entered_on": _iso(self.stage_entered_on),
+            "stage_entered_on": iso_or_none(self.stage_entered_on),
             "terminal": self.terminal,
-            "due_on": _iso(self.due_on),
+            "due_on": iso_or_none(self.due_on),
             "deadline_kind": self.deadline_kind,
             "deadline_label": self.deadline_label,
             "status": self.status,
@@ -82,11 +82,11 @@ class WorkflowItem:
         }
 
 
-def _iso(day: dt.date | None) -> str | None:
+def iso_or_none(day: dt.date | None) -> str | None:
     return None if day is None else day.isoformat()
 
 
-def _date(value: object) -> dt.date | None:
+def date_or_none(value: object) -> dt.date | None:
     if value is None or value == "":
         return None
     if isinstance(value, dt.date):
@@ -134,7 +134,7 @@ def _item(
     today: dt.date,
     permissions: frozenset[str] | None,
 ) -> WorkflowItem:
-    due = _date(referral.get("due_on"))
+    due = date_or_none(referral.get("due_on"))
     try:
         flow = workflow(referral["mechanism"])
         stage = flow.stage(referral.get("stage") or flow.initial_stage)
@@ -149,10 +149,10 @@ def _item(
             str(referral["mechanism"]),
             f"unknown mechanism {referral['mechanism']}",
             referral.get("person_external_id"),
-            _date(referral.get("referred_on")),
+            date_or_none(referral.get("referred_on")),
             str(referral.get("stage") or ""),
             str(referral.get("stage") or "unknown stage"),
-            _date(referral.get("stage_entered_on")),
+            date_or_none(referral.get("stage_entered_on")),
             False,
             due,
             None,
@@ -176,10 +176,10 @@ def _item(
         flow.id,
         flow.name,
         referral.get("person_external_id"),
-        _date(referral.get("referred_on")),
+        date_or_none(referral.get("referred_on")),
         stage.id,
         stage.label,
-        _date(referral.get("stage_entered_on")),
+        date_or_none(referral.get("stage_entered_on")),
         stage.terminal,
         due,
         None if stage.deadline is None else stage.deadline.kind,
@@ -233,7 +233,7 @@ def _apply(
     person = referral.get("person_external_id")
     if not person:
         raise TransitionRefused("the referral does not name the person referred")
-    on = _date(fields.get("on")) or dt.date.today()
+    on = date_or_none(fields.get("on")) or dt.date.today()
     if on > dt.date.today():
         raise TransitionRefused("the date of a step cannot be in the future")
     stage = referral.get("stage") or flow.initial_stage
@@ -241,7 +241,7 @@ def _apply(
         **_defaults(principal, on),
         **{key: value for key, value in fields.items() if value not in (None, "")},
         "on": on,
-        "stage_entered_on": _date(referral.get("stage_entered_on")),
+        "stage_entered_on": date_or_none(referral.get("stage_entered_on")),
     }
     if not checked.get("reason") and checked.get("grounds"):
         checked["reason"] = checked["grounds"]
@@ -258,7 +258,7 @@ def _apply(
         **referral,
         "stage": transition.to,
         "stage_entered_on": on.isoformat(),
-        "due_on": _iso(due_on(flow, transition.to, on)),
+        "due_on": iso_or_none(due_on(flow, transition.to, on)),
     }
     target = flow.stage(transition.to)
     if target.terminal:
@@ -267,7 +267,7 @@ def _apply(
     decisions: list[dict[str, Any]] = []
     if transition.decision is not None:
         decision_type, outcome = transition.decision
-        decided_on = _date(checked.get("decided_on")) or on
+        decided_on = date_or_none(checked.get("decided_on")) or on
         decision: dict[str, Any] = {
             "person_external_id": person,
             "decision_type": decision_type,
@@ -315,7 +315,7 @@ def _open_stage_tasks(
     notify: tuple[str, ...],
 ) -> None:
     stage = flow.stage(referral["stage"])
-    due = _date(referral.get("due_on"))
+    due = date_or_none(referral.get("due_on"))
     if stage.deadline is not None and due is not None:
         kind = "recovery_period_ends" if stage.deadline.kind == "minimum" else "decision_due"
         open_task(
@@ -381,7 +381,7 @@ def refer_to_mechanism(
         people = {p["person"]["external_id"] for p in current["participants"]}
         if person_external_id not in people:
             raise TransitionRefused("the person is not a participant of this case")
-        on = _date(values.get("on")) or dt.date.today()
+        on = date_or_none(values.get("on")) or dt.date.today()
         referral = {
             "direction": "Outgoing",
             "person_external_id": person_external_id,

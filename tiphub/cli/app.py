@@ -210,7 +210,12 @@ def _import_screenings(engine: Engine, path: Path, organisation: str | None) -> 
         raise typer.Exit(code=1) from None
     console.print(
         f"Imported {imported.records:,} screening(s) with {imported.instrument_id}: "
-        f"{imported.positive:,} positive (each opened a task to consider a referral)."
+        f"{imported.positive:,} positive (each opened a task to consider a referral)"
+        + (
+            f"; {imported.already_stored:,} submission(s) already stored, skipped."
+            if imported.already_stored
+            else "."
+        )
     )
 
 

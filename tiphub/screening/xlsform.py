@@ -355,6 +355,16 @@ def _xlsx_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
     return header, rows()
 
 
+def submission_header(path: Path) -> list[str]:
+    """The header row of an export (CSV or XLSX); the data rows are not read, so a file cut
+    short is still recognised, and refused later with the row that is cut."""
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        header, _ = _xlsx_rows(path)
+    else:
+        header, _ = _csv_rows(path)
+    return header
+
+
 def read_submissions(instrument: Instrument, path: Path) -> list[Submission]:
     """The answers of every submission in an ODK Central or KoboToolbox export of the
     instrument's form (CSV with comma or semicolon, or XLSX).

@@ -628,6 +628,8 @@ class Screening(Base):
     when a rule is revised. A positive screen opens a task, never a trafficking status."""
 
     __tablename__ = "screening"
+    # An offline form's submission is stored once, however often its export is imported.
+    __table_args__ = (UniqueConstraint("organisation_id", "submission_id"),)
     id: Mapped[uuid.UUID] = _id()
     organisation_id: Mapped[uuid.UUID] = _parent("organisation")
     case_id: Mapped[uuid.UUID | None] = _parent("case_file", nullable=True)
@@ -643,6 +645,7 @@ class Screening(Base):
     team: Mapped[str | None] = mapped_column(String(100))
     screened_on: Mapped[dt.date] = mapped_column(Date)
     screened_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    submission_id: Mapped[str | None] = mapped_column(String(200))
 
 
 class Task(Base):

@@ -71,6 +71,10 @@ def upgrade() -> None:
     sa.Column('team', sa.String(length=100), nullable=True),
     sa.Column('screened_on', sa.Date(), nullable=False),
     sa.Column('screened_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('submission_id', sa.String(length=200), nullable=True),
+    sa.UniqueConstraint(
+        'organisation_id', 'submission_id', name=op.f('uq_screening_organisation_id')
+    ),
     )
     _index('screening', 'organisation_id', 'case_id', 'instrument_id')
 
