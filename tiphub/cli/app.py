@@ -28,6 +28,7 @@ from tiphub.cli.hub import (
 from tiphub.cli.keys import keys_app
 from tiphub.cli.linkage import link_command, linkage_app
 from tiphub.cli.progress import progress_bar as _progress
+from tiphub.cli.release import release_app
 from tiphub.cli.screening import screen_command
 from tiphub.cli.services import helpline_app, services_app
 from tiphub.cli.workflow import proceedings_app, tasks_app, workflow_app
@@ -60,6 +61,7 @@ app.add_typer(tasks_app, name="tasks")
 app.add_typer(proceedings_app, name="proceedings")
 app.add_typer(services_app, name="services")
 app.add_typer(helpline_app, name="helpline")
+app.add_typer(release_app, name="release")
 console = Console()
 errors = Console(stderr=True)
 

@@ -26,6 +26,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -718,3 +719,42 @@ class HelplineCall(Base):
     )
     recorded_by: Mapped[str] = mapped_column(String(200))
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PrivacyBudget(Base):
+    """The differential-privacy budget of one dataset: the total (ε, δ) all its releases
+    may spend together. Set once, before anything is spent."""
+
+    __tablename__ = "privacy_budget"
+    dataset: Mapped[str] = mapped_column(String(200), primary_key=True)
+    epsilon_total: Mapped[float] = mapped_column(Float)
+    delta_total: Mapped[float] = mapped_column(Float)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DataRelease(Base):
+    """A release bundle (statistics or synthetic microdata) and where it stands:
+    draft → approved → published. A published release never changes."""
+
+    __tablename__ = "data_release"
+    id: Mapped[uuid.UUID] = _id()
+    organisation_id: Mapped[uuid.UUID | None] = _parent("organisation", nullable=True)
+    dataset: Mapped[str] = mapped_column(
+        String(200), ForeignKey("privacy_budget.dataset"), index=True
+    )
+    title: Mapped[str] = mapped_column(String(300))
+    method: Mapped[str] = mapped_column(String(20))
+    parameters: Mapped[dict[str, Any]] = mapped_column(JsonList)
+    epsilon_spent: Mapped[float] = mapped_column(Float, default=0.0)
+    delta_spent: Mapped[float] = mapped_column(Float, default=0.0)
+    rows: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
+    summary: Mapped[dict[str, Any]] = mapped_column(JsonList)
+    bundle: Mapped[bytes] = mapped_column(LargeBinary)
+    bundle_sha256: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    approved_by: Mapped[str | None] = mapped_column(String(200))
+    approved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    published_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
