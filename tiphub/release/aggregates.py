@@ -73,8 +73,27 @@ class Aggregates:
         }
 
 
-def record_keys(n_rows: int, seed: int) -> np.ndarray:
-    return np.random.default_rng(np.random.SeedSequence([seed, 0x7C3E])).random(n_rows)
+def record_keys(table: ReleaseTable, seed: int) -> np.ndarray:
+    """A key in [0, 1) for every row, fixed by the row's values (and, among identical rows,
+    its rank), so a cell gets the same key however the rows are ordered, and a new record
+    changes only the cells it falls in. Keys are a seeded universal hash of the values."""
+    generator = np.random.default_rng(np.random.SeedSequence([seed, 0x7C3E]))
+    multipliers = generator.integers(1, 2**63, size=table.codes.shape[1] + 1, dtype=np.uint64) | 1
+    with np.errstate(over="ignore"):
+        hashed = (table.codes.astype(np.uint64) * multipliers[:-1]).sum(axis=1, dtype=np.uint64)
+        order = np.argsort(hashed, kind="stable")
+        ordered = hashed[order]
+        starts = np.r_[0, np.flatnonzero(ordered[1:] != ordered[:-1]) + 1]
+        rank = np.arange(ordered.size) - np.repeat(starts, np.diff(np.r_[starts, ordered.size]))
+        mixed = np.empty_like(hashed)
+        mixed[order] = ordered + rank.astype(np.uint64) * multipliers[-1]
+        # splitmix64's finaliser spreads every input bit over the whole word.
+        mixed ^= mixed >> np.uint64(30)
+        mixed *= np.uint64(0xBF58476D1CE4E5B9)
+        mixed ^= mixed >> np.uint64(27)
+        mixed *= np.uint64(0x94D049BB133111EB)
+        mixed ^= mixed >> np.uint64(31)
+    return (mixed >> np.uint64(11)).astype(np.float64) / float(2**53)
 
 
 def _round(count: int, cell_key: float, base: int) -> int:
@@ -97,7 +116,7 @@ def reportable_aggregates(
         raise ReleaseRefusedError(
             f"{table.source} has {table.n_rows} rows: fewer than k = {k}, nothing can be released"
         )
-    keys = record_keys(table.n_rows, seed)
+    keys = record_keys(table, seed)
     counted = {
         combination: (count, key_sum)
         for combination, count, key_sum in combination_groups(table, max_length, keys)
