@@ -23,6 +23,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from tiphub.exchange.ctdc import SYNTHETIC_COLUMNS
 from tiphub.release.metrics import (
     AttackResult,
@@ -143,6 +145,14 @@ def codebook_csv(table: ReleaseTable) -> bytes:
     return _csv_bytes(["variable", "label", "type", "values", "domain", "definition"], rows)
 
 
+def distinct_rows(table: ReleaseTable) -> tuple[list[dict[str, str]], list[int]]:
+    """The table's distinct rows and how many times each occurs."""
+    if table.n_rows == 0:
+        return [], []
+    distinct, counts = np.unique(table.codes, axis=0, return_counts=True)
+    return table.with_codes(distinct).rows(), [int(count) for count in counts]
+
+
 def measure(
     real: ReleaseTable,
     released: dict[str, int],
@@ -151,11 +161,17 @@ def measure(
     max_length: int,
 ) -> tuple[ReleaseMetrics, AttackResult, list[tuple[str, int, int]]]:
     """Utility and risk by the independent metrics code (lengths 1..max_length)."""
-    real_rows = real.rows()
+    rows, weights = distinct_rows(real)
     columns = list(real.names)
-    metrics = release_metrics(real_rows, released, columns=columns, k=k, max_length=max_length)
-    attack = singling_out_attack(real_rows, released, columns=columns, k=k, max_length=max_length)
-    points = comparison_points(real_rows, released, columns=columns, k=k, max_length=max_length)
+    metrics = release_metrics(
+        rows, released, columns=columns, k=k, max_length=max_length, weights=weights
+    )
+    attack = singling_out_attack(
+        rows, released, columns=columns, k=k, max_length=max_length, weights=weights
+    )
+    points = comparison_points(
+        rows, released, columns=columns, k=k, max_length=max_length, weights=weights
+    )
     if len(points) > CHART_POINTS:
         step = len(points) / CHART_POINTS
         points = [points[int(i * step)] for i in range(CHART_POINTS)]

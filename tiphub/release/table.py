@@ -184,7 +184,18 @@ def combination_groups(
 ) -> Iterator[tuple[Combination, int, float]]:
     """Every combination of 1..max_length non-empty values with its row count and the sum
     of its rows' ``weights`` (0.0 without weights), one column subset at a time."""
-    codes = table.codes
+    # Categorical rows repeat: work on the distinct rows, each with its multiplicity and
+    # the sum of its copies' weights (a million rows are often tens of thousands).
+    if table.n_rows == 0:
+        return
+    codes, inverse = np.unique(table.codes, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    multiplicity = np.bincount(inverse, minlength=codes.shape[0])
+    row_weights = (
+        np.bincount(inverse, weights=weights, minlength=codes.shape[0])
+        if weights is not None
+        else None
+    )
     present = codes > 0
     radix = [len(column.domain) + 1 for column in table.columns]
     for length in range(1, max_length + 1):
@@ -197,15 +208,14 @@ def combination_groups(
             packed = sub[:, 0].copy()
             for j in range(1, length):
                 packed = packed * radix[chosen[j]] + sub[:, j]
-            _, first, inverse, frequency = np.unique(
-                packed, return_index=True, return_inverse=True, return_counts=True
-            )
+            _, first, group = np.unique(packed, return_index=True, return_inverse=True)
+            counts = np.bincount(group, weights=multiplicity[mask], minlength=len(first))
             sums = (
-                np.bincount(inverse, weights=weights[mask], minlength=len(first)).tolist()
-                if weights is not None
+                np.bincount(group, weights=row_weights[mask], minlength=len(first)).tolist()
+                if row_weights is not None
                 else [0.0] * len(first)
             )
             for column_codes, count, weight in zip(
-                sub[first].tolist(), frequency.tolist(), sums, strict=True
+                sub[first].tolist(), counts.astype(np.int64).tolist(), sums, strict=True
             ):
                 yield tuple(zip(chosen, column_codes, strict=True)), count, weight
