@@ -89,7 +89,8 @@ def test_draft_approved_published_and_then_never_changed(
     approved = approve_release(engine, supervisor, built.id)
     assert approved.status == "approved" and approved.approved_by == supervisor.username
     privacy = json.loads(release_bundle(engine, supervisor, built.id).files["privacy.json"])
-    assert privacy["approved_by"] == supervisor.username
+    assert privacy["approved_by"] == "supervisor, gb-police"  # never the person's name
+    assert supervisor.username not in json.dumps(privacy)
     published = publish_release(engine, supervisor, built.id)
     assert published.status == "published" and published.published_at is not None
     assert [info.id for info in published_releases(engine)] == [built.id]

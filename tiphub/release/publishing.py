@@ -418,7 +418,7 @@ def _move(
         if new_status == "approved":
             if row.created_by == principal.username and not principal.operator:
                 raise PermissionDeniedError("a release is approved by someone who did not build it")
-            bundle = Bundle.from_zip(row.bundle).approved(principal.username, now.date())
+            bundle = Bundle.from_zip(row.bundle).approved(public_approver(principal), now.date())
             values.update(
                 approved_by=principal.username,
                 approved_at=now,
@@ -431,6 +431,14 @@ def _move(
         connection.execute(update(_RELEASE).where(_RELEASE.c.id == release_id).values(**values))
         audit.record(connection, principal, action, "data_release", release_id)
         return _info(connection, release_id)
+
+
+def public_approver(principal: Principal) -> str:
+    """Who approved, as a published file says it: the role and organisation, never the
+    person's user name (staff of anti-trafficking units can be targets too). The audit log
+    and the hub's own pages keep the name."""
+    role = next((name for name in principal.roles if name != "operator"), "operator")
+    return f"{role}, {principal.organisation or 'the hub operator'}"
 
 
 def approve_release(engine: Engine, principal: Principal, release_id: uuid.UUID) -> ReleaseInfo:

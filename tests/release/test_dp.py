@@ -1,0 +1,304 @@
+"""Differentially private release: refusals, the OpenDP accounting, the row cap's stability,
+codebook domains, the noise, and the synthetic rows.
+
+The noise is OpenDP's and cannot be seeded, so every statistical check below allows five
+noise standard deviations (or a bound several times the expected count): a failure is
+then a bug, not bad luck (odds under one in a million per check).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import random
+
+import numpy as np
+import pytest
+from opendp.mod import OpenDPException
+
+from tiphub.release.codebook import codebook
+from tiphub.release.dp import (
+    MAX_LENGTH,
+    CombinationLengthError,
+    DpRefusedError,
+    PrivacyBudgetError,
+    TableTooSmallError,
+    _cap_rows,
+    _count_query,
+    _Layout,
+    dp_aggregates,
+    dp_synthetic,
+    release_measurement,
+)
+from tiphub.release.table import ReleaseRefusedError, ReleaseTable, table_from_rows
+
+COUNTRIES = ("ROU", "NGA", "PHL", "UKR", "VNM", "BGR")
+FLAGS = ("isForcedLabour", "isSexualExploit", "meansThreats", "meansDebtBondageEarnings")
+
+
+def demo_rows(n: int, seed: int) -> list[dict[str, str]]:
+    """Rows with dependent values over a few CTDC columns (several empty cells)."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        labour = rng.random() < 0.45
+        row = {
+            "yearOfRegistration": str(rng.choice(range(2015, 2022))),
+            "gender": rng.choices(("Man", "Woman"), (0.6, 0.4) if labour else (0.1, 0.9))[0],
+            "ageBroad": rng.choice(("18--20", "21--23", "24--26", "30--38")),
+            "citizenship": rng.choice(COUNTRIES[:3] if labour else COUNTRIES[2:]),
+            "CountryOfExploitation": rng.choice(COUNTRIES[3:] if labour else COUNTRIES[:4]),
+            "isForcedLabour": "1" if labour else "",
+            "isSexualExploit": "" if labour else "1",
+            "meansThreats": "1" if rng.random() < 0.5 else "",
+            "meansDebtBondageEarnings": "1" if rng.random() < (0.7 if labour else 0.2) else "",
+        }
+        if rng.random() < 0.1:
+            row["ageBroad"] = ""
+        rows.append(row)
+    return rows
+
+
+@pytest.fixture(scope="module")
+def table() -> ReleaseTable:
+    return table_from_rows(demo_rows(3000, seed=1))
+
+
+def in_domain(table: ReleaseTable, position: int, code: int) -> bool:
+    return 1 <= code <= len(table.columns[position].domain)
+
+
+# -- refusals ---------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("epsilon", "delta", "max_length", "error", "words"),
+    [
+        (0.0, 1e-6, 3, PrivacyBudgetError, "ε must be"),
+        (-1.0, 1e-6, 3, PrivacyBudgetError, "ε must be"),
+        (math.nan, 1e-6, 3, PrivacyBudgetError, "ε must be"),
+        (math.inf, 1e-6, 3, PrivacyBudgetError, "ε must be"),
+        (1.0, 0.0, 3, PrivacyBudgetError, "needs δ > 0"),
+        (1.0, -1e-9, 3, PrivacyBudgetError, "δ must be"),
+        (1.0, 1.0, 3, PrivacyBudgetError, "δ must be"),
+        (1.0, 2.0, 3, PrivacyBudgetError, "δ must be"),
+        (1.0, 1e-6, 0, CombinationLengthError, "at least 1"),
+        (1.0, 1e-6, -2, CombinationLengthError, "at least 1"),
+        (1.0, 1e-6, MAX_LENGTH + 1, CombinationLengthError, f"at most {MAX_LENGTH}"),
+    ],
+)
+def test_bad_parameters_are_refused(
+    table: ReleaseTable,
+    epsilon: float,
+    delta: float,
+    max_length: int,
+    error: type[Exception],
+    words: str,
+) -> None:
+    for release in (dp_aggregates, dp_synthetic):
+        with pytest.raises(error, match=words) as refused:
+            release(table, epsilon=epsilon, delta=delta, max_length=max_length, seed=0)
+        assert isinstance(refused.value, ValueError)
+        assert isinstance(refused.value, ReleaseRefusedError)
+
+
+def test_an_empty_table_is_too_small() -> None:
+    empty = table_from_rows([])
+    for release in (dp_aggregates, dp_synthetic):
+        with pytest.raises(TableTooSmallError, match="too small to release anything"):
+            release(empty, epsilon=1.0, delta=1e-6)
+
+
+def test_a_combination_longer_than_the_table_is_refused() -> None:
+    narrow = table_from_rows([{"gender": "Man", "ageBroad": "18--20"}] * 50, ["gender", "ageBroad"])
+    with pytest.raises(DpRefusedError, match="cannot exceed the number of columns"):
+        dp_aggregates(narrow, epsilon=1.0, delta=1e-6, max_length=3)
+    assert dp_aggregates(narrow, epsilon=1.0, delta=1e-6, max_length=2).max_length == 2
+
+
+# -- the privacy accounting -------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("epsilon", "delta", "max_length"),
+    [(4.0, 1e-6, 3), (1.0, 1e-6, 3), (0.3, 1e-8, 2), (8.0, 1e-5, 1)],
+)
+def test_the_opendp_privacy_map_stays_within_the_budget(
+    epsilon: float, delta: float, max_length: int
+) -> None:
+    measurement = release_measurement(epsilon=epsilon, delta=delta, max_length=max_length)
+    spent_epsilon, spent_delta = measurement.map(1)  # type: ignore[no-untyped-call]
+    assert spent_epsilon <= epsilon
+    assert spent_delta <= delta
+    assert spent_epsilon >= 0.999 * epsilon  # the budget is spent, not wasted
+
+
+def test_the_release_runs_the_measurement_it_states(table: ReleaseTable) -> None:
+    released = dp_aggregates(table, epsilon=2.0, delta=1e-6, seed=0)
+    stated = released.parameters["opendp"]["map"]
+    assert stated["epsilon"] <= 2.0 and stated["delta"] <= 1e-6
+    measurement = release_measurement(epsilon=2.0, delta=1e-6, max_length=3, n_columns=27)
+    spent = measurement.map(1)  # type: ignore[no-untyped-call]
+    assert spent == pytest.approx((stated["epsilon"], stated["delta"]))
+    shares = [released.parameters[name]["share"] for name in ("total", "row_lengths")] + [
+        released.parameters["lengths"][str(length)]["share"] for length in (1, 2)
+    ]
+    assert sum(shares) == pytest.approx(1.0)
+
+
+def test_a_query_beyond_its_share_is_refused_by_opendp(table: ReleaseTable) -> None:
+    measurement = release_measurement(epsilon=1.0, delta=1e-6)
+    queryable = measurement(table)
+    greedy, _scale = _count_query(lambda data: [data.n_rows], 1, 1.0, rho=1.0)
+    with pytest.raises(OpenDPException, match="insufficient budget"):
+        queryable(greedy)
+
+
+# -- the row cap is a row-by-row map ----------------------------------------------------------
+def test_capping_one_row_never_changes_another(table: ReleaseTable) -> None:
+    codes = table.codes
+    for k in (2, 4, 6):
+        capped = _cap_rows(codes, k, np.uint64(7))
+        assert ((capped > 0).sum(axis=1) <= k).all()
+        assert ((capped == codes) | (capped == 0)).all()  # values kept or emptied, never moved
+        rows_with_more = (codes > 0).sum(axis=1) > k
+        assert (capped != codes).any(axis=1)[rows_with_more].all()
+        # a neighbour (one row removed) caps every other row the same: stability 1
+        without = np.delete(codes, 17, axis=0)
+        assert np.array_equal(_cap_rows(without, k, np.uint64(7)), np.delete(capped, 17, axis=0))
+        shuffled = codes[::-1].copy()
+        assert np.array_equal(_cap_rows(shuffled, k, np.uint64(7)), capped[::-1])
+
+
+# -- what is released -------------------------------------------------------------------------
+def test_released_combinations_are_codebook_values(table: ReleaseTable) -> None:
+    released = dp_aggregates(table, epsilon=4.0, delta=1e-6, max_length=3, seed=0)
+    assert set(released.counts) >= {()}
+    lengths = set()
+    for combination, count in released.counts.items():
+        assert isinstance(count, int) and count >= 0
+        if not combination:
+            continue
+        assert count >= 1
+        positions = [position for position, _code in combination]
+        assert positions == sorted(set(positions))  # distinct columns, in column order
+        assert all(in_domain(table, position, code) for position, code in combination)
+        lengths.add(len(combination))
+    assert lengths == {1, 2, 3}
+    json.dumps(released.parameters)  # privacy.json material
+
+
+def test_longer_combinations_are_built_only_on_released_ones(table: ReleaseTable) -> None:
+    released = dp_aggregates(table, epsilon=4.0, delta=1e-6, max_length=3, seed=0)
+    counts = released.counts
+    for combination in counts:
+        if len(combination) >= 2:
+            for drop in range(len(combination)):
+                shorter = combination[:drop] + combination[drop + 1 :]
+                assert shorter in counts
+
+
+def test_values_absent_from_the_data_are_rarely_released() -> None:
+    # Two columns hold 3 + 2 values; the other 556 values of the codebook domain are absent.
+    rows = [{"gender": g, "ageBroad": a} for g in ("Man", "Woman") for a in ("18--20", "48+")]
+    rows = rows * 500 + [{"gender": "Man", "ageBroad": "0--8"}] * 100
+    sparse = table_from_rows(rows)
+    present = {(1, sparse.code(1, "Man")), (1, sparse.code(1, "Woman"))}
+    present |= {(2, sparse.code(2, age)) for age in ("18--20", "48+", "0--8")}
+    fabricated = 0
+    for _ in range(3):
+        released = dp_aggregates(sparse, epsilon=1.0, delta=1e-6, max_length=2)
+        singles = {combination[0] for combination in released.counts if len(combination) == 1}
+        assert present <= singles  # 500+ rows each, far above the threshold
+        fabricated += len(singles - present)
+        pairs = [combination for combination in released.counts if len(combination) == 2]
+        assert all(set(pair) <= singles for pair in pairs)
+    # expected at most 0.5 a release by the threshold's rule: 1.5 in three
+    assert fabricated <= 8
+
+
+def test_noise_is_centred_on_the_count_with_the_stated_scale() -> None:
+    flags = [column.name for column in codebook() if column.kind == "flag"]
+    rows = [dict.fromkeys(flags, "1") | {"gender": "Woman"}] * 5000
+    rows += [{"gender": "Man", "isForcedLabour": "1"}] * 3000
+    big = table_from_rows(rows)
+    released = dp_aggregates(big, epsilon=1.0, delta=1e-6, max_length=2, seed=0)
+    parameters = released.parameters
+    singles = parameters["lengths"]["1"]
+    pairs = parameters["lengths"]["2"]
+    k = parameters["contribution_cap"]["values_per_row"]
+    assert k == len(flags) + 1  # 5,000 rows hold every flag and a gender
+    # the stated scales follow from the stated ρ and sensitivity (Gaussian: ρ = Δ² / 2σ²)
+    for entry, contributions in ((singles, k), (pairs, math.comb(k, 2))):
+        assert entry["contributions_per_row"] == contributions
+        assert entry["noise_scale"] == pytest.approx(
+            math.sqrt(contributions / (2 * entry["rho"])), rel=1e-6
+        )
+    gender = big.names.index("gender")
+    assert (
+        abs(released.counts[((gender, big.code(gender, "Man")),)] - 3000)
+        <= 5 * singles["noise_scale"]
+    )
+    assert abs(released.counts[()] - 8000) <= 5 * parameters["total"]["noise_scale"]
+    # 20 flags held by exactly 5,000 rows: 20 independent noisy counts of 5,000
+    held_by_5000 = [(big.names.index(name), 1) for name in flags if name != "isForcedLabour"]
+    errors = np.array([released.counts[(item,)] - 5000 for item in held_by_5000])
+    scale = singles["noise_scale"]
+    assert (np.abs(errors) <= 5 * scale).all()
+    assert abs(errors.mean()) <= 5 * scale / math.sqrt(len(errors))
+    assert 0.4 * scale <= errors.std() <= 1.8 * scale
+    # and the pairs of them, with their own scale
+    pair_errors = np.array(
+        [released.counts[(a, b)] - 5000 for a, b in itertools.pairwise(held_by_5000)]
+    )
+    assert (np.abs(pair_errors) <= 5 * pairs["noise_scale"]).all()
+    assert abs(pair_errors.mean()) <= 5 * pairs["noise_scale"] / math.sqrt(len(pair_errors))
+
+
+# -- synthetic rows ---------------------------------------------------------------------------
+def test_synthetic_rows_number_about_the_real_rows(table: ReleaseTable) -> None:
+    made = dp_synthetic(table, epsilon=2.0, delta=1e-6, max_length=3, seed=3)
+    scale = made.parameters["total"]["noise_scale"]
+    assert abs(made.n_rows - table.n_rows) <= 5 * scale + 1
+    assert made.codes.shape == (made.n_rows, len(table.columns))
+    assert made.codes.dtype == np.int16
+    assert made.columns == table.columns
+    json.dumps(made.parameters)
+    assert made.parameters["synthesis"]["method"] == "aggregate-model"
+
+
+def test_synthetic_rows_hold_released_codebook_values(table: ReleaseTable) -> None:
+    made = dp_synthetic(table, epsilon=2.0, delta=1e-6, max_length=3, seed=4)
+    singles = {c[0] for c in made.aggregates.counts if len(c) == 1}
+    held = {
+        (position, int(code))
+        for position in range(made.codes.shape[1])
+        for code in np.unique(made.codes[:, position])
+        if code
+    }
+    assert held <= singles
+    assert all(in_domain(table, position, code) for position, code in held)
+    # the rows follow the counts: the local search pulls each single value's synthetic
+    # count towards its noisy one (noisy pairs can pull the other way, so not exactly)
+    scale = made.parameters["lengths"]["1"]["noise_scale"]
+    gaps = [
+        abs(int((made.codes[:, position] == code).sum()) - count) / scale
+        for combination, count in made.aggregates.counts.items()
+        if len(combination) == 1
+        for position, code in combination
+    ]
+    assert np.mean(gaps) <= 2.5  # about 0.5 (the sampled rows alone: about 9)
+    assert max(gaps) <= 20
+
+
+def test_synthetic_rows_of_a_table_without_values_are_empty() -> None:
+    blank = table_from_rows([{}] * 400, [column.name for column in codebook()][:5])
+    made = dp_synthetic(blank, epsilon=1.0, delta=1e-6, max_length=2, seed=0)
+    # a value released from noise alone is possible but rare (under 0.5 a release)
+    assert (made.codes > 0).sum() <= 0.5 * made.codes.size
+
+
+def test_layout_numbers_every_codebook_value_once() -> None:
+    columns = codebook()
+    layout = _Layout.of(columns)
+    assert layout.n_items == sum(len(column.domain) for column in columns)
+    seen = {layout.pair(item) for item in range(layout.n_items)}
+    assert len(seen) == layout.n_items
+    assert all(1 <= code <= len(columns[position].domain) for position, code in seen)
