@@ -40,6 +40,9 @@ from tests.web.hub_fixtures import (  # noqa: F401  (hub is a fixture)
 )
 from tiphub.cases import accounts
 from tiphub.cases.access import built_in_roles
+from tiphub.release.api import ReleaseRequest
+from tiphub.release.publishing import hub_dataset, record_release
+from tiphub.release.table import table_from_rows
 from tiphub.web.security import Rule, route_rule
 
 # FastAPI's own documentation routes (and the static files mount): not ours to protect.
@@ -158,7 +161,13 @@ class Examples:
             "instrument_id": lambda username, in_scope: (
                 "qyit" if in_scope else "no-such-instrument"
             ),
+            # A draft release of the caller's organisation, or of another one. The release
+            # routes walk it through approval and publication as the matrix goes.
+            "release_id": self.release,
+            # A file of a release: a public one, or a review file (never on the public page).
+            "name": lambda username, in_scope: "privacy.json" if in_scope else "report.html",
         }
+        self.releases: dict[str, uuid.UUID] = {}
 
     def value(self, name: str, username: str, in_scope: bool) -> str:
         maker = self.by_name.get(name)
@@ -187,6 +196,13 @@ class Examples:
         org = organisation_of(username)
         return org if in_scope else next(slug for slug in ORGANISATIONS if slug != org)
 
+    def release(self, username: str, in_scope: bool) -> str:
+        org = organisation_of(username)
+        owner = org if in_scope else next(slug for slug in ORGANISATIONS if slug != org)
+        if owner not in self.releases:
+            self.releases[owner] = _small_release(self.hub, owner)
+        return str(self.releases[owner])
+
     def token(self, username: str, in_scope: bool) -> str:
         # A token of the caller (never the one it is signed in with), or someone else's.
         owner = username if in_scope else self.hub.user_out_of_scope(organisation_of(username))
@@ -194,6 +210,21 @@ class Examples:
             issued = accounts.issue_token(self.hub.engine, self.hub.principal(owner), "api")
             self.tokens[owner] = issued.token_id
         return str(self.tokens[owner])
+
+
+def _small_release(hub: Hub, organisation: str) -> uuid.UUID:
+    """A draft release of the organisation, made from a small table (fast), not its cases."""
+    analyst = hub.principal(f"analyst@{organisation}")
+    rows = [{"gender": "Woman" if i % 3 else "Man", "ageBroad": "18--20"} for i in range(12)]
+    info, _ = record_release(
+        hub.engine,
+        analyst,
+        hub_dataset(analyst),
+        ReleaseRequest("aggregates", k=2, max_length=1, title="authorisation matrix"),
+        table_from_rows(rows, ["gender", "ageBroad"], source="the matrix"),
+        organisation_id=analyst.organisation_id,
+    )
+    return info.id
 
 
 def _parameters(path: str) -> list[str]:

@@ -47,8 +47,11 @@ class ReleaseRequest:
                 raise ReleaseRefusedError(
                     "a differentially private release needs ε > 0 (--epsilon)"
                 )
-            if self.delta is not None and not 0 <= self.delta < 1:
-                raise ReleaseRefusedError("δ must be at least 0 and below 1 (--delta)")
+            if self.delta is not None and not 0 < self.delta < 1:
+                raise ReleaseRefusedError(
+                    "δ must be above 0 and below 1 (--delta): the Gaussian mechanism's "
+                    "guarantee is an (ε, δ) one"
+                )
         elif self.epsilon is not None or self.delta is not None:
             raise ReleaseRefusedError(
                 f"ε and δ belong to --method dp; the {self.method} method spends no privacy budget"

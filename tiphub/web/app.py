@@ -165,9 +165,10 @@ def _too_large(request: Request, limit: int) -> Response:
 
 
 def _include_routers(app: FastAPI) -> None:
-    from tiphub.web.routers import ROUTERS
+    from tiphub.web.routers import ROUTERS, api_releases, pages_releases
 
-    for router, prefix in ROUTERS:
+    releases = [(api_releases.router, API_PREFIX), (pages_releases.router, "")]
+    for router, prefix in [*ROUTERS, *releases]:
         app.include_router(router, prefix=prefix)
 
 
