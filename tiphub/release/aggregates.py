@@ -93,7 +93,8 @@ def record_keys(table: ReleaseTable, seed: int) -> np.ndarray:
         mixed ^= mixed >> np.uint64(27)
         mixed *= np.uint64(0x94D049BB133111EB)
         mixed ^= mixed >> np.uint64(31)
-    return (mixed >> np.uint64(11)).astype(np.float64) / float(2**53)
+    keys: np.ndarray = (mixed >> np.uint64(11)).astype(np.float64) / float(2**53)
+    return keys
 
 
 def _round(count: int, cell_key: float, base: int) -> int:
