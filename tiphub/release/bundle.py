@@ -206,7 +206,9 @@ def make_bundle(
         **privacy,
         "date": privacy.get("date") or dt.date.today().isoformat(),
         "approved_by": privacy.get("approved_by"),
-        "real_rows": real.n_rows,
+        # An exact count of the real rows is not differentially private: a DP bundle
+        # states only its own (noisy) number of rows.
+        **({} if privacy.get("method") == "dp" else {"real_rows": real.n_rows}),
         "released_rows": synthetic.n_rows if synthetic is not None else None,
         "files": [
             name for name in PUBLIC_FILES if synthetic is not None or name != "synthetic.csv"
