@@ -52,6 +52,10 @@ def test_empty_and_ragged_files_are_refused(tmp_path: Path) -> None:
     ragged.write_text("gender\nWoman,extra\n", encoding="utf-8")
     with pytest.raises(ReleaseInputError, match="more cells"):
         read_ctdc_csv(ragged)
+    cut = tmp_path / "cut.csv"
+    cut.write_text("gender,ageBroad,citizenship\nWoman,18--20,ROU\nWoman", encoding="utf-8")
+    with pytest.raises(ReleaseInputError, match="row 3: has fewer cells"):
+        read_ctdc_csv(cut)
 
 
 def test_counts_match_a_hand_count() -> None:

@@ -159,15 +159,7 @@ def set_budget(
                 "spent from it"
             )
         if current is None:
-            connection.execute(
-                insert(_BUDGET).values(
-                    dataset=dataset,
-                    epsilon_total=epsilon,
-                    delta_total=delta,
-                    created_by=principal.username,
-                    created_at=utcnow(),
-                )
-            )
+            _insert_budget(connection, principal, dataset, epsilon, delta)
         else:
             connection.execute(
                 update(_BUDGET)
@@ -187,6 +179,20 @@ def set_budget(
     return budget
 
 
+def _insert_budget(
+    connection: Connection, principal: Principal, dataset: str, epsilon: float, delta: float
+) -> None:
+    connection.execute(
+        insert(_BUDGET).values(
+            dataset=dataset,
+            epsilon_total=epsilon,
+            delta_total=delta,
+            created_by=principal.username,
+            created_at=utcnow(),
+        )
+    )
+
+
 def _locked_budget(connection: Connection, dataset: str) -> Budget | None:
     # The no-op UPDATE takes the row lock (PostgreSQL) or the write lock (SQLite) first, so
     # two releases can never both spend the last of a budget.
@@ -199,15 +205,7 @@ def _locked_budget(connection: Connection, dataset: str) -> Budget | None:
 def _ensure_budget(connection: Connection, principal: Principal, dataset: str) -> Budget:
     budget = _locked_budget(connection, dataset)
     if budget is None:
-        connection.execute(
-            insert(_BUDGET).values(
-                dataset=dataset,
-                epsilon_total=DEFAULT_EPSILON_TOTAL,
-                delta_total=DEFAULT_DELTA_TOTAL,
-                created_by=principal.username,
-                created_at=utcnow(),
-            )
-        )
+        _insert_budget(connection, principal, dataset, DEFAULT_EPSILON_TOTAL, DEFAULT_DELTA_TOTAL)
         budget = _budget(connection, dataset)
     assert budget is not None
     return budget

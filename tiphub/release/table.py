@@ -164,6 +164,14 @@ def read_ctdc_csv(path: Path) -> ReleaseTable:
             raise ReleaseInputError(
                 "has more cells than the header", source=str(path), row=reader.line_num
             )
+        if None in row.values():
+            # A row cut short (an interrupted download or copy) is refused, never read as
+            # a row of empty cells.
+            raise ReleaseInputError(
+                "has fewer cells than the header (is the file cut short?)",
+                source=str(path),
+                row=reader.line_num,
+            )
         rows.append(row)
     return table_from_rows(rows, header, source=str(path))
 
