@@ -1,7 +1,7 @@
 """Benchmark of tiphub.release: utility and risk of every release method on a CTDC-like table.
 
     .venv/bin/python bench/release_bench.py [--rows 20000] [--seed 0] [--big-rows 1000000]
-        [--methods kagg,ksyn,dpagg,dpsyn] [--delta 1e-6] [--report DIR]
+        [--methods kagg,ksyn,dpagg,dpsyn] [--delta 1e-6] [--columns 27] [--report DIR]
 
 The table is the demo data in the CTDC layout (about 20,000 victim rows from 18,000 demo
 cases). Every figure is measured by ``tiphub.release.metrics``, which counts combinations
@@ -42,6 +42,7 @@ from tiphub.cases.canonical import case_document
 from tiphub.demo.generator import generate
 from tiphub.exchange.ctdc import synthetic_rows
 from tiphub.release.aggregates import reportable_aggregates
+from tiphub.release.codebook import SYNTHETIC_COLUMNS
 from tiphub.release.dp import dp_aggregates, dp_synthetic
 from tiphub.release.metrics import (
     AttackResult,
@@ -380,6 +381,13 @@ def main() -> None:
         help=f"comma-separated subset of {','.join(METHODS)}",
     )
     parser.add_argument("--delta", type=float, default=1e-6, help="δ of the DP releases")
+    parser.add_argument(
+        "--columns",
+        type=int,
+        default=len(SYNTHETIC_COLUMNS),
+        help="keep only the first N columns of the CTDC layout (13: the shape of the table "
+        "the issue's AIM and pac-synth figures were measured on)",
+    )
     parser.add_argument("--report", type=Path, help="write report-<method>.html into this folder")
     args = parser.parse_args()
     methods = [name.strip() for name in args.methods.split(",") if name.strip()]
@@ -392,7 +400,10 @@ def main() -> None:
     console.print(machine_line())
     start = time.perf_counter()
     rows = ctdc_rows(args.rows, args.seed)
-    table = table_from_rows(rows)
+    if not 1 <= args.columns <= len(SYNTHETIC_COLUMNS):
+        raise SystemExit(f"--columns must be 1 to {len(SYNTHETIC_COLUMNS)}")
+    kept = list(SYNTHETIC_COLUMNS)[: args.columns]
+    table = table_from_rows([{name: row[name] for name in kept} for row in rows], kept)
     console.print(
         f"{table.n_rows:,} CTDC rows ({len(table.columns)} columns) from "
         f"{round(args.rows * CASES_PER_ROW):,} demo cases, seed {args.seed}, in "

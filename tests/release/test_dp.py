@@ -261,7 +261,7 @@ def test_synthetic_rows_number_about_the_real_rows(table: ReleaseTable) -> None:
     assert made.codes.dtype == np.int16
     assert made.columns == table.columns
     json.dumps(made.parameters)
-    assert made.parameters["synthesis"]["method"] == "aggregate-model"
+    assert made.parameters["synthesis"]["method"] == "latent-class-model"
 
 
 def test_synthetic_rows_hold_released_codebook_values(table: ReleaseTable) -> None:

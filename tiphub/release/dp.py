@@ -37,15 +37,17 @@ threshold be chosen for utility; what it lets through from outside the data is c
 fabrication (about 1-2% of released pairs and triples, well within the 7.6% target).
 
 :func:`dp_synthetic` makes rows from these noisy counts alone (post-processing of the same
-measurement, no further budget). It may use a measured pair whose noisy count is below τ2
-but at least SYNTHESIS_FLOOR: a real pair left out of the rows costs its whole count, one let
-in from outside the data only its small synthetic count, and at small ε τ2 leaves out half
-the real pairs. It builds a Chow-Liu tree over the columns (mutual information from the 1-
-and 2-counts), samples along it without ever putting together two values whose pair it may
-not use, then runs a local search on single cells until the rows' 1- and 2-counts are close
-to the noisy ones. It was measured against pac-synth's aggregate-seeded synthesiser on the
-same table and budget and kept because it errs several times less (see
-``bench/release_dp_tuning.py``).
+measurement, no further budget), using every measured pair, released or not. A latent class
+model (:mod:`tiphub.release.latent`: a mixture of products) is fitted to the 1- and 2-counts
+by weighted least squares; it ties each noisy count to thousands of others and so halves
+their noise. Each count's estimate is its noisy value pulled towards the model by empirical
+Bayes (a two-part error mixture, so a pair the model misses keeps its measurement). Rows are
+drawn from the model without ever forming a pair whose estimate is below SYNTHESIS_FLOOR,
+then a local search (single cells, and swaps of one column's values between two rows,
+which leave every single count as it is) brings their 1- and 2-counts to the estimates by
+least squares. Measured against pac-synth's aggregate-seeded synthesiser and against a
+Chow-Liu tree sampler on the same table and budget, it errs several times and about a
+third less (see ``bench/release_dp_tuning.py`` and ``bench/release_bench.py``).
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ import opendp.prelude as dp
 from numba import njit
 
 from tiphub.release.codebook import Column
+from tiphub.release.latent import fit_latent_classes, sample_latent_classes
 from tiphub.release.table import Combination, ReleaseRefusedError, ReleaseTable
 
 TOTAL_SHARE = 0.01  # of ρ: the number of rows
@@ -81,7 +84,10 @@ MAX_LENGTH = 5  # longer combinations make too many candidates to model
 POLISH_MOVES_PER_ROW = 100  # local-search proposals per synthetic row
 POLISH_MOVES_MAX = 40_000_000  # and in all (about 20 s), for tables of a million rows
 GUIDED_TRIES = 16  # random rows tried to find one holding (or lacking) a count to correct
-SYNTHESIS_FLOOR = 15.0  # noisy pair counts from which the synthesiser may use a pair
+SYNTHESIS_FLOOR = 5.0  # estimated pair counts from which the synthesiser may form a pair
+LATENT_CLASSES = 16  # classes of the model the synthetic rows are drawn from
+LATENT_ITERATIONS = 3000  # L-BFGS iterations of its fit
+EB_ITERATIONS = 50  # EM steps of the empirical-Bayes error mixture
 SINGLE_WEIGHT = 3.0  # a single value's error counts this many times a pair's in the search
 _SAFETY = 1.0 + 1e-9  # noise scales a hair above the budget's, against float rounding
 
@@ -522,6 +528,7 @@ class _Measured:
     candidate_pairs: np.ndarray  # every measured pair, released or not
     candidate_counts: np.ndarray  # their noisy counts
     pair_scale: float
+    single_scale: float
 
 
 def _measure(
@@ -615,6 +622,7 @@ def _measure(
         "candidates_from": "every value of the codebook domain",
         "released": len(released_singles),
     }
+    single_scale = scale
     known = _Known(n_items, max(total, 1.0), max_length)
     known.add(released_singles[:, None], single_counts.astype(float))
 
@@ -702,6 +710,7 @@ def _measure(
         candidate_pairs,
         candidate_counts,
         pair_scale,
+        single_scale,
     )
 
 
@@ -722,68 +731,6 @@ def dp_aggregates(
 
 
 # -- synthesis --------------------------------------------------------------------------------
-@njit(cache=True)
-def _sample_tree(
-    n_rows: int,
-    order: np.ndarray,
-    parent: np.ndarray,
-    col_start: np.ndarray,
-    col_len: np.ndarray,
-    table_start: np.ndarray,
-    tables: np.ndarray,
-    allowed: np.ndarray,
-    seed: int,
-) -> np.ndarray:
-    """Ancestral sampling along the tree; a value whose pair with a value already in the
-    row is not ``allowed`` is never drawn (the row leaves the column empty instead if
-    nothing else fits). Returns local item numbers, -1 = empty."""
-    np.random.seed(seed)
-    n_columns = len(col_len)
-    rows = np.full((n_rows, n_columns), -1, np.int16)
-    held = np.empty(n_columns, np.int64)
-    weights = np.empty(64, np.float64)
-    for r in range(n_rows):
-        m = 0
-        for step in range(len(order)):
-            c = order[step]
-            size = col_len[c] + 1
-            if size > len(weights):
-                weights = np.empty(size, np.float64)
-            state = 0
-            if parent[c] >= 0 and rows[r, parent[c]] >= 0:
-                state = rows[r, parent[c]] - col_start[parent[c]] + 1
-            base = table_start[c] + state * size
-            total = 0.0
-            for s in range(size):
-                w = tables[base + s]
-                if s > 0 and w > 0:
-                    item = col_start[c] + s - 1
-                    for i in range(m):
-                        if not allowed[item, held[i]]:
-                            w = 0.0
-                            break
-                weights[s] = w
-                total += w
-            choice = 0
-            if total > 0:
-                target = np.random.random() * total
-                acc = 0.0
-                choice = size - 1
-                for s in range(size):
-                    acc += weights[s]
-                    if target < acc:
-                        choice = s
-                        break
-                while choice > 0 and weights[choice] == 0:  # float edge: never a zero weight
-                    choice -= 1
-            if choice > 0:
-                item = col_start[c] + choice - 1
-                rows[r, c] = item
-                held[m] = item
-                m += 1
-    return rows
-
-
 @njit(cache=True)
 def _change(
     rows: np.ndarray,
@@ -807,20 +754,20 @@ def _change(
     change = 0.0
     if old >= 0:
         f = feature[old, old]
-        change += weights[f] * (abs(current[f] - 1 - targets[f]) - abs(current[f] - targets[f]))
+        change += weights[f] * (1.0 - 2.0 * (current[f] - targets[f]))
     if new >= 0:
         f = feature[new, new]
-        change += weights[f] * (abs(current[f] + 1 - targets[f]) - abs(current[f] - targets[f]))
+        change += weights[f] * (1.0 + 2.0 * (current[f] - targets[f]))
     for q in range(n_columns):
         b = rows[r, q]
         if q == p or b < 0:
             continue
         if old >= 0:
             f = feature[old, b]
-            change += weights[f] * (abs(current[f] - 1 - targets[f]) - abs(current[f] - targets[f]))
+            change += weights[f] * (1.0 - 2.0 * (current[f] - targets[f]))
         if new >= 0:
             f = feature[new, b]
-            change += weights[f] * (abs(current[f] + 1 - targets[f]) - abs(current[f] - targets[f]))
+            change += weights[f] * (1.0 + 2.0 * (current[f] - targets[f]))
     return change
 
 
@@ -855,6 +802,50 @@ def _other_state(column: int, item: int, col_start: np.ndarray, col_len: np.ndar
 
 
 @njit(cache=True)
+def _try_swap(
+    rows: np.ndarray,
+    r1: int,
+    r2: int,
+    p: int,
+    feature: np.ndarray,
+    current: np.ndarray,
+    targets: np.ndarray,
+    weights: np.ndarray,
+) -> bool:
+    """Swap the values of column ``p`` between rows ``r1`` and ``r2`` when that lowers the
+    search's error. A swap leaves every single-value count as it is, so it can fix a pair
+    that single-cell moves cannot fix without breaking a well-fitted single value."""
+    first = rows[r1, p]
+    second = rows[r2, p]
+    if first == second:
+        return False
+    change = _change(rows, r1, p, second, feature, current, targets, weights)
+    if not np.isfinite(change):
+        return False
+    _apply(rows, r1, p, second, feature, current)
+    change += _change(rows, r2, p, first, feature, current, targets, weights)
+    if change < 0:
+        _apply(rows, r2, p, first, feature, current)
+        return True
+    _apply(rows, r1, p, first, feature, current)
+    return False
+
+
+@njit(cache=True)
+def _find_row(
+    rows: np.ndarray, pa: int, a: int, want_a: bool, pb: int, b: int, want_b: bool
+) -> int:
+    """A random row that holds (or lacks) ``a`` and holds (or lacks) ``b``; -1 if none is
+    found in GUIDED_TRIES draws."""
+    n = rows.shape[0]
+    for _ in range(GUIDED_TRIES):
+        candidate = np.random.randint(n)
+        if (rows[candidate, pa] == a) == want_a and (rows[candidate, pb] == b) == want_b:
+            return candidate
+    return -1
+
+
+@njit(cache=True)
 def _polish(
     rows: np.ndarray,
     col_start: np.ndarray,
@@ -867,11 +858,15 @@ def _polish(
     moves: int,
     seed: int,
 ) -> int:
-    """Greedy local search on single cells, kept when a move lowers Σ weight·|count - target|
-    over the single values and the pairs (``feature``: -1 for pairs never to be formed). Half the proposals are random (a random
-    cell to a random state); the other half aim at a count that is off its target, chosen
-    in proportion to how far off: a row is found that holds (too many) or lacks (too few)
-    it, and one of its cells is changed to add or remove it."""
+    """Local search, kept when a move lowers Σ weight·|count - target| over the single
+    values and the pairs (``feature``: -1 for pairs never to be formed).
+
+    Moves come in four kinds, in turn: a cell set to another state, or a column's values
+    swapped between two rows, each either random or aimed at a count that is off its
+    target (chosen in proportion to how far off). An aimed cell move finds a row that holds
+    (too many) or lacks (too few) the count and changes one of its cells; an aimed swap
+    moves one value of an off pair to a row that lacks the other value (too many) or brings
+    it to one that holds it (too few)."""
     np.random.seed(seed)
     n, n_columns = rows.shape
     n_features = len(targets)
@@ -887,7 +882,7 @@ def _polish(
                 if b >= 0:
                     current[feature[a, b]] += 1
     active = np.nonzero(col_len > 0)[0]
-    if len(active) == 0 or n == 0:
+    if len(active) == 0 or n < 2:
         return 0
     cumulative = np.zeros(n_features)
     accepted = 0
@@ -897,10 +892,8 @@ def _polish(
             for f in range(n_features):
                 running += weights[f] * abs(current[f] - targets[f])
                 cumulative[f] = running
-        r = -1
-        p = -1
-        new = -1
-        if move % 2 == 0 and cumulative[-1] > 0:
+        kind = move % 4
+        if kind < 2 and cumulative[-1] > 0:
             f = np.searchsorted(cumulative, np.random.random() * cumulative[-1])
             f = min(f, n_features - 1)
             a = feature_items[f, 0]
@@ -910,22 +903,38 @@ def _polish(
                 a, b = b, a  # which side of the pair to change
             pa = item_column[a]
             pb = item_column[b]
-            for _ in range(GUIDED_TRIES):
-                candidate = np.random.randint(n)
-                if a == b:
-                    if short and rows[candidate, pa] != a:
-                        r, p, new = candidate, pa, a
-                        break
-                    if not short and rows[candidate, pa] == a:
-                        r, p, new = candidate, pa, _other_state(pa, a, col_start, col_len)
-                        break
-                elif rows[candidate, pa] == a:
-                    if short and rows[candidate, pb] != b:
-                        r, p, new = candidate, pb, b
-                        break
-                    if not short and rows[candidate, pb] == b:
-                        r, p, new = candidate, pb, _other_state(pb, b, col_start, col_len)
-                        break
+            if kind == 1 and a != b:
+                if short:
+                    r1 = _find_row(rows, pa, a, True, pb, b, False)
+                    r2 = _find_row(rows, pa, a, False, pb, b, True)
+                else:
+                    r1 = _find_row(rows, pa, a, True, pb, b, True)
+                    r2 = _find_row(rows, pa, a, False, pb, b, False)
+                if (
+                    r1 >= 0
+                    and r2 >= 0
+                    and _try_swap(rows, r1, r2, pb, feature, current, targets, weights)
+                ):
+                    accepted += 1
+                continue
+            r = -1
+            p = -1
+            new = -1
+            if a == b:
+                r = _find_row(rows, pa, a, not short, pa, a, not short)
+                p = pa
+                new = a if short else _other_state(pa, a, col_start, col_len)
+            else:
+                r = _find_row(rows, pa, a, True, pb, b, not short)
+                p = pb
+                new = b if short else _other_state(pb, b, col_start, col_len)
+        elif kind == 3:
+            p = active[np.random.randint(len(active))]
+            r1 = np.random.randint(n)
+            r2 = np.random.randint(n)
+            if r1 != r2 and _try_swap(rows, r1, r2, p, feature, current, targets, weights):
+                accepted += 1
+            continue
         else:
             r = np.random.randint(n)
             p = active[np.random.randint(len(active))]
@@ -939,28 +948,30 @@ def _polish(
     return accepted
 
 
-def _synthesis_threshold(noisy: np.ndarray, scale: float) -> float:
-    """The lowest noisy count at which the synthesiser may use a measured pair: the release
-    threshold τ2, but never above SYNTHESIS_FLOOR.
+def _shrunk(model: np.ndarray, noisy: np.ndarray, scale: float) -> tuple[np.ndarray, float]:
+    """Empirical-Bayes estimates of counts measured as ``noisy`` (Gaussian noise of standard
+    deviation ``scale``) that a model predicts as ``model``.
 
-    At small ε, τ2 leaves out half the real pairs, and a real pair left out of the rows
-    costs its whole count while one let in from outside the data costs its small synthetic
-    count. Post-processing of the noisy counts only.
-    """
-    if not math.isfinite(scale) or len(noisy) == 0:
-        return math.inf
-    return max(1.0, min(PAIR_THRESHOLD * scale, SYNTHESIS_FLOOR))
-
-
-def _mutual_information(joint: np.ndarray) -> float:
-    probabilities = joint / joint.sum()
-    rows = probabilities.sum(axis=1, keepdims=True)
-    cols = probabilities.sum(axis=0, keepdims=True)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(
-            probabilities > 0, probabilities * np.log(probabilities / (rows * cols)), 0.0
-        )
-    return float(np.nansum(terms))
+    The model's error is taken as a mixture of two centred normals: small where the model
+    holds, large where it misses (a structural zero, a pair the classes cannot express).
+    Their shares and variances are fitted by EM to the standardised disagreements; each
+    estimate is then the noisy count pulled towards the model by the share of their
+    disagreement that noise explains under that count's posterior mixture. Returns the
+    estimates and the median share kept from the noisy counts."""
+    if len(noisy) == 0 or not math.isfinite(scale):
+        return model.copy(), 0.0
+    z = (noisy - model) / scale
+    share_missed, small, large = 0.1, 0.25, max(float(np.mean(z**2)), 4.0)
+    for _ in range(EB_ITERATIONS):
+        density_held = np.exp(-0.5 * z**2 / (1 + small)) / np.sqrt(1 + small)
+        density_missed = np.exp(-0.5 * z**2 / (1 + large)) / np.sqrt(1 + large)
+        mixed = (1 - share_missed) * density_held + share_missed * density_missed
+        missed = share_missed * density_missed / np.maximum(mixed, 1e-300)
+        share_missed = float(np.clip(missed.mean(), 1e-4, 1 - 1e-4))
+        small = max(float((1 - missed) @ z**2) / max(float((1 - missed).sum()), 1e-9) - 1, 0.0)
+        large = max(float(missed @ z**2) / max(float(missed.sum()), 1e-9) - 1, small)
+    kept = (1 - missed) * small / (1 + small) + missed * large / (1 + large)
+    return model + kept * (noisy - model), float(np.median(kept))
 
 
 def _synthesise(
@@ -971,7 +982,7 @@ def _synthesise(
     n_local = len(items)
     n_rows = max(0, round(measured.total))
     if n_local == 0 or n_rows == 0:
-        return np.zeros((n_rows, n_columns), dtype=np.int16), {"tree": []}
+        return np.zeros((n_rows, n_columns), dtype=np.int16), {"classes": 0}
     local = np.full(layout.n_items, -1, dtype=np.int64)
     local[items] = np.arange(n_local)
     column_of = layout.position[items]
@@ -979,92 +990,58 @@ def _synthesise(
     col_start = np.zeros(n_columns, dtype=np.int64)
     col_start[1:] = np.cumsum(col_len)[:-1]
     singles = measured.single_counts.astype(float)
-    pair_threshold = _synthesis_threshold(measured.candidate_counts, measured.pair_scale)
-    usable = measured.candidate_counts >= pair_threshold
-    pair_items = measured.candidate_pairs[usable]
-    pair_values = measured.candidate_counts[usable]
-    pair_local = local[pair_items] if len(pair_items) else np.empty((0, 2), np.int64)
-    joint_pairs = np.zeros((n_local, n_local))
-    joint_pairs[pair_local[:, 0], pair_local[:, 1]] = pair_values
-    joint_pairs[pair_local[:, 1], pair_local[:, 0]] = pair_values
+    pair_local = (
+        local[measured.candidate_pairs]
+        if len(measured.candidate_pairs)
+        else np.empty((0, 2), np.int64)
+    )
+    pair_noisy = measured.candidate_counts.astype(float)
     total = max(measured.total, 1.0)
 
-    def joint(p: int, q: int) -> np.ndarray:
-        """(empty + values of p) × (empty + values of q) counts implied by the release."""
-        sp = slice(col_start[p], col_start[p] + col_len[p])
-        sq = slice(col_start[q], col_start[q] + col_len[q])
-        both = joint_pairs[sp, sq]
-        table = np.empty((col_len[p] + 1, col_len[q] + 1))
-        table[1:, 1:] = both
-        table[1:, 0] = singles[sp] - both.sum(axis=1)
-        table[0, 1:] = singles[sq] - both.sum(axis=0)
-        table[0, 0] = total - singles[sp].sum() - singles[sq].sum() + both.sum()
-        return np.maximum(table, 0.0)
-
-    active = [p for p in range(n_columns) if col_len[p] > 0]
-
-    def entropy(p: int) -> float:
-        sp = slice(col_start[p], col_start[p] + col_len[p])
-        x = np.maximum(np.concatenate([[total - singles[sp].sum()], singles[sp]]), 0.0)
-        x = x[x > 0] / x.sum()
-        return float(-(x * np.log(x)).sum())
-
-    # Chow-Liu: the maximum spanning tree of mutual information (Prim), rooted at the
-    # column of highest entropy.
-    information = {(p, q): _mutual_information(joint(p, q)) for p, q in combinations(active, 2)}
-    root = max(active, key=entropy)
-    order = [root]
-    parent = np.full(n_columns, -1, dtype=np.int64)
-    remaining = set(active) - {root}
-    while remaining:
-        _score, p, q = max(
-            (information[(min(p, q), max(p, q))], p, q) for p in order for q in remaining
-        )
-        order.append(q)
-        parent[q] = p
-        remaining.discard(q)
-
-    tables = []
-    table_start = np.zeros(n_columns, dtype=np.int64)
-    at = 0
-    for c in order:
-        if parent[c] < 0:
-            sc = slice(col_start[c], col_start[c] + col_len[c])
-            conditional = np.maximum(
-                np.concatenate([[total - singles[sc].sum()], singles[sc]]), 0.0
-            )[None, :]
-        else:
-            conditional = joint(int(parent[c]), c)
-            sums = conditional.sum(axis=1, keepdims=True)
-            fallback = conditional.sum(axis=0, keepdims=True)
-            conditional = np.where(sums > 0, conditional, fallback)
-        table_start[c] = at
-        tables.append(conditional.ravel())
-        at += conditional.size
-    allowed = joint_pairs > 0
-    rows = _sample_tree(
+    model = fit_latent_classes(
+        column_of,
+        singles,
+        measured.single_scale,
+        pair_local,
+        pair_noisy,
+        measured.pair_scale,
+        total,
+        classes=LATENT_CLASSES,
+        rng=rng,
+        iterations=LATENT_ITERATIONS,
+    )
+    single_targets, single_kept = _shrunk(model.single_counts(), singles, measured.single_scale)
+    pair_targets, pair_kept = _shrunk(
+        model.pair_counts(pair_local), pair_noisy, measured.pair_scale
+    )
+    single_targets = np.maximum(single_targets, 0.0)
+    pair_targets = np.maximum(pair_targets, 0.0)
+    usable = pair_targets >= SYNTHESIS_FLOOR
+    allowed = np.zeros((n_local, n_local), dtype=np.bool_)
+    allowed[pair_local[usable, 0], pair_local[usable, 1]] = True
+    allowed[pair_local[usable, 1], pair_local[usable, 0]] = True
+    rows = sample_latent_classes(
         n_rows,
-        np.array(order, dtype=np.int64),
-        parent,
+        model.class_weights,
+        model.value_probabilities,
         col_start,
         col_len,
-        table_start,
-        np.concatenate(tables),
         allowed,
         int(rng.integers(2**31)),
     )
 
     # features: single value a -> a; usable pair (a, b) -> n_local + index; else -1
+    used = pair_local[usable]
     feature = np.full((n_local, n_local), -1, dtype=np.int64)
     feature[np.arange(n_local), np.arange(n_local)] = np.arange(n_local)
-    pair_feature = n_local + np.arange(len(pair_local))
-    feature[pair_local[:, 0], pair_local[:, 1]] = pair_feature
-    feature[pair_local[:, 1], pair_local[:, 0]] = pair_feature
-    targets = np.concatenate([singles, pair_values.astype(float)])
-    weights = np.concatenate([np.full(n_local, SINGLE_WEIGHT), np.ones(len(pair_local))])
+    pair_feature = n_local + np.arange(len(used))
+    feature[used[:, 0], used[:, 1]] = pair_feature
+    feature[used[:, 1], used[:, 0]] = pair_feature
+    targets = np.concatenate([single_targets, pair_targets[usable]])
+    weights = np.concatenate([np.full(n_local, SINGLE_WEIGHT), np.ones(len(used))])
     moves = min(POLISH_MOVES_PER_ROW * n_rows, POLISH_MOVES_MAX)
     feature_items = np.concatenate(
-        [np.stack([np.arange(n_local), np.arange(n_local)], axis=1), pair_local]
+        [np.stack([np.arange(n_local), np.arange(n_local)], axis=1), used]
     ).astype(np.int64)
     accepted = _polish(
         rows,
@@ -1081,12 +1058,16 @@ def _synthesise(
 
     codes = np.zeros((n_rows, n_columns), dtype=np.int16)
     codebook_code = items - layout.offsets[column_of] + 1
-    for p in active:
+    for p in range(n_columns):
         column = rows[:, p]
         present = column >= 0
         codes[present, p] = codebook_code[column[present]]
     details: dict[str, Any] = {
-        "tree": [(c, None if parent[c] < 0 else int(parent[c])) for c in order],
+        "classes": LATENT_CLASSES,
+        "fit_iterations": model.iterations,
+        "noisy_share_kept_singles": round(single_kept, 4),
+        "noisy_share_kept_pairs": round(pair_kept, 4),
+        "pairs_usable": int(usable.sum()),
         "moves_proposed": moves,
         "moves_accepted": int(accepted),
     }
@@ -1105,28 +1086,25 @@ def dp_synthetic(
 
     Made from the noisy counts :func:`dp_aggregates` measures (post-processing: the same ε
     and δ, and ``aggregates`` is that release); their values are released codebook values,
-    and two values whose pair's noisy count is below SYNTHESIS_FLOOR (or τ2, if lower)
-    never share a row.
+    and two values whose pair's estimated count is below SYNTHESIS_FLOOR never share a row.
     """
     measured = _measure(table, epsilon, delta, max_length, seed)
     rng = np.random.default_rng(measured.seed)
     codes, details = _synthesise(measured, len(table.columns), rng)
-    names = table.names
-    details["tree"] = [
-        [names[child], None if parent is None else names[parent]]
-        for child, parent in details["tree"]
-    ]
-    floor = _synthesis_threshold(measured.candidate_counts, measured.pair_scale)
     parameters: dict[str, Any] = {
         **measured.aggregates.parameters,
         "synthesis": {
-            "method": "aggregate-model",
-            "description": "post-processing of the noisy 1- and 2-counts: a Chow-Liu tree "
-            "sampled without pairs whose noisy count is below the pair floor, then a local "
-            "search on single cells towards the noisy counts (no further privacy budget)",
-            "pair_floor": floor if math.isfinite(floor) else None,
-            "compared_with": "pac-synth DpAggregateSeededSynthesizer (errs several times more "
-            "on the demo table at the same ε and δ)",
+            "method": "latent-class-model",
+            "description": "post-processing of the noisy 1- and 2-counts (every measured "
+            "pair, released or not): a latent class model (a mixture of products) fitted to "
+            "them by weighted least squares; each count's estimate is its noisy value pulled "
+            "towards the model by empirical Bayes; rows are drawn from the model, never "
+            "forming a pair whose estimate is below the pair floor, then a local search "
+            "(cell changes and swaps between rows) brings their 1- and 2-counts to the "
+            "estimates (no further privacy budget)",
+            "pair_floor": SYNTHESIS_FLOOR,
+            "compared_with": "pac-synth DpAggregateSeededSynthesizer and a Chow-Liu tree "
+            "sampler (both err several times more on the demo table at the same ε and δ)",
             "rows": int(codes.shape[0]),
             "rows_from": "the noisy total",
             "moves_per_row": POLISH_MOVES_PER_ROW,
