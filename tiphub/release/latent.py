@@ -4,8 +4,9 @@ Rows are drawn from one of ``K`` classes; within a class every column takes its 
 independently. Counts of single values and pairs implied by the model are smooth in a way
 the noisy counts are not: a pair's count is tied to every other pair of its values through
 the few class parameters, so the Gaussian noise on each measured count averages out over
-thousands of measurements. The classes also carry the higher-order structure (which values
-go together in a triple) that measuring only pairs leaves open.
+many measurements. With one class it is the independence model; more classes carry more of
+the data's structure (including which values go together in a triple) but also follow more
+of the noise.
 
 The model is fitted by weighted least squares (each count weighted by the inverse of its
 noise variance: the Gaussian likelihood of the measurement), with L-BFGS on softmax
