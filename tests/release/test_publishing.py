@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 from sqlalchemy import Engine, select
@@ -27,10 +28,12 @@ from tiphub.release.publishing import (
     build_hub_release,
     get_release,
     hub_dataset,
+    hub_table,
     list_releases,
     publish_release,
     published_file,
     published_releases,
+    record_release,
     release_bundle,
     set_budget,
 )
@@ -105,9 +108,11 @@ def test_draft_approved_published_and_then_never_changed(
     assert (
         release_bundle(engine, supervisor, built.id).sha256() == before == published.bundle_sha256
     )
-    assert [
-        action for action in audit_actions(engine) if action.startswith("release.")
-    ] == ["release.build", "release.approve", "release.publish"]
+    assert [action for action in audit_actions(engine) if action.startswith("release.")] == [
+        "release.build",
+        "release.approve",
+        "release.publish",
+    ]
 
 
 def test_the_builder_cannot_approve_their_own_release(
@@ -147,3 +152,51 @@ def test_bundles_round_trip_through_their_zip(engine: Engine, hub: dict[str, Pri
     bundle = release_bundle(engine, hub["analyst"], built.id)
     assert Bundle.from_zip(bundle.to_zip()).sha256() == bundle.sha256() == built.bundle_sha256
     assert {"synthetic.csv", "aggregates.csv", "codebook.csv", "privacy.json"} <= set(bundle.files)
+
+
+def race(
+    engine: Engine, principals: list[Principal], dataset: str, request: ReleaseRequest
+) -> list[object]:
+    """Build the same release from several threads at once; each gets its info or its error."""
+    table = hub_table(engine, principals[0])
+    start = threading.Barrier(len(principals))
+    outcomes: list[object] = [None] * len(principals)
+
+    def build(index: int) -> None:
+        start.wait()
+        try:
+            outcomes[index] = record_release(engine, principals[index], dataset, request, table)[0]
+        except Exception as error:
+            outcomes[index] = error
+
+    threads = [threading.Thread(target=build, args=(i,)) for i in range(len(principals))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+def test_two_releases_racing_for_the_last_of_a_budget_spend_it_once(
+    engine: Engine, hub: dict[str, Principal]
+) -> None:
+    analyst, supervisor = hub["analyst"], hub["supervisor"]
+    dataset = hub_dataset(analyst)
+    set_budget(engine, local_operator("operator:test"), dataset, 1.5, 1e-5)
+    outcomes = race(engine, [analyst, supervisor], dataset, ReleaseRequest("dp", epsilon=1.0))
+    refused = [o for o in outcomes if isinstance(o, BudgetExhaustedError)]
+    stored = [o for o in outcomes if not isinstance(o, Exception)]
+    assert len(stored) == 1 and len(refused) == 1, outcomes
+    budget = budget_of(engine, dataset)
+    assert budget is not None and budget.epsilon_spent == 1.0 and budget.releases == 1
+
+
+def test_the_first_releases_of_a_new_dataset_may_race(
+    engine: Engine, hub: dict[str, Principal]
+) -> None:
+    analyst, supervisor = hub["analyst"], hub["supervisor"]
+    dataset = "file:race-test"
+    outcomes = race(engine, [analyst, supervisor], dataset, ReleaseRequest("dp", epsilon=1.0))
+    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+    budget = budget_of(engine, dataset)
+    assert budget is not None and budget.epsilon_spent == 2.0 and budget.releases == 2

@@ -26,8 +26,8 @@ from typing import Any, Literal, cast, get_args
 from rich.table import Table as RichTable
 from rich.text import Text
 from sqlalchemy import Connection, Engine, Insert, Row, Table, func, insert, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 
+from tiphub.store.db import insert_if_absent
 from tiphub.store.models import LinkageReviewItem, LinkageRun, utcnow
 
 __all__ = [
@@ -595,15 +595,7 @@ def _statuses(
 
 def _insert_skipping_known_pairs(connection: Connection, table: Table) -> Insert:
     """INSERT that leaves a pair alone if a concurrent enqueue got there first."""
-    dialect = connection.dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing(
-            index_elements=["left_key", "right_key"]
-        )
-    if dialect == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing(index_elements=["left_key", "right_key"])
-    # Elsewhere the unique constraint still refuses duplicates; a race fails the batch instead.
-    return insert(table)
+    return insert_if_absent(connection, table, ["left_key", "right_key"])
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:

@@ -28,6 +28,7 @@ from tiphub.release.api import ReleaseRequest, make_release
 from tiphub.release.bundle import PUBLIC_FILES, Bundle
 from tiphub.release.table import ReleaseRefusedError, ReleaseTable, table_from_rows
 from tiphub.store import models as m
+from tiphub.store.db import insert_if_absent
 from tiphub.store.models import new_id, table_of, utcnow
 
 DEFAULT_EPSILON_TOTAL = 10.0
@@ -152,20 +153,17 @@ def set_budget(
     if not 0 <= delta < 1:
         raise ReleaseRefusedError("a privacy budget's total δ must be at least 0 and below 1")
     with engine.begin() as connection:
-        current = _locked_budget(connection, dataset)
-        if current is not None and current.releases:
+        current = _ensure_budget(connection, principal, dataset, epsilon, delta)
+        if current.releases:
             raise ConflictError(
                 f"the budget of {dataset} is fixed: {current.releases} release(s) already "
                 "spent from it"
             )
-        if current is None:
-            _insert_budget(connection, principal, dataset, epsilon, delta)
-        else:
-            connection.execute(
-                update(_BUDGET)
-                .where(_BUDGET.c.dataset == dataset)
-                .values(epsilon_total=epsilon, delta_total=delta)
-            )
+        connection.execute(
+            update(_BUDGET)
+            .where(_BUDGET.c.dataset == dataset)
+            .values(epsilon_total=epsilon, delta_total=delta)
+        )
         audit.record(
             connection,
             principal,
@@ -179,20 +177,6 @@ def set_budget(
     return budget
 
 
-def _insert_budget(
-    connection: Connection, principal: Principal, dataset: str, epsilon: float, delta: float
-) -> None:
-    connection.execute(
-        insert(_BUDGET).values(
-            dataset=dataset,
-            epsilon_total=epsilon,
-            delta_total=delta,
-            created_by=principal.username,
-            created_at=utcnow(),
-        )
-    )
-
-
 def _locked_budget(connection: Connection, dataset: str) -> Budget | None:
     # The no-op UPDATE takes the row lock (PostgreSQL) or the write lock (SQLite) first, so
     # two releases can never both spend the last of a budget.
@@ -202,11 +186,25 @@ def _locked_budget(connection: Connection, dataset: str) -> Budget | None:
     return _budget(connection, dataset)
 
 
-def _ensure_budget(connection: Connection, principal: Principal, dataset: str) -> Budget:
+def _ensure_budget(
+    connection: Connection,
+    principal: Principal,
+    dataset: str,
+    epsilon: float = DEFAULT_EPSILON_TOTAL,
+    delta: float = DEFAULT_DELTA_TOTAL,
+) -> Budget:
+    """The dataset's budget, locked; created with these totals if it has none. Two first
+    releases of a new dataset may race here: the second one's INSERT does nothing."""
+    connection.execute(
+        insert_if_absent(connection, _BUDGET, ["dataset"]).values(
+            dataset=dataset,
+            epsilon_total=epsilon,
+            delta_total=delta,
+            created_by=principal.username,
+            created_at=utcnow(),
+        )
+    )
     budget = _locked_budget(connection, dataset)
-    if budget is None:
-        _insert_budget(connection, principal, dataset, DEFAULT_EPSILON_TOTAL, DEFAULT_DELTA_TOTAL)
-        budget = _budget(connection, dataset)
     assert budget is not None
     return budget
 

@@ -16,7 +16,18 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Insert,
+    Table,
+    create_engine,
+    event,
+    insert,
+    inspect,
+    text,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -196,3 +207,15 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def insert_if_absent(connection: Connection, table: Table, keys: list[str]) -> Insert:
+    """An INSERT that leaves the row alone when a concurrent writer stored the same ``keys``
+    first (PostgreSQL and SQLite). Elsewhere the unique constraint still refuses the
+    duplicate, and the race fails the transaction instead."""
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=keys)
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=keys)
+    return insert(table)
