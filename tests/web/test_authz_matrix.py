@@ -268,10 +268,7 @@ def _send(
 
 
 def _permitted(username: str, rule: Rule) -> bool:
-    return (
-        rule.permission is None
-        or rule.permission in built_in_roles()[role_of(username)].permissions
-    )
+    return rule.allows(built_in_roles()[role_of(username)].permissions)
 
 
 class Clients:

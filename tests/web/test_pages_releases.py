@@ -20,6 +20,8 @@ from sqlalchemy import Engine
 
 from tests.web import hub_fixtures
 from tests.web.hub_fixtures import Hub
+from tiphub.cases import accounts
+from tiphub.cases.access import local_operator
 from tiphub.release.publishing import list_releases
 
 ORG = "demo-police"
@@ -298,3 +300,36 @@ def test_the_api_builds_approves_and_publishes(hub: Hub) -> None:
     assert other.post(f"/api/v1/releases/{release_id}/publish").status_code == 404
     assert hub.client_for(f"caseworker@{ORG}").get("/api/v1/releases").status_code == 403
     assert hub.anonymous_client().get("/api/v1/releases").status_code == 401
+
+
+def test_a_role_that_only_approves_reads_what_it_approves(hub: Hub) -> None:
+    operator = local_operator("operator:test")
+    accounts.define_role(
+        hub.engine, operator, "release_approver", ["release:approve"], "organisation", False
+    )
+    approver = f"approver@{ORG}"
+    accounts.add_user(hub.engine, operator, approver, ORG, ["release_approver"], hub.password)
+    analyst = hub.session_client_for(ANALYST)
+    release_id = _build(
+        analyst,
+        title="For approval",
+        method="aggregates",
+        k="11",
+        max_combination="2",
+        epsilon="",
+        delta="",
+    )
+
+    client = hub.session_client_for(approver)
+    listing = client.get("/releases")
+    assert listing.status_code == 200
+    assert f'data-release="{release_id}"' in listing.text
+    assert 'href="/releases/new"' not in listing.text, "an approver does not build"
+    assert client.get("/releases/new").status_code == 403
+    detail = client.get(f"/releases/{release_id}")
+    assert detail.status_code == 200 and f"/releases/{release_id}/approve" in detail.text
+    assert client.get(f"/releases/{release_id}/report").status_code == 200
+    assert _post(client, f"/releases/{release_id}/approve", f"/releases/{release_id}") == 303
+    assert 'data-status="approved"' in client.get(f"/releases/{release_id}").text
+    api = hub.client_for(approver)
+    assert api.get(f"/api/v1/releases/{release_id}").json()["status"] == "approved"

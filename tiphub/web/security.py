@@ -11,7 +11,7 @@ import hmac
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -113,21 +113,33 @@ SubmittedForm = Annotated[FormData, Depends(submitted_form)]
 
 
 class Rule:
-    """A route's access rule; ``permission`` None means any signed-in user."""
+    """A route's access rule; ``permission`` None means any signed-in user. Any of
+    ``alternatives`` grants the route too (a page both the builders and the approvers of a
+    thing must read)."""
 
-    def __init__(self, permission: str | None, public: bool = False) -> None:
+    def __init__(
+        self, permission: str | None, public: bool = False, alternatives: tuple[str, ...] = ()
+    ) -> None:
         self.permission = permission
         self.public = public
+        self.alternatives = alternatives
+
+    def allows(self, permissions: Collection[str]) -> bool:
+        if self.permission is None:
+            return True
+        return any(p in permissions for p in (self.permission, *self.alternatives))
 
     def __repr__(self) -> str:
-        return "public" if self.public else f"requires({self.permission or 'signed-in'})"
+        if self.public:
+            return "public"
+        return f"requires({' | '.join((self.permission or 'signed-in', *self.alternatives))})"
 
 
-def requires(permission: str) -> Callable[..., Any]:
-    rule = Rule(permission)
+def requires(permission: str, *alternatives: str) -> Callable[..., Any]:
+    rule = Rule(permission, alternatives=alternatives)
 
     async def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-        if not principal.can(permission):
+        if not any(principal.can(p) for p in (permission, *alternatives)):
             raise ProblemError(403, f"your role does not allow {permission}")
         return principal
 

@@ -101,7 +101,8 @@ def build(engine: Engine, principal: Principal, wanted: ReleaseRequest) -> Relea
 
 @router.get("/releases")
 def releases(
-    request: Request, principal: Annotated[Principal, Depends(requires("release:build"))]
+    request: Request,
+    principal: Annotated[Principal, Depends(requires("release:build", "release:approve"))],
 ) -> dict[str, Any]:
     engine = engine_of(request)
     found = list_releases(engine, principal)
@@ -140,7 +141,7 @@ def create_release(
 def read_release(
     release_id: uuid.UUID,
     request: Request,
-    principal: Annotated[Principal, Depends(requires("release:build"))],
+    principal: Annotated[Principal, Depends(requires("release:build", "release:approve"))],
 ) -> dict[str, Any]:
     return release_out(get_release(engine_of(request), principal, release_id), detail=True)
 

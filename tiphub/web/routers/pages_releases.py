@@ -150,7 +150,8 @@ def _release_row(info: ReleaseInfo) -> dict[str, Any]:
 
 @router.get("/releases")
 def releases_page(
-    request: Request, principal: Annotated[Principal, Depends(requires("release:build"))]
+    request: Request,
+    principal: Annotated[Principal, Depends(requires("release:build", "release:approve"))],
 ) -> Response:
     engine = engine_of(request)
     found = list_releases(engine, principal)
@@ -320,7 +321,7 @@ def _render_release(
 def release_page(
     request: Request,
     release_id: uuid.UUID,
-    principal: Annotated[Principal, Depends(requires("release:build"))],
+    principal: Annotated[Principal, Depends(requires("release:build", "release:approve"))],
 ) -> Response:
     return _render_release(
         request, principal, get_release(engine_of(request), principal, release_id)
@@ -387,7 +388,7 @@ def _review_file(request: Request, principal: Principal, release_id: uuid.UUID, 
 def release_report(
     request: Request,
     release_id: uuid.UUID,
-    principal: Annotated[Principal, Depends(requires("release:build"))],
+    principal: Annotated[Principal, Depends(requires("release:build", "release:approve"))],
 ) -> Response:
     content = _review_file(request, principal, release_id, "report.html")
     return Response(
@@ -402,7 +403,7 @@ def release_file(
     request: Request,
     release_id: uuid.UUID,
     name: str,
-    principal: Annotated[Principal, Depends(requires("release:build"))],
+    principal: Annotated[Principal, Depends(requires("release:build", "release:approve"))],
 ) -> Response:
     content = _review_file(request, principal, release_id, name)
     response = _download(content, name, release_id)
