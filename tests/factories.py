@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Engine
+
+from tiphub.cases import accounts
+from tiphub.cases.access import Principal, built_in_roles
+
 
 def victim(person_id: str = "p1", **person: Any) -> dict[str, Any]:
     return {
@@ -66,3 +71,23 @@ def case(
     }
     document.update(fields)
     return document
+
+
+def role_principal(
+    engine: Engine, username: str, organisation: str, role: str, team: str | None = None
+) -> Principal:
+    """A principal holding one built-in role, made without an account or a password."""
+    spec = built_in_roles()[role]
+    with engine.connect() as connection:
+        organisation_id = accounts.organisation_id(connection, organisation)
+    return Principal(
+        username=username,
+        organisation=organisation,
+        organisation_id=organisation_id,
+        roles=(role,),
+        permissions=spec.permissions,
+        scope=spec.scope,
+        team=team,
+        sees_identity=spec.sees_identity,
+        source="test",
+    )

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from tests.factories import case
+from tests.factories import case, role_principal
 from tiphub.cases import accounts, audit, helpline
-from tiphub.cases.access import PermissionDeniedError, Principal, built_in_roles, local_operator
+from tiphub.cases.access import PermissionDeniedError, Principal, local_operator
 from tiphub.cases.api import CaseStore
 from tiphub.cases.helpline import CallError, calls, record_call, weekly_counts
 from tiphub.store import models as m
@@ -24,20 +24,7 @@ ILO = "forced_labour.retention_of_identity_documents"
 
 
 def principal(engine: Engine, username: str, organisation: str, role: str) -> Principal:
-    spec = built_in_roles()[role]
-    with engine.connect() as connection:
-        organisation_id = accounts.organisation_id(connection, organisation)
-    return Principal(
-        username=username,
-        organisation=organisation,
-        organisation_id=organisation_id,
-        roles=(role,),
-        permissions=spec.permissions,
-        scope=spec.scope,
-        team="frontline",
-        sees_identity=spec.sees_identity,
-        source="test",
-    )
+    return role_principal(engine, username, organisation, role, team="frontline")
 
 
 @pytest.fixture

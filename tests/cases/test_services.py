@@ -13,13 +13,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from tests.factories import case, victim
+from tests.factories import case, role_principal, victim
 from tiphub.cases import accounts, audit, services
 from tiphub.cases.access import (
     NotFoundError,
     PermissionDeniedError,
     Principal,
-    built_in_roles,
     local_operator,
 )
 from tiphub.cases.api import CaseStore
@@ -52,20 +51,7 @@ NAMES = ("Ana", "Popescu")
 
 
 def principal(engine: Engine, username: str, organisation: str, role: str) -> Principal:
-    spec = built_in_roles()[role]
-    with engine.connect() as connection:
-        organisation_id = accounts.organisation_id(connection, organisation)
-    return Principal(
-        username=username,
-        organisation=organisation,
-        organisation_id=organisation_id,
-        roles=(role,),
-        permissions=spec.permissions,
-        scope=spec.scope,
-        team="frontline",
-        sees_identity=spec.sees_identity,
-        source="test",
-    )
+    return role_principal(engine, username, organisation, role, team="frontline")
 
 
 @dataclass

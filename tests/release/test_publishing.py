@@ -9,13 +9,12 @@ import threading
 import pytest
 from sqlalchemy import Engine, select
 
-from tiphub.cases import accounts
+from tests.factories import role_principal
 from tiphub.cases.access import (
     ConflictError,
     NotFoundError,
     PermissionDeniedError,
     Principal,
-    built_in_roles,
     local_operator,
 )
 from tiphub.demo.loader import load_demo
@@ -44,19 +43,7 @@ ORGANISATION = "gb-police"
 
 
 def principal(engine: Engine, username: str, organisation: str, role: str) -> Principal:
-    spec = built_in_roles()[role]
-    with engine.connect() as connection:
-        organisation_id = accounts.organisation_id(connection, organisation)
-    return Principal(
-        username=username,
-        organisation=organisation,
-        organisation_id=organisation_id,
-        roles=(role,),
-        permissions=spec.permissions,
-        scope=spec.scope,
-        sees_identity=spec.sees_identity,
-        source="test",
-    )
+    return role_principal(engine, username, organisation, role)
 
 
 @pytest.fixture
