@@ -217,6 +217,92 @@ class _Layout:
 # --- compiled kernels --------------------------------------------------------------------
 
 
+@njit(cache=True, inline="always")
+def _next_subset(chosen: np.ndarray, size: int, m: int) -> bool:
+    """Advance ``chosen[:size]`` to the next ``size``-subset of ``range(m)`` in lexicographic
+    order; False when it was the last (at once for the empty subset)."""
+    q = size - 1
+    while q >= 0 and chosen[q] == m - size + q:
+        q -= 1
+    if q < 0:
+        return False
+    chosen[q] += 1
+    for r in range(q + 1, size):
+        chosen[r] = chosen[r - 1] + 1
+    return True
+
+
+@njit(cache=True, inline="always")
+def _cell(
+    codes: np.ndarray,
+    g: int,
+    present: np.ndarray,
+    chosen: np.ndarray,
+    length: int,
+    radix: np.ndarray,
+    binomial: np.ndarray,
+    first: np.ndarray,
+    offsets: np.ndarray,
+) -> int:
+    """The count index of row ``g``'s values in the columns ``present[chosen[:length]]``."""
+    rank = 0
+    for q in range(length):
+        rank += binomial[present[chosen[q]], q + 1]
+    index = offsets[first[length] + rank]
+    stride = 1
+    for q in range(length - 1, -1, -1):
+        p = present[chosen[q]]
+        index += np.int64(codes[g, p]) * stride
+        stride *= radix[p]
+    return int(index)
+
+
+@njit(cache=True, inline="always")
+def _cells_with(
+    codes: np.ndarray,
+    g: int,
+    j: int,
+    present: np.ndarray,
+    chosen: np.ndarray,
+    size: int,
+    members: np.ndarray,
+    radix: np.ndarray,
+    binomial: np.ndarray,
+    first: np.ndarray,
+    offsets: np.ndarray,
+) -> tuple[int, int]:
+    """For the combination of column ``j`` with the columns ``present[chosen[:size]]`` (row
+    ``g``'s values there): its count index when column j holds nothing, and column j's
+    stride, so that value v of column j is counted at ``base + v * stride``."""
+    length = size + 1
+    t = 0
+    inserted = False
+    for q in range(size):
+        p = present[chosen[q]]
+        if not inserted and j < p:
+            members[t] = j
+            t += 1
+            inserted = True
+        members[t] = p
+        t += 1
+    if not inserted:
+        members[t] = j
+    rank = 0
+    for q in range(length):
+        rank += binomial[members[q], q + 1]
+    base = offsets[first[length] + rank]
+    stride = 1
+    stride_j = 0
+    for q in range(length - 1, -1, -1):
+        p = members[q]
+        if p == j:
+            stride_j = stride
+        else:
+            base += np.int64(codes[g, p]) * stride
+        stride *= radix[p]
+    return int(base), int(stride_j)
+
+
 @njit(cache=True)
 def _count(
     codes: np.ndarray,
@@ -243,24 +329,10 @@ def _count(
             for q in range(length):
                 chosen[q] = q
             while True:
-                rank = 0
-                for q in range(length):
-                    rank += binomial[present[chosen[q]], q + 1]
-                index = offsets[first[length] + rank]
-                stride = 1
-                for q in range(length - 1, -1, -1):
-                    p = present[chosen[q]]
-                    index += np.int64(codes[g, p]) * stride
-                    stride *= radix[p]
+                index = _cell(codes, g, present, chosen, length, radix, binomial, first, offsets)
                 counts[index] += weights[g]
-                q = length - 1
-                while q >= 0 and chosen[q] == m - length + q:
-                    q -= 1
-                if q < 0:
+                if not _next_subset(chosen, length, m):
                     break
-                chosen[q] += 1
-                for r in range(q + 1, length):
-                    chosen[r] = chosen[r - 1] + 1
     return counts
 
 
@@ -300,32 +372,9 @@ def _change(
         for q in range(size):
             chosen[q] = q
         while True:
-            length = size + 1
-            t = 0
-            inserted = False
-            for q in range(size):
-                p = present[chosen[q]]
-                if not inserted and j < p:
-                    members[t] = j
-                    t += 1
-                    inserted = True
-                members[t] = p
-                t += 1
-            if not inserted:
-                members[t] = j
-            rank = 0
-            for q in range(length):
-                rank += binomial[members[q], q + 1]
-            base = offsets[first[length] + rank]
-            stride = 1
-            stride_j = 0
-            for q in range(length - 1, -1, -1):
-                p = members[q]
-                if p == j:
-                    stride_j = stride
-                else:
-                    base += np.int64(codes[g, p]) * stride
-                stride *= radix[p]
+            base, stride_j = _cells_with(
+                codes, g, j, present, chosen, size, members, radix, binomial, first, offsets
+            )
             if new != 0:
                 index = base + new * stride_j
                 if apply:
@@ -336,22 +385,14 @@ def _change(
                     d = synthetic[index] - real[index]
                     delta += weight[index] * (abs(d + 1) - abs(d))
             if old != 0:
-                index = base + old * stride_j
+                index = base + int(old) * stride_j
                 if apply:
                     synthetic[index] -= 1
                 else:
                     d = synthetic[index] - real[index]
                     delta += weight[index] * (abs(d - 1) - abs(d))
-            if size == 0:
+            if not _next_subset(chosen, size, m):
                 break
-            q = size - 1
-            while q >= 0 and chosen[q] == m - size + q:
-                q -= 1
-            if q < 0:
-                break
-            chosen[q] += 1
-            for r in range(q + 1, size):
-                chosen[r] = chosen[r - 1] + 1
     if apply:
         codes[g, j] = new
     return delta
@@ -393,34 +434,11 @@ def _options(
         for q in range(size):
             chosen[q] = q
         while True:
-            length = size + 1
-            t = 0
-            inserted = False
-            for q in range(size):
-                p = present[chosen[q]]
-                if not inserted and j < p:
-                    members[t] = j
-                    t += 1
-                    inserted = True
-                members[t] = p
-                t += 1
-            if not inserted:
-                members[t] = j
-            rank = 0
-            for q in range(length):
-                rank += binomial[members[q], q + 1]
-            base = offsets[first[length] + rank]
-            stride = 1
-            stride_j = 0
-            for q in range(length - 1, -1, -1):
-                p = members[q]
-                if p == j:
-                    stride_j = stride
-                else:
-                    base += np.int64(codes[g, p]) * stride
-                stride *= radix[p]
+            base, stride_j = _cells_with(
+                codes, g, j, present, chosen, size, members, radix, binomial, first, offsets
+            )
             if old != 0:
-                index = base + old * stride_j
+                index = base + int(old) * stride_j
                 d = synthetic[index] - real[index]
                 removal += weight[index] * (abs(d - 1) - abs(d))
             for v in range(1, r):
@@ -432,16 +450,8 @@ def _options(
                 else:
                     d = synthetic[index] - real[index]
                     out[v] += weight[index] * (abs(d + 1) - abs(d))
-            if size == 0:
+            if not _next_subset(chosen, size, m):
                 break
-            q = size - 1
-            while q >= 0 and chosen[q] == m - size + q:
-                q -= 1
-            if q < 0:
-                break
-            chosen[q] += 1
-            for r2 in range(q + 1, size):
-                chosen[r2] = chosen[r2 - 1] + 1
     for v in range(r):
         if v != old:
             out[v] += removal
@@ -494,32 +504,19 @@ def _swap_delta(
                         shared = False
                         break
                 if not shared or check_shared:
-                    length = size + 1
-                    t = 0
-                    inserted = False
-                    for q in range(size):
-                        p = present[chosen[q]]
-                        if not inserted and j < p:
-                            members[t] = j
-                            t += 1
-                            inserted = True
-                        members[t] = p
-                        t += 1
-                    if not inserted:
-                        members[t] = j
-                    rank = 0
-                    for q in range(length):
-                        rank += binomial[members[q], q + 1]
-                    base = offsets[first[length] + rank]
-                    stride = 1
-                    stride_j = 0
-                    for q in range(length - 1, -1, -1):
-                        p = members[q]
-                        if p == j:
-                            stride_j = stride
-                        else:
-                            base += np.int64(codes[row, p]) * stride
-                        stride *= radix[p]
+                    base, stride_j = _cells_with(
+                        codes,
+                        row,
+                        j,
+                        present,
+                        chosen,
+                        size,
+                        members,
+                        radix,
+                        binomial,
+                        first,
+                        offsets,
+                    )
                     if new != 0:
                         index = base + new * stride_j
                         if bad[index]:
@@ -531,16 +528,8 @@ def _swap_delta(
                         index = base + old * stride_j
                         d = synthetic[index] - real[index]
                         delta += weight[index] * (abs(d - 1) - abs(d))
-                if size == 0:
+                if not _next_subset(chosen, size, m):
                     break
-                q = size - 1
-                while q >= 0 and chosen[q] == m - size + q:
-                    q -= 1
-                if q < 0:
-                    break
-                chosen[q] += 1
-                for r2 in range(q + 1, size):
-                    chosen[r2] = chosen[r2 - 1] + 1
     return delta
 
 
@@ -968,27 +957,13 @@ def _rare_hits(
         for q in range(length):
             chosen[q] = q
         while True:
-            rank = 0
-            for q in range(length):
-                rank += binomial[present[chosen[q]], q + 1]
-            index = offsets[first[length] + rank]
-            stride = 1
-            for q in range(length - 1, -1, -1):
-                p = present[chosen[q]]
-                index += np.int64(codes[g, p]) * stride
-                stride *= radix[p]
+            index = _cell(codes, g, present, chosen, length, radix, binomial, first, offsets)
             if bad[index]:
                 found += 1
                 for q in range(length):
                     hits[present[chosen[q]]] += 1
-            q = length - 1
-            while q >= 0 and chosen[q] == m - length + q:
-                q -= 1
-            if q < 0:
+            if not _next_subset(chosen, length, m):
                 break
-            chosen[q] += 1
-            for r in range(q + 1, length):
-                chosen[r] = chosen[r - 1] + 1
     return found
 
 
@@ -1021,40 +996,14 @@ def _rare_at(
         for q in range(size):
             chosen[q] = q
         while True:
-            length = size + 1
-            t = 0
-            inserted = False
-            for q in range(size):
-                p = present[chosen[q]]
-                if not inserted and j < p:
-                    members[t] = j
-                    t += 1
-                    inserted = True
-                members[t] = p
-                t += 1
-            if not inserted:
-                members[t] = j
-            rank = 0
-            for q in range(length):
-                rank += binomial[members[q], q + 1]
-            index = offsets[first[length] + rank]
-            stride = 1
-            for q in range(length - 1, -1, -1):
-                p = members[q]
-                index += np.int64(codes[g, p]) * stride
-                stride *= radix[p]
+            base, stride_j = _cells_with(
+                codes, g, j, present, chosen, size, members, radix, binomial, first, offsets
+            )
+            index = base + np.int64(codes[g, j]) * stride_j
             if bad[index]:
                 found += 1
-            if size == 0:
+            if not _next_subset(chosen, size, m):
                 break
-            q = size - 1
-            while q >= 0 and chosen[q] == m - size + q:
-                q -= 1
-            if q < 0:
-                break
-            chosen[q] += 1
-            for r in range(q + 1, size):
-                chosen[r] = chosen[r - 1] + 1
     return found
 
 
