@@ -227,6 +227,26 @@ def test_differential_privacy_spends_the_budget_until_it_is_gone(
     assert fixed.exit_code == 2 and "fixed" in flat(fixed.output)
 
 
+def test_a_folder_another_run_is_writing_to_is_refused_before_any_spend(
+    hub: Engine, ctdc_file: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / "bundle"
+    arguments = ("release", "synthetic", "--input", str(ctdc_file), "--method", "dp")
+    busy = tmp_path / ".bundle.tiphub-lock"  # another run's claim on the folder
+    busy.touch()
+    refused = tiphub(*arguments, "--epsilon", "1", "--output", str(output))
+    assert refused.exit_code == 2
+    assert "another release is being written" in flat(refused.output)
+    assert not output.exists() and busy.exists(), "the other run's claim is not ours to drop"
+    assert json.loads(tiphub("release", "budget", "--json").output) == []
+
+    busy.unlink()
+    done = tiphub(*arguments, "--epsilon", "1", "--output", str(output))
+    assert done.exit_code == 0, done.output
+    assert {path.name for path in output.iterdir()} == BUNDLE
+    assert not [path.name for path in tmp_path.iterdir() if path.name.startswith(".")]
+
+
 def test_the_database_is_the_default_input(hub: Engine, tmp_path: Path) -> None:
     loaded = tiphub("demo", "--cases", "300", "--seed", "2")
     assert loaded.exit_code == 0, loaded.output

@@ -11,6 +11,7 @@ reason on standard error, exit with 2 and write nothing.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -50,6 +51,26 @@ ActingAs = Annotated[str | None, typer.Option("--as", help="Operator name for th
 def _fail(message: str, code: int = 2) -> NoReturn:
     errors.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
     raise typer.Exit(code)
+
+
+def _claim_folder(output: Path) -> Path:
+    """Claim the output folder before any privacy budget is spent, so that a second run
+    aimed at the same folder is refused at once rather than after its release has been
+    recorded. Returns the claim (a lock file beside the folder) to remove when done."""
+    if output.exists() and (not output.is_dir() or any(output.iterdir())):
+        _fail(f"{output} exists and is not an empty folder; nothing was written")
+    claim = output.with_name(f".{output.name}.tiphub-lock")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        _fail(
+            f"another release is being written to {output}; nothing was written (if no "
+            f"other run is going on, remove {claim})"
+        )
+    except OSError as error:
+        _fail(f"{output} cannot be written: {error}")
+    return claim
 
 
 def _source(input_path: Path | None, dataset: str | None) -> tuple[ReleaseTable, str]:
@@ -133,28 +154,36 @@ def synthetic_command(
 
     if method not in METHODS[:2]:
         _fail(f"unknown method {method!r}: choose k-anon or dp")
-    if output.exists() and (not output.is_dir() or any(output.iterdir())):
-        _fail(f"{output} exists and is not an empty folder; nothing was written")
-    request = ReleaseRequest(
-        method=method,
-        k=k,
-        max_length=max_combination,
-        epsilon=epsilon,
-        delta=delta,
-        seed=seed,
-        title=title,
-        approved_by=approved_by,
-    )
+    claim = _claim_folder(output)
     try:
-        request.check()
-        table, dataset_name = _source(input_path, dataset)
-        with console.status("making the release…"):
-            info, bundle = record_release(
-                _engine(), local_operator(acting_as), dataset_name, request, table
+        request = ReleaseRequest(
+            method=method,
+            k=k,
+            max_length=max_combination,
+            epsilon=epsilon,
+            delta=delta,
+            seed=seed,
+            title=title,
+            approved_by=approved_by,
+        )
+        try:
+            request.check()
+            table, dataset_name = _source(input_path, dataset)
+            with console.status("making the release…"):
+                info, bundle = record_release(
+                    _engine(), local_operator(acting_as), dataset_name, request, table
+                )
+        except (ValueError, OSError, PermissionError, LookupError) as error:
+            _fail(str(error))
+        try:
+            write_bundle(bundle, output)
+        except OSError as error:
+            _fail(
+                f"release {info.id} is recorded (its privacy spend counts and its bundle is kept "
+                f"in the database), but its folder could not be written: {error}"
             )
-        write_bundle(bundle, output)
-    except (ValueError, OSError, PermissionError, LookupError) as error:
-        _fail(str(error))
+    finally:
+        claim.unlink(missing_ok=True)
     summary = {
         "release": str(info.id),
         "dataset": dataset_name,
