@@ -299,6 +299,8 @@ def hub_table(engine: Engine, principal: Principal) -> ReleaseTable:
     if not principal.operator and principal.scope != "organisation":
         raise PermissionDeniedError("a release needs an organisation-wide role")
     with engine.connect() as connection:
+        # Identity is read only for the age band (from the date of birth); the CTDC rows
+        # carry no identifying field.
         rows = [
             row
             for document in iter_case_documents(
