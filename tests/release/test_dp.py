@@ -28,6 +28,8 @@ from tiphub.release.dp import (
     _choose_cap,
     _count_query,
     _Layout,
+    _polish,
+    _triple_targets,
     dp_aggregates,
     dp_synthetic,
     release_measurement,
@@ -322,3 +324,97 @@ def test_rows_that_really_are_long_still_raise_the_cap() -> None:
     true[10] = 15_000
     true[20] = 5_000
     assert _choose_cap(true, 45.0, 2) == 20
+
+
+# -- triple targets of the synthesis ----------------------------------------------------------
+def pairwise_distribution(rng: np.random.Generator) -> np.ndarray:
+    """A distribution over three yes/no values with pair interactions and no three-way one:
+    p(x) ∝ exp(Σ main effects + Σ pair interactions), enumerated by brute force."""
+    main = rng.normal(0, 1, 3)
+    pair = rng.normal(0, 1.5, 3)  # ab, ac, bc
+    p = np.zeros((2, 2, 2))
+    for a, b, c in itertools.product((0, 1), repeat=3):
+        p[a, b, c] = math.exp(
+            main @ (a, b, c) + pair[0] * a * b + pair[1] * a * c + pair[2] * b * c
+        )
+    return p / p.sum()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_triple_targets_recover_a_triple_without_three_way_interaction(seed: int) -> None:
+    total = 10_000.0
+    p = pairwise_distribution(np.random.default_rng(seed)) * total
+    singles = np.array([p[1].sum(), p[:, 1].sum(), p[:, :, 1].sum()])
+    pairs = np.array([[0, 1], [0, 2], [1, 2]])
+    pair_counts = np.array([p[1, 1].sum(), p[1, :, 1].sum(), p[:, 1, 1].sum()])
+    items, targets = _triple_targets(singles, pairs, pair_counts, np.array([0, 1, 2]), total)
+    if p[1, 1, 1] < 11:  # under the floor: no target
+        assert len(items) == 0
+        return
+    assert items.tolist() == [[0, 1, 2]]
+    assert targets[0] == pytest.approx(p[1, 1, 1], rel=1e-3)
+
+
+def test_triple_targets_of_independent_values_are_the_product() -> None:
+    # 1,000 rows; a in half of them, b in 40%, c in 20%, all independent: 40 hold all three
+    singles = np.array([500.0, 400.0, 200.0])
+    pairs = np.array([[0, 1], [0, 2], [1, 2]])
+    _items, targets = _triple_targets(
+        singles, pairs, np.array([200.0, 100.0, 80.0]), np.array([0, 1, 2]), 1000.0
+    )
+    assert targets.tolist() == pytest.approx([40.0], rel=1e-4)
+
+
+def test_triple_targets_need_three_columns_and_three_usable_pairs() -> None:
+    singles = np.array([500.0, 400.0, 200.0, 300.0])
+    # items 2 and 3 are values of one column; the pair (0, 3) is not usable
+    pairs = np.array([[0, 1], [0, 2], [1, 2], [1, 3]])
+    items, _ = _triple_targets(
+        singles, pairs, np.array([200.0, 100.0, 80.0, 120.0]), np.array([0, 1, 2, 2]), 1000.0
+    )
+    assert items.tolist() == [[0, 1, 2]]
+
+
+def test_the_search_brings_triples_to_their_targets() -> None:
+    # three yes/no columns, 2,000 rows drawn independently; targets keep every single and
+    # pair count where it is but ask for 150 more rows holding all three values, which the
+    # rows can give without moving a single or pair count: {ab, ac, bc, ∅} → {abc, a, b, c}
+    rng = np.random.default_rng(4)
+    n = 2000
+    rows = np.where(rng.random((n, 3)) < 0.5, np.arange(3), -1).astype(np.int16)
+
+    def counts(of: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        held = of >= 0
+        singles = held.sum(axis=0).astype(float)
+        pair_counts = np.array(
+            [(held[:, x] & held[:, y]).sum() for x, y in ((0, 1), (0, 2), (1, 2))], float
+        )
+        return singles, pair_counts, float(held.all(axis=1).sum())
+
+    singles, pair_counts, before = counts(rows)
+    feature = np.array([[0, 3, 4], [3, 1, 5], [4, 5, 2]], dtype=np.int64)
+    triple = np.full((3, 3, 3), -1, dtype=np.int32)
+    for order in itertools.permutations(range(3)):
+        triple[order] = 6
+    targets = np.concatenate([singles, pair_counts, [before + 150]])
+    weights = np.array([3.0, 3.0, 3.0, 1.0, 1.0, 1.0, 1.0])
+    feature_items = np.array(
+        [[0, 0, -1], [1, 1, -1], [2, 2, -1], [0, 1, -1], [0, 2, -1], [1, 2, -1], [0, 1, 2]],
+        dtype=np.int64,
+    )
+    _polish(
+        rows,
+        np.arange(3, dtype=np.int64),
+        np.ones(3, dtype=np.int64),
+        np.arange(3, dtype=np.int64),
+        feature,
+        triple,
+        feature_items,
+        targets,
+        weights,
+        200_000,
+        1,
+    )
+    singles_after, pairs_after, after = counts(rows)
+    assert abs(after - (before + 150)) <= 15
+    assert np.abs(np.concatenate([singles_after - singles, pairs_after - pair_counts])).max() <= 15

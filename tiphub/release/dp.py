@@ -44,17 +44,28 @@ measurement, no further budget), using every measured pair, released or not:
   where the counts are noisy; two classes did best on the demo table (1 to 32 were
   measured: more classes follow the noise);
 * each count's estimate is the model's plus the posterior mean of the model's miss, under
-  a prior on the misses estimated from all the counts (empirical Bayes, nonparametric):
-  near the model where it holds, near the measurement where it misses by more than the
-  noise. At ε = 1 this halves the error of the pair counts;
+  a prior on the misses estimated from all the counts (empirical Bayes, nonparametric; a
+  miss scales with the predicted count to the power EB_SIZE_POWER): near the model where
+  it holds, near the measurement where it misses by more than the noise. At ε = 1 this
+  halves the error of the pair counts;
+* each triple of values whose three pairs may be formed gets a target: the count of the
+  model with no three-way interaction fitted to the estimated single and pair counts (the
+  maximum-entropy triple given its pairs). With exact pair counts it errs about 30% less on
+  triples than rows fitted to the pairs alone. Only for tables of up to TRIPLE_MAX_ROWS
+  rows: a search move costs about 6 times more with triples, and a million rows must be
+  released in under 2 minutes;
 * rows are drawn from the model without ever forming a pair whose estimate is below
   SYNTHESIS_FLOOR, then a local search (single cells, and swaps of one column's values
-  between two rows, which leave every single count as it is) brings their 1- and 2-counts
-  to the estimates by least squares.
+  between two rows, which leave every single count as it is) brings their 1-, 2- and
+  3-counts to the targets by weighted least squares (a triple weighs TRIPLE_WEIGHT: its
+  target is a model's, not a measurement).
 
-Measured on the demo table at ε = 1 against pac-synth's aggregate-seeded synthesiser and an
-earlier Chow-Liu tree sampler fitted to the raw noisy counts, it errs several times and
-about 40% less (``bench/release_dp_tuning.py``, ``bench/release_bench.py``).
+Synthetic rows spend SYNTHETIC_SINGLE_SHARE of the budget on single values rather than
+SINGLE_SHARE: their search leans on the singles, and the change cost the pairs nothing
+measurable. Measured on the demo table at ε = 1 against pac-synth's aggregate-seeded
+synthesiser and an earlier Chow-Liu tree sampler fitted to the raw noisy counts, it errs
+several times and about 45% less (``bench/release_dp_tuning.py``,
+``bench/release_bench.py``).
 """
 
 from __future__ import annotations
@@ -64,7 +75,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version
-from itertools import combinations
+from itertools import combinations, permutations
 from numbers import Integral
 from statistics import NormalDist
 from typing import Any
@@ -80,6 +91,7 @@ from tiphub.release.table import Combination, ReleaseRefusedError, ReleaseTable
 TOTAL_SHARE = 0.01  # of ρ: the number of rows
 HISTOGRAM_SHARE = 0.01  # of ρ: row lengths (the choice of k)
 SINGLE_SHARE = 0.32  # of the remaining ρ when pairs are measured; pairs get the rest
+SYNTHETIC_SINGLE_SHARE = 0.45  # the same, for synthetic rows (their search leans on singles)
 # Tuned on the demo table: 0.3-0.35 minimises the summed error of lengths 1 and 2 for
 # k = 12-15 (ρ_l ∝ C(k, l)^(1/3) gives 0.34 at k = 15).
 TRUNCATION_LOSS = 0.005  # k drops at most this share of the rows' value pairs (or values)
@@ -97,8 +109,14 @@ LATENT_CLASSES = 2  # classes of the model the synthetic rows are drawn from
 LATENT_ITERATIONS = 3000  # L-BFGS iterations of its fit
 EB_ITERATIONS = 300  # EM steps of the empirical-Bayes prior
 EB_GRID = 201  # points of its grid
-EB_GROUPS = 4  # groups of counts of similar predicted size, each with its own prior
+EB_SIZE_POWER = 0.4  # a model's miss of a count scales as (its predicted count) ** this
+EB_FIT_COUNTS = 20_000  # the prior is fitted on at most this many counts (memory)
 SINGLE_WEIGHT = 3.0  # a single value's error counts this many times a pair's in the search
+TRIPLE_WEIGHT = 0.2  # and a triple's (its target is a model's, not a measurement)
+TRIPLE_FLOOR = 11.0  # triples the model puts at fewer rows get no target
+TRIPLE_MAX_VALUES = 300  # more released values than this: no triple targets (memory: n³)
+TRIPLE_MAX_ROWS = 100_000  # nor for more rows: a move costs about 6 times more with them
+TRIPLE_IPF_ITERATIONS = 60
 _SAFETY = 1.0 + 1e-9  # noise scales a hair above the budget's, against float rounding
 
 
@@ -188,12 +206,12 @@ class _Budget:
         return [self.rho * share for share in self.shares.values()]
 
 
-def _shares(max_length: int, n_columns: int) -> dict[str, float]:
+def _shares(max_length: int, n_columns: int, single_share: float) -> dict[str, float]:
     shares = {"total": TOTAL_SHARE, "row_lengths": HISTOGRAM_SHARE}
     rest = 1.0 - TOTAL_SHARE - HISTOGRAM_SHARE
     if max_length >= 2 and n_columns >= 2:
-        shares["length_1"] = rest * SINGLE_SHARE
-        shares["length_2"] = rest * (1.0 - SINGLE_SHARE)
+        shares["length_1"] = rest * single_share
+        shares["length_2"] = rest * (1.0 - single_share)
     else:
         shares["length_1"] = rest
     return shares
@@ -229,10 +247,12 @@ def _privacy(measurement: dp.Measurement) -> tuple[float, float]:
     return float(epsilon), float(delta)
 
 
-def _budget(epsilon: float, delta: float, max_length: int, n_columns: int) -> _Budget:
+def _budget(
+    epsilon: float, delta: float, max_length: int, n_columns: int, single_share: float
+) -> _Budget:
     """The largest ρ whose composition OpenDP maps to at most (ε, δ)."""
     _enable()
-    shares = _shares(max_length, n_columns)
+    shares = _shares(max_length, n_columns, single_share)
 
     def spent(rho: float) -> float:
         return _privacy(_compositor([rho * s for s in shares.values()], delta))[0]
@@ -251,7 +271,12 @@ def _budget(epsilon: float, delta: float, max_length: int, n_columns: int) -> _B
 
 
 def release_measurement(
-    *, epsilon: float, delta: float, max_length: int = 3, n_columns: int = 27
+    *,
+    epsilon: float,
+    delta: float,
+    max_length: int = 3,
+    n_columns: int = 27,
+    single_share: float = SINGLE_SHARE,
 ) -> dp.Measurement:
     """The OpenDP measurement a release with these parameters runs (``map(1)`` is its (ε, δ)).
 
@@ -259,7 +284,7 @@ def release_measurement(
     each query is refused by OpenDP if it would spend more than its share.
     """
     _check(None, epsilon, delta, max_length)
-    budget = _budget(epsilon, delta, max_length, n_columns)
+    budget = _budget(epsilon, delta, max_length, n_columns, single_share)
     return _compositor(budget.rhos, delta)
 
 
@@ -546,13 +571,18 @@ class _Measured:
 
 
 def _measure(
-    table: ReleaseTable, epsilon: float, delta: float, max_length: int, seed: int | None
+    table: ReleaseTable,
+    epsilon: float,
+    delta: float,
+    max_length: int,
+    seed: int | None,
+    single_share: float = SINGLE_SHARE,
 ) -> _Measured:
     _check(table, epsilon, delta, max_length)
     _enable()
     max_length = int(max_length)
     n_columns = len(table.columns)
-    budget = _budget(epsilon, delta, max_length, n_columns)
+    budget = _budget(epsilon, delta, max_length, n_columns, single_share)
     mechanism = _compositor(budget.rhos, delta)
     epsilon_spent, delta_spent = _privacy(mechanism)
     if epsilon_spent > epsilon * _SAFETY or delta_spent > delta * _SAFETY:  # pragma: no cover
@@ -752,12 +782,15 @@ def _change(
     p: int,
     new: int,
     feature: np.ndarray,
+    triple: np.ndarray,
     current: np.ndarray,
     targets: np.ndarray,
     weights: np.ndarray,
 ) -> float:
     """How much setting cell (r, p) to ``new`` (-1: empty) changes Σ weight·(count - target)²;
-    +inf when ``new`` would form a pair that was not released with a value of the row."""
+    +inf when ``new`` would form a pair that was not released with a value of the row.
+    ``triple[a, b, c]`` is the feature of a triple with a target (-1: none; a 1×1×1 array:
+    no triples)."""
     old = rows[r, p]
     n_columns = rows.shape[1]
     if new >= 0:
@@ -782,19 +815,40 @@ def _change(
         if new >= 0:
             f = feature[new, b]
             change += weights[f] * (1.0 + 2.0 * (current[f] - targets[f]))
+        if triple.shape[0] == 1:
+            continue
+        for q2 in range(q + 1, n_columns):
+            c = rows[r, q2]
+            if q2 == p or c < 0:
+                continue
+            if old >= 0:
+                f = triple[old, b, c]
+                if f >= 0:
+                    change += weights[f] * (1.0 - 2.0 * (current[f] - targets[f]))
+            if new >= 0:
+                f = triple[new, b, c]
+                if f >= 0:
+                    change += weights[f] * (1.0 + 2.0 * (current[f] - targets[f]))
     return change
 
 
 @njit(cache=True)
 def _apply(
-    rows: np.ndarray, r: int, p: int, new: int, feature: np.ndarray, current: np.ndarray
+    rows: np.ndarray,
+    r: int,
+    p: int,
+    new: int,
+    feature: np.ndarray,
+    triple: np.ndarray,
+    current: np.ndarray,
 ) -> None:
     old = rows[r, p]
+    n_columns = rows.shape[1]
     if old >= 0:
         current[feature[old, old]] -= 1
     if new >= 0:
         current[feature[new, new]] += 1
-    for q in range(rows.shape[1]):
+    for q in range(n_columns):
         b = rows[r, q]
         if q == p or b < 0:
             continue
@@ -802,6 +856,16 @@ def _apply(
             current[feature[old, b]] -= 1
         if new >= 0:
             current[feature[new, b]] += 1
+        if triple.shape[0] == 1:
+            continue
+        for q2 in range(q + 1, n_columns):
+            c = rows[r, q2]
+            if q2 == p or c < 0:
+                continue
+            if old >= 0 and triple[old, b, c] >= 0:
+                current[triple[old, b, c]] -= 1
+            if new >= 0 and triple[new, b, c] >= 0:
+                current[triple[new, b, c]] += 1
     rows[r, p] = new
 
 
@@ -822,6 +886,7 @@ def _try_swap(
     r2: int,
     p: int,
     feature: np.ndarray,
+    triple: np.ndarray,
     current: np.ndarray,
     targets: np.ndarray,
     weights: np.ndarray,
@@ -833,15 +898,15 @@ def _try_swap(
     second = rows[r2, p]
     if first == second:
         return False
-    change = _change(rows, r1, p, second, feature, current, targets, weights)
+    change = _change(rows, r1, p, second, feature, triple, current, targets, weights)
     if not np.isfinite(change):
         return False
-    _apply(rows, r1, p, second, feature, current)
-    change += _change(rows, r2, p, first, feature, current, targets, weights)
+    _apply(rows, r1, p, second, feature, triple, current)
+    change += _change(rows, r2, p, first, feature, triple, current, targets, weights)
     if change < 0:
-        _apply(rows, r2, p, first, feature, current)
+        _apply(rows, r2, p, first, feature, triple, current)
         return True
-    _apply(rows, r1, p, first, feature, current)
+    _apply(rows, r1, p, first, feature, triple, current)
     return False
 
 
@@ -860,12 +925,31 @@ def _find_row(
 
 
 @njit(cache=True)
+def _find_row_holding(
+    rows: np.ndarray, pa: int, a: int, pb: int, b: int, pc: int, c: int, want_c: bool
+) -> int:
+    """A random row holding ``a`` and ``b`` that holds (or lacks) ``c``; -1 if none is
+    found in GUIDED_TRIES draws."""
+    n = rows.shape[0]
+    for _ in range(GUIDED_TRIES):
+        candidate = np.random.randint(n)
+        if (
+            rows[candidate, pa] == a
+            and rows[candidate, pb] == b
+            and (rows[candidate, pc] == c) == want_c
+        ):
+            return candidate
+    return -1
+
+
+@njit(cache=True)
 def _polish(
     rows: np.ndarray,
     col_start: np.ndarray,
     col_len: np.ndarray,
     item_column: np.ndarray,
     feature: np.ndarray,
+    triple: np.ndarray,
     feature_items: np.ndarray,
     targets: np.ndarray,
     weights: np.ndarray,
@@ -894,8 +978,15 @@ def _polish(
             current[feature[a, a]] += 1
             for q in range(p + 1, n_columns):
                 b = rows[r, q]
-                if b >= 0:
-                    current[feature[a, b]] += 1
+                if b < 0:
+                    continue
+                current[feature[a, b]] += 1
+                if triple.shape[0] == 1:
+                    continue
+                for q2 in range(q + 1, n_columns):
+                    c = rows[r, q2]
+                    if c >= 0 and triple[a, b, c] >= 0:
+                        current[triple[a, b, c]] += 1
     active = np.nonzero(col_len > 0)[0]
     if len(active) == 0 or n < 2:
         return 0
@@ -913,7 +1004,26 @@ def _polish(
             f = min(f, n_features - 1)
             a = feature_items[f, 0]
             b = feature_items[f, 1]
+            c = feature_items[f, 2]
             short = current[f] < targets[f]
+            if c >= 0:  # a triple: bring its third value in, or take it out, by a swap
+                turn = np.random.randint(3)
+                if turn == 1:
+                    a, c = c, a
+                elif turn == 2:
+                    b, c = c, b
+                pa = item_column[a]
+                pb = item_column[b]
+                pc = item_column[c]
+                r1 = _find_row_holding(rows, pa, a, pb, b, pc, c, not short)
+                r2 = _find_row(rows, pc, c, short, pc, c, short)
+                if (
+                    r1 >= 0
+                    and r2 >= 0
+                    and _try_swap(rows, r1, r2, pc, feature, triple, current, targets, weights)
+                ):
+                    accepted += 1
+                continue
             if a != b and np.random.random() < 0.5:
                 a, b = b, a  # which side of the pair to change
             pa = item_column[a]
@@ -928,7 +1038,7 @@ def _polish(
                 if (
                     r1 >= 0
                     and r2 >= 0
-                    and _try_swap(rows, r1, r2, pb, feature, current, targets, weights)
+                    and _try_swap(rows, r1, r2, pb, feature, triple, current, targets, weights)
                 ):
                     accepted += 1
                 continue
@@ -947,7 +1057,7 @@ def _polish(
             p = active[np.random.randint(len(active))]
             r1 = np.random.randint(n)
             r2 = np.random.randint(n)
-            if r1 != r2 and _try_swap(rows, r1, r2, p, feature, current, targets, weights):
+            if r1 != r2 and _try_swap(rows, r1, r2, p, feature, triple, current, targets, weights):
                 accepted += 1
             continue
         else:
@@ -957,8 +1067,8 @@ def _polish(
             new = -1 if s == 0 else col_start[p] + s - 1
         if r < 0 or new == rows[r, p]:
             continue
-        if _change(rows, r, p, new, feature, current, targets, weights) < 0:
-            _apply(rows, r, p, new, feature, current)
+        if _change(rows, r, p, new, feature, triple, current, targets, weights) < 0:
+            _apply(rows, r, p, new, feature, triple, current)
             accepted += 1
     return accepted
 
@@ -967,36 +1077,93 @@ def _shrunk(model: np.ndarray, noisy: np.ndarray, scale: float) -> tuple[np.ndar
     """Empirical-Bayes estimates of counts measured as ``noisy`` (Gaussian noise of standard
     deviation ``scale``) that a model predicts as ``model``.
 
-    The model's misses (true count − model) are given a prior estimated from the data
+    A model misses big counts by more than small ones: a count's miss (true count − model)
+    is taken to be ``size · u`` with ``size = max(model, 1) ** EB_SIZE_POWER`` and ``u``
+    drawn from one prior shared by all the counts. That prior is estimated from the data
     themselves: the nonparametric maximum-likelihood prior on a grid (Kiefer-Wolfowitz,
-    fitted by EM), separately for counts of similar predicted size (EB_GROUPS groups by
-    quantile), since big counts miss by more. Each estimate is the model plus the posterior
-    mean of its miss. Where the model holds the estimate stays near it; where it misses by
-    much more than the noise the measurement wins. Returns the estimates and the median
-    share of the disagreement kept."""
+    fitted by EM; on an even sample of EB_FIT_COUNTS counts when there are more). Each
+    estimate is the model plus the posterior mean of its miss: where the model holds the
+    estimate stays near it; where it misses by much more than the noise the measurement
+    wins. Returns the estimates and the median share of the disagreement kept."""
     if len(noisy) == 0 or not math.isfinite(scale):
         return model.copy(), 0.0
     residual = noisy - model
-    posterior = np.zeros(len(noisy))
-    edges = np.quantile(model, np.linspace(0, 1, EB_GROUPS + 1)[1:-1])
-    group = np.searchsorted(edges, model, side="right")
-    for g in np.unique(group):
-        members = group == g
-        r = residual[members]
-        reach = max(float(np.abs(r).max()), scale)
-        grid = np.linspace(-reach, reach, EB_GRID)
-        likelihood = np.exp(-0.5 * ((r[:, None] - grid[None, :]) / scale) ** 2)
-        prior = np.full(EB_GRID, 1.0 / EB_GRID)
-        for _ in range(EB_ITERATIONS):
-            joint = likelihood * prior
-            joint /= np.maximum(joint.sum(axis=1, keepdims=True), 1e-300)
-            prior = joint.mean(axis=0)
+    size = np.maximum(model, 1.0) ** EB_SIZE_POWER
+    reach = max(float(np.abs(residual / size).max()), scale / float(size.max()))
+    unit = np.linspace(-reach, reach, EB_GRID)
+
+    def posterior_weights(members: np.ndarray, prior: np.ndarray) -> np.ndarray:
+        misses = size[members, None] * unit[None, :]
+        joint = np.exp(-0.5 * ((residual[members, None] - misses) / scale) ** 2) * prior
+        return np.asarray(joint / np.maximum(joint.sum(axis=1, keepdims=True), 1e-300))
+
+    fitted = np.linspace(0, len(noisy) - 1, min(len(noisy), EB_FIT_COUNTS)).astype(np.int64)
+    misses = size[fitted, None] * unit[None, :]
+    likelihood = np.exp(-0.5 * ((residual[fitted, None] - misses) / scale) ** 2)
+    prior = np.full(EB_GRID, 1.0 / EB_GRID)
+    for _ in range(EB_ITERATIONS):
         joint = likelihood * prior
         joint /= np.maximum(joint.sum(axis=1, keepdims=True), 1e-300)
-        posterior[members] = joint @ grid
+        prior = joint.mean(axis=0)
+    posterior = np.zeros(len(noisy))
+    for first in range(0, len(noisy), EB_FIT_COUNTS):
+        members = np.arange(first, min(first + EB_FIT_COUNTS, len(noisy)))
+        posterior[members] = posterior_weights(members, prior) @ unit * size[members]
     with np.errstate(divide="ignore", invalid="ignore"):
         kept = np.where(residual != 0, posterior / residual, 0.0)
     return model + posterior, float(np.median(np.clip(kept, 0.0, 1.0)))
+
+
+def _triple_targets(
+    singles: np.ndarray,
+    pairs: np.ndarray,
+    pair_counts: np.ndarray,
+    column_of: np.ndarray,
+    total: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Item triples whose three pairs are usable, with the count the model with no three-way
+    interaction gives them from the estimated single and pair counts (the 2×2×2 table of
+    holding each value, fitted to its pair margins by iterative proportional fitting), when
+    that count reaches TRIPLE_FLOOR."""
+    n = len(singles)
+    if len(pairs) == 0 or n > TRIPLE_MAX_VALUES:
+        return np.empty((0, 3), np.int64), np.empty(0)
+    count = np.zeros((n, n))
+    count[pairs[:, 0], pairs[:, 1]] = pair_counts
+    count[pairs[:, 1], pairs[:, 0]] = pair_counts
+    adjacent = count > 0
+    found = []
+    for a in range(n):
+        later = np.nonzero(adjacent[a, a + 1 :])[0] + a + 1
+        if len(later) < 2:
+            continue
+        inner = adjacent[np.ix_(later, later)]
+        i, j = np.nonzero(np.triu(inner, 1))
+        found.append(np.stack([np.full(len(i), a), later[i], later[j]], axis=1))
+    if not found:
+        return np.empty((0, 3), np.int64), np.empty(0)
+    items = np.concatenate(found)
+    items = items[
+        (column_of[items[:, 0]] != column_of[items[:, 1]])
+        & (column_of[items[:, 0]] != column_of[items[:, 2]])
+        & (column_of[items[:, 1]] != column_of[items[:, 2]])
+    ]
+    a, b, c = items.T
+    table = np.full((len(items), 2, 2, 2), total / 8.0)
+    margins = []
+    for x, y in ((a, b), (a, c), (b, c)):
+        nx, ny, nxy = singles[x], singles[y], count[x, y]
+        margin = np.stack(
+            [np.stack([total - nx - ny + nxy, ny - nxy], 1), np.stack([nx - nxy, nxy], 1)], 1
+        )
+        margins.append(np.maximum(margin, 1e-9))
+    for _ in range(TRIPLE_IPF_ITERATIONS):
+        table *= (margins[0] / np.maximum(table.sum(3), 1e-12))[:, :, :, None]
+        table *= (margins[1] / np.maximum(table.sum(2), 1e-12))[:, :, None, :]
+        table *= (margins[2] / np.maximum(table.sum(1), 1e-12))[:, None, :, :]
+    estimates = table[:, 1, 1, 1]
+    kept = estimates >= TRIPLE_FLOOR
+    return items[kept].astype(np.int64), estimates[kept]
 
 
 def _synthesise(
@@ -1062,11 +1229,33 @@ def _synthesise(
     pair_feature = n_local + np.arange(len(used))
     feature[used[:, 0], used[:, 1]] = pair_feature
     feature[used[:, 1], used[:, 0]] = pair_feature
-    targets = np.concatenate([single_targets, pair_targets[usable]])
-    weights = np.concatenate([np.full(n_local, SINGLE_WEIGHT), np.ones(len(used))])
+    n_features = n_local + len(used)
+    triple_items, triple_targets = (
+        _triple_targets(single_targets, used, pair_targets[usable], column_of, total)
+        if n_rows <= TRIPLE_MAX_ROWS
+        else (np.empty((0, 3), np.int64), np.empty(0))
+    )
+    triple = np.full((1, 1, 1), -1, dtype=np.int32)
+    if len(triple_items):
+        triple = np.full((n_local, n_local, n_local), -1, dtype=np.int32)
+        ids = n_features + np.arange(len(triple_items))
+        for first, second, third in permutations(triple_items.T):
+            triple[first, second, third] = ids
+    targets = np.concatenate([single_targets, pair_targets[usable], triple_targets])
+    weights = np.concatenate(
+        [
+            np.full(n_local, SINGLE_WEIGHT),
+            np.ones(len(used)),
+            np.full(len(triple_items), TRIPLE_WEIGHT),
+        ]
+    )
     moves = min(POLISH_MOVES_PER_ROW * n_rows, POLISH_MOVES_MAX)
     feature_items = np.concatenate(
-        [np.stack([np.arange(n_local), np.arange(n_local)], axis=1), used]
+        [
+            np.stack([np.arange(n_local), np.arange(n_local), np.full(n_local, -1)], axis=1),
+            np.concatenate([used, np.full((len(used), 1), -1)], axis=1),
+            triple_items.reshape(-1, 3),
+        ]
     ).astype(np.int64)
     accepted = _polish(
         rows,
@@ -1074,6 +1263,7 @@ def _synthesise(
         col_len,
         column_of.astype(np.int64),
         feature,
+        triple,
         feature_items,
         targets,
         weights,
@@ -1093,6 +1283,7 @@ def _synthesise(
         "noisy_share_kept_singles": round(single_kept, 4),
         "noisy_share_kept_pairs": round(pair_kept, 4),
         "pairs_usable": int(usable.sum()),
+        "triple_targets": len(triple_items),
         "moves_proposed": moves,
         "moves_accepted": int(accepted),
     }
@@ -1113,7 +1304,7 @@ def dp_synthetic(
     and δ, and ``aggregates`` is that release); their values are released codebook values,
     and two values whose pair's estimated count is below SYNTHESIS_FLOOR never share a row.
     """
-    measured = _measure(table, epsilon, delta, max_length, seed)
+    measured = _measure(table, epsilon, delta, max_length, seed, SYNTHETIC_SINGLE_SHARE)
     rng = np.random.default_rng(measured.seed)
     codes, details = _synthesise(measured, len(table.columns), rng)
     parameters: dict[str, Any] = {
@@ -1123,12 +1314,14 @@ def dp_synthetic(
             "description": "post-processing of the noisy 1- and 2-counts (every measured "
             "pair, released or not): a latent class model (a mixture of products) fitted to "
             "them by weighted least squares; each count's estimate is the model's plus the "
-            "posterior mean of its miss (nonparametric empirical Bayes); rows are drawn from "
-            "the model, never forming a pair whose estimate is below the pair floor, then a "
-            "local search "
-            "(cell changes and swaps between rows) brings their 1- and 2-counts to the "
-            "estimates (no further privacy budget)",
+            "posterior mean of its miss (nonparametric empirical Bayes); triples get the "
+            "count of the model with no three-way interaction fitted to those estimates; "
+            "rows are drawn from the model, never forming a pair whose estimate is below "
+            "the pair floor, then a local search (cell changes and swaps between rows) "
+            "brings their 1-, 2- and 3-counts to the targets (no further privacy budget)",
             "pair_floor": SYNTHESIS_FLOOR,
+            "triple_floor": TRIPLE_FLOOR,
+            "triple_weight": TRIPLE_WEIGHT,
             "compared_with": "on the demo table at the same ε and δ, pac-synth's "
             "DpAggregateSeededSynthesizer errs several times more, and a Chow-Liu tree "
             "sampler fitted to the raw noisy counts about 1.6 times more",
