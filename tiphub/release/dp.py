@@ -1092,26 +1092,25 @@ def _shrunk(model: np.ndarray, noisy: np.ndarray, scale: float) -> tuple[np.ndar
     reach = max(float(np.abs(residual / size).max()), scale / float(size.max()))
     unit = np.linspace(-reach, reach, EB_GRID)
 
-    def posterior_weights(members: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    def likelihood(members: np.ndarray) -> np.ndarray:
         misses = size[members, None] * unit[None, :]
-        joint = np.exp(-0.5 * ((residual[members, None] - misses) / scale) ** 2) * prior
+        return np.asarray(np.exp(-0.5 * ((residual[members, None] - misses) / scale) ** 2))
+
+    def posterior(joint: np.ndarray) -> np.ndarray:
         return np.asarray(joint / np.maximum(joint.sum(axis=1, keepdims=True), 1e-300))
 
     fitted = np.linspace(0, len(noisy) - 1, min(len(noisy), EB_FIT_COUNTS)).astype(np.int64)
-    misses = size[fitted, None] * unit[None, :]
-    likelihood = np.exp(-0.5 * ((residual[fitted, None] - misses) / scale) ** 2)
+    fitted_likelihood = likelihood(fitted)
     prior = np.full(EB_GRID, 1.0 / EB_GRID)
     for _ in range(EB_ITERATIONS):
-        joint = likelihood * prior
-        joint /= np.maximum(joint.sum(axis=1, keepdims=True), 1e-300)
-        prior = joint.mean(axis=0)
-    posterior = np.zeros(len(noisy))
+        prior = posterior(fitted_likelihood * prior).mean(axis=0)
+    shift = np.zeros(len(noisy))
     for first in range(0, len(noisy), EB_FIT_COUNTS):
         members = np.arange(first, min(first + EB_FIT_COUNTS, len(noisy)))
-        posterior[members] = posterior_weights(members, prior) @ unit * size[members]
+        shift[members] = posterior(likelihood(members) * prior) @ unit * size[members]
     with np.errstate(divide="ignore", invalid="ignore"):
-        kept = np.where(residual != 0, posterior / residual, 0.0)
-    return model + posterior, float(np.median(np.clip(kept, 0.0, 1.0)))
+        kept = np.where(residual != 0, shift / residual, 0.0)
+    return model + shift, float(np.median(np.clip(kept, 0.0, 1.0)))
 
 
 def _triple_targets(
