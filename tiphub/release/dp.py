@@ -892,8 +892,11 @@ def _try_swap(
     weights: np.ndarray,
 ) -> bool:
     """Swap the values of column ``p`` between rows ``r1`` and ``r2`` when that lowers the
-    search's error. A swap leaves every single-value count as it is, so it can fix a pair
-    that single-cell moves cannot fix without breaking a well-fitted single value."""
+    search's error (a row of -1, one a search did not find: nothing to try). A swap leaves
+    every single-value count as it is, so it can fix a pair that single-cell moves cannot
+    fix without breaking a well-fitted single value."""
+    if r1 < 0 or r2 < 0 or r1 == r2:
+        return False
     first = rows[r1, p]
     second = rows[r2, p]
     if first == second:
@@ -1017,11 +1020,7 @@ def _polish(
                 pc = item_column[c]
                 r1 = _find_row_holding(rows, pa, a, pb, b, pc, c, not short)
                 r2 = _find_row(rows, pc, c, short, pc, c, short)
-                if (
-                    r1 >= 0
-                    and r2 >= 0
-                    and _try_swap(rows, r1, r2, pc, feature, triple, current, targets, weights)
-                ):
+                if _try_swap(rows, r1, r2, pc, feature, triple, current, targets, weights):
                     accepted += 1
                 continue
             if a != b and np.random.random() < 0.5:
@@ -1035,11 +1034,7 @@ def _polish(
                 else:
                     r1 = _find_row(rows, pa, a, True, pb, b, True)
                     r2 = _find_row(rows, pa, a, False, pb, b, False)
-                if (
-                    r1 >= 0
-                    and r2 >= 0
-                    and _try_swap(rows, r1, r2, pb, feature, triple, current, targets, weights)
-                ):
+                if _try_swap(rows, r1, r2, pb, feature, triple, current, targets, weights):
                     accepted += 1
                 continue
             r = -1
@@ -1057,7 +1052,7 @@ def _polish(
             p = active[np.random.randint(len(active))]
             r1 = np.random.randint(n)
             r2 = np.random.randint(n)
-            if r1 != r2 and _try_swap(rows, r1, r2, p, feature, triple, current, targets, weights):
+            if _try_swap(rows, r1, r2, p, feature, triple, current, targets, weights):
                 accepted += 1
             continue
         else:
