@@ -36,10 +36,13 @@ IDENTITY_FIELDS = (
 def clean(value: Any) -> Any:
     """Drop ``None`` values and empty lists, recursively."""
     if isinstance(value, dict):
-        cleaned = {key: clean(item) for key, item in value.items()}
+        cleaned = {
+            key: clean(item) if isinstance(item, dict | list) else item
+            for key, item in value.items()
+        }
         return {key: item for key, item in cleaned.items() if item is not None and item != []}
     if isinstance(value, list):
-        return [clean(item) for item in value]
+        return [clean(item) if isinstance(item, dict | list) else item for item in value]
     return value
 
 

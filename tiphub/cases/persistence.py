@@ -32,6 +32,7 @@ from tiphub.cases.schema import CaseRecord, PersonRecord
 from tiphub.cases.search import IDENTIFIER_CONTEXT, blind_index_of, identity_index_values
 from tiphub.store import crypto
 from tiphub.store import models as m
+from tiphub.store.bulk import BulkInserter
 from tiphub.store.models import new_id, utcnow
 from tiphub.store.models import table_of as table_of
 
@@ -155,6 +156,7 @@ class CaseWriter:
         self.actor = actor
         self.import_batch_id = import_batch_id
         self._organisations: dict[str, uuid.UUID] = {}
+        self._inserter = BulkInserter(connection)
 
     # -- organisations ------------------------------------------------------------------
     def organisation_id(self, slug: str) -> uuid.UUID:
@@ -234,7 +236,7 @@ class CaseWriter:
         for model in INSERT_ORDER:
             batch = rows.by_table.get(model.__tablename__)
             if batch:
-                self.connection.execute(table_of(model).insert(), batch)
+                self._inserter.insert(table_of(model), batch)
         return counts
 
     def _fill_changed_fields(

@@ -64,9 +64,14 @@ class CodeList:
         for alias, code in self.aliases.items():
             lookup.setdefault(normalise_key(alias), code)
         object.__setattr__(self, "_lookup", lookup)
+        # A value already spelled as a code skips Unicode normalisation: imports check
+        # hundreds of thousands of cells, nearly all of them codes.
+        object.__setattr__(self, "_exact", {code: code for code in self.codes})
 
     def normalise(self, value: str) -> str:
-        code: str | None = self._lookup.get(normalise_key(value))  # type: ignore[attr-defined]
+        code: str | None = self._exact.get(value)  # type: ignore[attr-defined]
+        if code is None:
+            code = self._lookup.get(normalise_key(value))  # type: ignore[attr-defined]
         if code is None:
             raise UnknownCodeError(
                 self.name, value, list(self.codes), [*self.codes, *self.labels.values()]
