@@ -104,19 +104,37 @@ def _split(value: Any, separator: str | None) -> list[str]:
     return [part.strip() for part in parts if part.strip()]
 
 
-def code_parser(list_name: str) -> Callable[[Any], str | None]:
-    def parse(value: Any) -> str | None:
-        text = _text(value)
-        return None if text is None else codelist(list_name).normalise(text)
+@dataclass(frozen=True)
+class CodeParser:
+    """Reads a cell of one code list: one code, or several split by ``separator``.
 
-    return parse
+    A class rather than a closure so that an import can tell which list a column uses.
+    """
+
+    list_name: str
+    many: bool = False
+    separator: str | None = "|"
+
+    def parts(self, value: Any) -> list[str]:
+        if not self.many:
+            text = _text(value)
+            return [] if text is None else [text]
+        return _split(value, self.separator)
+
+    def __call__(self, value: Any) -> Any:
+        codes = codelist(self.list_name)
+        if not self.many:
+            text = _text(value)
+            return None if text is None else codes.normalise(text)
+        return [codes.normalise(part) for part in _split(value, self.separator)]
 
 
-def codes_parser(list_name: str, separator: str | None = "|") -> Callable[[Any], list[str]]:
-    def parse(value: Any) -> list[str]:
-        return [codelist(list_name).normalise(part) for part in _split(value, separator)]
+def code_parser(list_name: str) -> CodeParser:
+    return CodeParser(list_name)
 
-    return parse
+
+def codes_parser(list_name: str, separator: str | None = "|") -> CodeParser:
+    return CodeParser(list_name, many=True, separator=separator)
 
 
 def parse_country(value: Any) -> str | None:

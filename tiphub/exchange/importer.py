@@ -43,8 +43,10 @@ from tiphub.cases.persistence import (
     table_of,
 )
 from tiphub.cases.schema import CaseRecord
+from tiphub.delimited import Layout
 from tiphub.exchange import ctdc, htcds, xlsform
 from tiphub.exchange.merge import MergeError, merge_flat_case, removed_by_replace
+from tiphub.exchange.regroup import Regrouped
 from tiphub.exchange.sources import (
     MAX_FIELD_CHARS,
     HashingReader,
@@ -52,6 +54,7 @@ from tiphub.exchange.sources import (
     SourceError,
     check_regular_file,
     control_character,
+    csv_header,
     describe_column,
     iter_csv,
     iter_xlsx,
@@ -59,7 +62,7 @@ from tiphub.exchange.sources import (
 )
 from tiphub.exchange.spreadsheet import neutralise, restore
 from tiphub.files import open_private
-from tiphub.standard.codelists import htcds_fields
+from tiphub.standard.codelists import codelist, htcds_fields
 from tiphub.store import models as m
 from tiphub.store.db import default_engine, ensure_schema, refresh_statistics
 from tiphub.store.models import utcnow
@@ -101,6 +104,10 @@ class ImportResult:
     replace: bool = False
     # With ``replace``: per replaced case, what replacing it removed (section -> count).
     removals: list[tuple[str, dict[str, int]]] = field(default_factory=list)
+    # How a CSV file was read (e.g. "semicolon-separated"), for the report.
+    layout: str | None = None
+    # What the import did to read the file as it came, e.g. which synonyms it mapped.
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -140,6 +147,8 @@ class ImportResult:
                 "rows": self.rows,
                 "cases": self.cases,
                 "counts": vars(self.counts),
+                "layout": self.layout,
+                "notes": self.notes,
                 "issues": [{key: getattr(issue, key) for key in keys} for issue in self.issues],
                 "removed": [
                     {"case": case_id, "sections": removed} for case_id, removed in self.removals
@@ -172,12 +181,26 @@ class ImportResult:
 
 
 def guess_format(path: Path) -> str:
+    """The format from the file name, and for tables from the header: an ODK Central or
+    KoboToolbox export of the HTCDS XLSForm is read as such without ``--format``."""
+    by_name = _format_by_name(path)
+    if by_name == "jsonl":
+        return by_name
+    try:
+        if by_name == "htcds-xlsx":
+            header = iter_xlsx(path, header_rows=1)[0][0]
+        else:
+            header = csv_header(path)
+    except (OSError, SourceError):
+        return by_name  # the import itself says why the file cannot be read
+    return "xlsform" if xlsform.looks_like_submissions(header) else by_name
+
+
+def _format_by_name(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson"):
         return "jsonl"
-    if suffix in (".xlsx", ".xlsm"):
-        return "htcds-xlsx"
-    return "htcds-csv"
+    return "htcds-xlsx" if suffix in (".xlsx", ".xlsm") else "htcds-csv"
 
 
 def _fingerprint(*parts: str) -> int:
@@ -198,13 +221,24 @@ class _Unit:
 
 
 class _Importer:
-    def __init__(self, path: Path, fmt: str, organisation: str | None) -> None:
+    def __init__(
+        self, path: Path, fmt: str, organisation: str | None, regroup: bool = False
+    ) -> None:
         self.path = path
+        # Whether rows are read case by case through a spill (see regroup.py).
+        self.regroup = regroup
+        self.regrouped: Regrouped | None = None
         self.name = path.name
         self.format = fmt
         self.organisation = organisation
         self.rows_read = 0
         self.hasher: HashingReader | None = None
+        # Filled by the CSV reader: how the file was found to be laid out.
+        self.layouts: list[Layout] = []
+        # (column, documented synonym, code) → how many cells it was read in.
+        self.synonyms_read: dict[tuple[str, str, str], int] = {}
+        # Core columns the header lacks → how many rows needed them.
+        self.absent_columns: dict[str, int] = {}
 
     def issue(self, row: int | None, column: str | None, value: Any, reason: str) -> ImportIssue:
         """An issue; a cell's value is never repeated, only that there was one."""
@@ -259,6 +293,10 @@ class _Importer:
         for name in sorted(duplicates):
             yield self.issue(1, name, None, "column appears more than once")
         columns = list(dict.fromkeys(known))
+        if self.regroup:
+            self.regrouped = Regrouped(rows)
+            rows = iter(self.regrouped)
+        self.absent_columns = {name: 0 for name in CORE_COLUMNS if name not in known}
         has_case_id = "tip_CaseId" in known
         group: list[tuple[int, dict[str, Any]]] = []
         group_key: str | None = None
@@ -307,6 +345,16 @@ class _Importer:
             group.append((row.number, parsed))
         if group:
             yield self.build_unit(group)
+        for name, rows_needing in self.absent_columns.items():
+            if rows_needing:
+                yield self.issue(
+                    1,
+                    name,
+                    None,
+                    f"the header has no {name} column, a core field "
+                    f"({CORE_COLUMNS[name]}) that {_rows_phrase(rows_needing)}; "
+                    "add the column and import again",
+                )
 
     def parse_row(
         self, number: int, values: dict[str, Any]
@@ -338,7 +386,34 @@ class _Importer:
                 parsed[name] = column.parse(value)
             except (ValueError, OverflowError) as error:
                 issues.append(self.issue(number, name, value, str(error)))
+                continue
+            if isinstance(column.parse, htcds.CodeParser) and value:
+                self.count_synonyms(name, column.parse, value)
         return parsed, issues
+
+    def count_synonyms(self, name: str, parser: htcds.CodeParser, value: Any) -> None:
+        codes = codelist(parser.list_name)
+        for part in parser.parts(value):
+            synonym = codes.synonym_in(part)
+            if synonym is not None:
+                key = (name, synonym, codes.synonyms[synonym])
+                self.synonyms_read[key] = self.synonyms_read.get(key, 0) + 1
+
+    def notes(self) -> list[str]:
+        """What the report says about how the file was read (never a cell's own text: a
+        synonym is shown as the documented list spells it)."""
+        notes = [f"file read as {layout.describe()}" for layout in self.layouts]
+        if self.regrouped is not None and self.regrouped.scattered:
+            count = self.regrouped.scattered
+            notes.append(
+                f"the rows of {count:,} {'case were' if count == 1 else 'cases were'} spread "
+                "through the file; each case was read whole, its rows in file order"
+            )
+        notes += [
+            f"{name}: {synonym!r} read as {code} ({count:,} {'cell' if count == 1 else 'cells'})"
+            for (name, synonym, code), count in sorted(self.synonyms_read.items())
+        ]
+        return notes
 
     def build_unit(self, group: list[tuple[int, dict[str, Any]]]) -> _Unit:
         first_row, first = group[0]
@@ -387,7 +462,13 @@ class _Importer:
                     column != "vic_TraffickingStatus"
                     or parsed.get("tip_Role") in (None, "Victim", "PresumedVictim")
                 ):
-                    issues.append(self.issue(number, column, None, f"missing core field: {what}"))
+                    if column in self.absent_columns:
+                        # Reported once for the file, at the header, when reading ends.
+                        self.absent_columns[column] += 1
+                    else:
+                        issues.append(
+                            self.issue(number, column, None, f"missing core field: {what}")
+                        )
                     parsed["_broken"] = True
         for index, (number, parsed) in enumerate(group):
             if not parsed.get("tip_PersonId"):
@@ -468,7 +549,7 @@ class _Importer:
             yield from self.jsonl_units()
         elif self.format == "htcds-csv":
             self.hasher = HashingReader(self.path)
-            header, rows = iter_csv(self.path, self.hasher)
+            header, rows = iter_csv(self.path, self.hasher, self.layouts)
             yield from self.tabular_units(
                 [htcds.HEADER_ALIASES.get(n, n) for n in header], _renamed(rows)
             )
@@ -478,7 +559,7 @@ class _Importer:
         elif self.format == "xlsform":
             if self.path.suffix.lower() not in (".xlsx", ".xlsm"):
                 self.hasher = HashingReader(self.path)
-            header, rows = xlsform.submissions(self.path, self.hasher)
+            header, rows = xlsform.submissions(self.path, self.hasher, self.layouts)
             yield from self.tabular_units(header, rows)
         else:
             raise ValueError(
@@ -490,6 +571,10 @@ CORE_COLUMNS = {
     "prs_Gender": "gender (use NonSpecifiedUnknown when it is not known)",
     "vic_TraffickingStatus": "trafficking status",
 }
+
+
+def _rows_phrase(count: int) -> str:
+    return "1 row needs" if count == 1 else f"{count:,} rows need"
 
 
 def _renamed(rows: Iterator[Row]) -> Iterator[Row]:
@@ -662,18 +747,47 @@ def import_file(
     ``on_wait`` is called if another writer holds the store, before this import waits.
     """
     path = Path(path)
-    fmt = fmt or guess_format(path)
-    if fmt not in FORMATS:
+    if fmt is not None and fmt not in FORMATS:
         raise ValueError(f"unknown import format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    result = ImportResult(path=path, format=fmt, replace=replace)
     try:
+        # Before the format is guessed from the header: a FIFO would block the reading.
         check_regular_file(path)
     except SourceError as error:
+        result = ImportResult(path=path, format=fmt or _format_by_name(path), replace=replace)
         result.issues.append(ImportIssue(path.name, None, None, None, error.reason))
         return result
+    fmt = fmt or guess_format(path)
     engine = engine or default_engine()
     ensure_schema(engine)
-    importer = _Importer(path, fmt, organisation)
+    options = _Options(organisation, actor, batch_size, on_progress, max_issues, replace, on_wait)
+    try:
+        return _import_once(engine, _Importer(path, fmt, organisation), options)
+    except _ScatteredRowsError:
+        # Rows of one case far apart: start again (the transaction was rolled back), this
+        # time reading the file case by case through a spill.
+        return _import_once(engine, _Importer(path, fmt, organisation, regroup=True), options)
+
+
+class _ScatteredRowsError(Exception):
+    """A flat file's case ID came back after other cases' rows."""
+
+
+@dataclass(frozen=True)
+class _Options:
+    organisation: str | None
+    actor: str
+    batch_size: int
+    on_progress: Callable[[int], None] | None
+    max_issues: int
+    replace: bool
+    on_wait: Callable[[], None] | None
+
+
+def _import_once(engine: Engine, importer: _Importer, options: _Options) -> ImportResult:
+    path, fmt = importer.path, importer.format
+    organisation, actor, batch_size = options.organisation, options.actor, options.batch_size
+    on_progress, max_issues, on_wait = options.on_progress, options.max_issues, options.on_wait
+    result = ImportResult(path=path, format=fmt, replace=options.replace)
     seen_cases: dict[int, int] = {}
     seen_people: dict[int, int] = {}
     pending: list[_Pending] = []
@@ -742,6 +856,8 @@ def import_file(
                         (record.organisation, record.external_id) if record is not None else partial
                     ) or ("", "")
                     key = _fingerprint(slug, external_id)
+                    if key in seen_cases and fmt in FLAT_FORMATS and not importer.regroup:
+                        raise _ScatteredRowsError
                     if key in seen_cases:
                         result.issues.append(
                             importer.issue(
@@ -775,6 +891,8 @@ def import_file(
             except SourceError as error:
                 result.issues.append(ImportIssue(path.name, error.row, None, None, error.reason))
             result.rows = importer.rows_read
+            result.layout = importer.layouts[0].describe() if importer.layouts else None
+            result.notes = importer.notes()
             if not result.issues and result.rows == 0:
                 result.issues.append(
                     ImportIssue(path.name, None, None, None, "the file holds no rows to import")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tiphub import files
+from tiphub.delimited import Layout, detect_layout
 
 # A single cell may hold a long narrative, but not more than this.
 MAX_FIELD_CHARS = 100_000
@@ -30,6 +31,8 @@ MAX_XLSX_TOTAL_BYTES = 1 << 30
 MAX_XLSX_PART_BYTES = 64 << 20
 MAX_XLSX_RATIO = 200
 MAX_XLSX_PARTS = 10_000
+# What the separator is detected on: the header and the first rows.
+LAYOUT_SAMPLE_BYTES = 64 * 1024
 # The csv module holds a cell whole: past this the row is refused without naming the column.
 csv.field_size_limit(16 * 1024 * 1024)
 
@@ -134,17 +137,31 @@ def describe_column(name: str, position: int) -> str:
     return name if looks_like_field_name(name) else f"#{position} (header not shown)"
 
 
-def iter_csv(path: Path, hasher: HashingReader | None = None) -> tuple[list[str], Iterator[Row]]:
+def _sample_text(head: bytes, encoding: str) -> str:
+    """The start of the file as text, cut at a character boundary; '' if it does not decode."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="ignore")
+    return decoder.decode(head)
+
+
+def iter_csv(
+    path: Path, hasher: HashingReader | None = None, layout: list[Layout] | None = None
+) -> tuple[list[str], Iterator[Row]]:
     """The header and a lazy iterator of rows; values are stripped strings, '' for empty.
 
-    Rows with fewer or more cells than the header (a cut or damaged file) are refused.
+    The separator (comma, semicolon, tab) is detected; when ``layout`` is given, the
+    detected layout is appended to it for the caller's report. Rows with fewer or more
+    cells than the header (a cut or damaged file) are refused.
     """
     check_regular_file(path)
     raw: io.RawIOBase = hasher if hasher is not None else HashingReader(path)
-    buffered = io.BufferedReader(raw)
-    encoding = detect_encoding(buffered.peek(4)[:4])
+    buffered = io.BufferedReader(raw, buffer_size=LAYOUT_SAMPLE_BYTES)
+    head = buffered.peek(LAYOUT_SAMPLE_BYTES)[:LAYOUT_SAMPLE_BYTES]
+    encoding = detect_encoding(head[:4])
+    detected = detect_layout(_sample_text(head, encoding))
+    if layout is not None:
+        layout.append(detected)
     text = io.TextIOWrapper(buffered, encoding=encoding, errors="strict", newline="")
-    reader = csv.reader(text, strict=True)
+    reader = csv.reader(text, strict=True, delimiter=detected.separator)
 
     def undecodable() -> SourceError:
         line = line_of_bad_byte(path, encoding)
@@ -211,6 +228,20 @@ def iter_csv(path: Path, hasher: HashingReader | None = None) -> tuple[list[str]
             text.close()
 
     return header, rows()
+
+
+def csv_header(path: Path) -> list[str]:
+    """The header row of a CSV file, read from its first kilobytes; [] if there is none."""
+    with path.open("rb") as handle:
+        head = handle.read(LAYOUT_SAMPLE_BYTES)
+    encoding = detect_encoding(head[:4])
+    sample = _sample_text(head, encoding).lstrip("\ufeff")
+    separator = detect_layout(sample).separator
+    try:
+        first = next(csv.reader(io.StringIO(sample, newline=""), delimiter=separator), [])
+    except csv.Error:
+        return []
+    return [cell.strip() for cell in first]
 
 
 def _cell(value: Any) -> Any:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from tiphub.delimited import Layout
 from tiphub.exchange import htcds
 from tiphub.exchange.sources import HashingReader, Row, iter_csv, iter_xlsx
 
@@ -72,13 +73,23 @@ def _field_name(column: str) -> str:
     return htcds.HEADER_ALIASES.get(name, name)
 
 
-def submissions(path: Path, hasher: HashingReader | None = None) -> tuple[list[str], Iterator[Row]]:
+def looks_like_submissions(header: list[str]) -> bool:
+    """Whether a header is an ODK Central or KoboToolbox export rather than an HTCDS file."""
+    if "tip_CaseId" in header:
+        return False
+    markers = set(SUBMISSION_ID_COLUMNS) | {"_submission_time", "SubmissionDate", "formhub/uuid"}
+    return any(column in markers for column in header)
+
+
+def submissions(
+    path: Path, hasher: HashingReader | None = None, layout: list[Layout] | None = None
+) -> tuple[list[str], Iterator[Row]]:
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         headers, rows_after = iter_xlsx(path, header_rows=1)
         raw_header = headers[0]
         raw_rows = rows_after(raw_header)
     else:
-        raw_header, raw_rows = iter_csv(path, hasher)
+        raw_header, raw_rows = iter_csv(path, hasher, layout)
     id_column = next((c for c in SUBMISSION_ID_COLUMNS if c in raw_header), None)
     split_choices: dict[str, list[tuple[str, str]]] = {}
     renamed: dict[str, str] = {}

@@ -54,6 +54,9 @@ class CodeList:
     labels: dict[str, str]
     aliases: dict[str, str] = field(default_factory=dict)
     source: str = "HTCDS 2.0"
+    # Everyday words for a code (Woman → Feminine), listed in data/synonyms.csv; unlike
+    # aliases, an import says which ones it read.
+    synonyms: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         lookup: dict[str, str] = {}
@@ -63,7 +66,15 @@ class CodeList:
             lookup.setdefault(normalise_key(label), code)
         for alias, code in self.aliases.items():
             lookup.setdefault(normalise_key(alias), code)
+        by_synonym = {
+            normalise_key(synonym): synonym
+            for synonym in self.synonyms
+            if normalise_key(synonym) not in lookup
+        }
+        for key, synonym in by_synonym.items():
+            lookup[key] = self.synonyms[synonym]
         object.__setattr__(self, "_lookup", lookup)
+        object.__setattr__(self, "_by_synonym", by_synonym)
         # A value already spelled as a code skips Unicode normalisation: imports check
         # hundreds of thousands of cells, nearly all of them codes.
         object.__setattr__(self, "_exact", {code: code for code in self.codes})
@@ -77,6 +88,13 @@ class CodeList:
                 self.name, value, list(self.codes), [*self.codes, *self.labels.values()]
             )
         return code
+
+    def synonym_in(self, value: str) -> str | None:
+        """The documented synonym ``value`` was read as (as data/synonyms.csv spells it), if
+        it was read through one rather than as a code or label."""
+        if value in self._exact:  # type: ignore[attr-defined]
+            return None
+        return self._by_synonym.get(normalise_key(value))  # type: ignore[attr-defined,no-any-return]
 
     def __contains__(self, value: object) -> bool:
         return isinstance(value, str) and value in self.codes
@@ -127,8 +145,6 @@ _EXTRA_ALIASES: dict[str, dict[str, str]] = {
         "ThreatOfLawEnforcement": "ThreatsLawEnforcement",
         "PsychoactiveSubstances": "PsychoactiveSubstance",
     },
-    "gender": {"Female": "Feminine", "Male": "Masculine", "Unknown": "NonSpecifiedUnknown"},
-    "case_status": {"Follow up": "FollowUp"},
     "referral_reason": {"Migration Or Change Of Location": "MigrationOrChangeOfLocation"},
 }
 
@@ -146,9 +162,19 @@ def _extension_rows() -> dict[str, list[tuple[str, str]]]:
 
 
 @cache
+def synonym_rows() -> dict[str, dict[str, str]]:
+    """list name → {synonym: code}, from data/synonyms.csv."""
+    grouped: dict[str, dict[str, str]] = {}
+    for row in csv.DictReader(_data_file("synonyms.csv").splitlines()):
+        grouped.setdefault(row["list"], {})[row["synonym"]] = row["code"]
+    return grouped
+
+
+@cache
 def codelists() -> dict[str, CodeList]:
     fields = htcds_fields()
     extensions = _extension_rows()
+    synonyms = synonym_rows()
     lists: dict[str, CodeList] = {}
     for field_name, list_name in HTCDS_PICKLISTS.items():
         row = fields[field_name]
@@ -161,7 +187,12 @@ def codelists() -> dict[str, CodeList]:
                 labels[code] = label
                 source = "HTCDS 2.0 + tiphub extension"
         lists[list_name] = CodeList(
-            list_name, tuple(codes), labels, _EXTRA_ALIASES.get(list_name, {}), source
+            list_name,
+            tuple(codes),
+            labels,
+            _EXTRA_ALIASES.get(list_name, {}),
+            source,
+            synonyms.get(list_name, {}),
         )
     for list_name, entries in extensions.items():
         if list_name not in lists:
@@ -170,6 +201,7 @@ def codelists() -> dict[str, CodeList]:
                 tuple(code for code, _ in entries),
                 dict(entries),
                 source="tiphub extension",
+                synonyms=synonyms.get(list_name, {}),
             )
     isic = csv.DictReader(_data_file("isic_rev4_sections.csv").splitlines())
     sections = {row["section"]: row["title"] for row in isic}
