@@ -305,9 +305,7 @@ def test_submissions_round_trip(tmp_path: Path, delimiter: str, separator: str) 
 
     table = screen("--instrument", EC, "--submissions", str(export))
     assert table.exit_code == 0
-    assert "C-7" in table.stdout and "1 of 2 submission(s) screen positive" in one_line(
-        table.stdout
-    )
+    assert "C-7" in table.stdout and "1 of 2 submissions screens positive" in one_line(table.stdout)
 
 
 def test_a_bad_submission_cell_exits_2_naming_file_row_and_column(tmp_path: Path) -> None:

@@ -38,6 +38,12 @@ AGE_BAND_ORDER = [
 ]
 
 
+def age_band_label(band: str) -> str:
+    """How an age band reads on a page or a terminal: ``0–8``. The band itself stays the
+    CTDC code (``0--8``), which is what JSON, exports and the API carry."""
+    return band.replace("--", "–")
+
+
 @dataclass
 class StoreSummary:
     organisations: int = 0

@@ -8,60 +8,123 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine
 
-from tiphub.cli.estimate import estimate_command
-from tiphub.cli.hub import (
-    audit_app,
-    org_app,
-    retention_app,
-    roles_app,
-    serve_command,
-    serve_hub,
-    users_app,
-)
-from tiphub.cli.keys import keys_app
-from tiphub.cli.linkage import link_command, linkage_app
+from tiphub.cli.lazy import LazyEntry, LazyGroup
 from tiphub.cli.progress import progress_bar as _progress
-from tiphub.cli.release import release_app
-from tiphub.cli.screening import screen_command
-from tiphub.cli.services import helpline_app, services_app
-from tiphub.cli.workflow import proceedings_app, tasks_app, workflow_app
+from tiphub.cli.text import EMPTY_HINT, plural
 from tiphub.store.config import database_url
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+# Built only when named on the command line: see tiphub.cli.lazy. The help line is the one
+# the listing shows (tests/test_cli_startup.py checks it against the command's own).
+LAZY_COMMANDS = (
+    LazyEntry(
+        "estimate",
+        "tiphub.cli.estimate:estimate_command",
+        "Estimate the hidden population by Multiple Systems Estimation.",
+    ),
+    LazyEntry(
+        "link",
+        "tiphub.cli.linkage:link_command",
+        "Link person records across lists; write one cluster ID per record.",
+    ),
+    LazyEntry(
+        "serve",
+        "tiphub.cli.hub:serve_command",
+        "Serve the hub (web interface and REST API under /api/v1).",
+    ),
+    LazyEntry(
+        "screen",
+        "tiphub.cli.screening:screen_command",
+        "Screening instruments: list them, score answers, write an XLSForm, score submissions.",
+    ),
+    LazyEntry(
+        "cases",
+        "tiphub.cli.cases:cases_app",
+        "Find cases: list them, show one.",
+        group=True,
+    ),
+    LazyEntry("linkage", "tiphub.cli.linkage:linkage_app", "Record linkage tools.", group=True),
+    LazyEntry("users", "tiphub.cli.hub:users_app", "User accounts of the hub.", group=True),
+    LazyEntry("org", "tiphub.cli.hub:org_app", "Organisations of the hub.", group=True),
+    LazyEntry("audit", "tiphub.cli.hub:audit_app", "The hash-chained audit log.", group=True),
+    LazyEntry(
+        "roles", "tiphub.cli.hub:roles_app", "Roles: built-in and custom (as data).", group=True
+    ),
+    LazyEntry(
+        "retention",
+        "tiphub.cli.hub:retention_app",
+        "Retention rules and erasure requests.",
+        group=True,
+    ),
+    LazyEntry(
+        "keys",
+        "tiphub.cli.keys:keys_app",
+        "Encryption keys of names, birth dates, identifiers and free text.",
+        group=True,
+    ),
+    LazyEntry(
+        "workflow",
+        "tiphub.cli.workflow:workflow_app",
+        "National referral mechanisms: refer, record decisions, watch deadlines.",
+        group=True,
+    ),
+    LazyEntry(
+        "tasks",
+        "tiphub.cli.workflow:tasks_app",
+        "Open tasks: referrals to consider, decisions due, follow-ups.",
+        group=True,
+    ),
+    LazyEntry(
+        "proceedings",
+        "tiphub.cli.workflow:proceedings_app",
+        "The criminal-justice track: proceedings, the victim's status and protection in them.",
+        group=True,
+    ),
+    LazyEntry(
+        "services",
+        "tiphub.cli.services:services_app",
+        "The service directory: find providers by need and distance, refer to them.",
+        group=True,
+    ),
+    LazyEntry(
+        "helpline",
+        "tiphub.cli.services:helpline_app",
+        "The anonymous helpline call log.",
+        group=True,
+    ),
+    LazyEntry(
+        "release",
+        "tiphub.cli.release:release_app",
+        "Share safely: k-anonymous or differentially private statistics and synthetic data.",
+        group=True,
+    ),
+)
+
+
+class _TiphubGroup(LazyGroup):
+    lazy = LAZY_COMMANDS
+
 
 app = typer.Typer(
     help="tiphub — a counter-trafficking data hub on the HTCDS standard. "
     "Add --debug to any command to see the full traceback of an unexpected error.",
     no_args_is_help=True,
     add_completion=False,
+    cls=_TiphubGroup,
     # Tracebacks with local variables would print survivors' names: never.
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
 )
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-app.command("estimate")(estimate_command)
-app.command("link")(link_command)
-app.add_typer(linkage_app, name="linkage")
-app.command("serve")(serve_command)
-app.command("screen")(screen_command)
-app.add_typer(users_app, name="users")
-app.add_typer(org_app, name="org")
-app.add_typer(audit_app, name="audit")
-app.add_typer(roles_app, name="roles")
-app.add_typer(retention_app, name="retention")
-app.add_typer(keys_app, name="keys")
-app.add_typer(workflow_app, name="workflow")
-app.add_typer(tasks_app, name="tasks")
-app.add_typer(proceedings_app, name="proceedings")
-app.add_typer(services_app, name="services")
-app.add_typer(helpline_app, name="helpline")
-app.add_typer(release_app, name="release")
 console = Console()
 errors = Console(stderr=True)
 
@@ -154,7 +217,7 @@ def import_command(
         result.write_report(report)
     if not result.ok:
         errors.print(
-            f"[red]Import refused: {len(result.issues)} problem(s); nothing was written.[/red]"
+            f"[red]Import refused: {plural(len(result.issues), 'problem')}; nothing was written.[/red]"
         )
         for issue in result.issues[:50]:
             errors.print(f"  {issue}", markup=False, highlight=False)
@@ -167,14 +230,14 @@ def import_command(
     counts = result.counts
     _audit(engine, "import.run", details=result.audit_details())
     console.print(
-        f"Imported {result.cases:,} case(s) from {result.rows:,} row(s): "
+        f"Imported {plural(result.cases, 'case')} from {plural(result.rows, 'row')}: "
         f"{counts.cases_created:,} new, {counts.cases_updated:,} updated, {counts.cases_unchanged:,} unchanged."
     )
     removed = result.removed_totals()
     if removed:
         listed = ", ".join(f"{count:,} {section}" for section, count in removed.items())
         console.print(
-            f"--replace removed from {len(result.removals):,} case(s): {listed}"
+            f"--replace removed from {plural(len(result.removals), 'case')}: {listed}"
             + (f" (per case in {report})" if report else "")
             + "."
         )
@@ -211,10 +274,10 @@ def _import_screenings(engine: Engine, path: Path, organisation: str | None) -> 
         errors.print(f"Import refused; nothing was written: {error}", markup=False, highlight=False)
         raise typer.Exit(code=1) from None
     console.print(
-        f"Imported {imported.records:,} screening(s) with {imported.instrument_id}: "
+        f"Imported {plural(imported.records, 'screening')} with {imported.instrument_id}: "
         f"{imported.positive:,} positive (each opened a task to consider a referral)"
         + (
-            f"; {imported.already_stored:,} submission(s) already stored, skipped."
+            f"; {plural(imported.already_stored, 'submission')} already stored, skipped."
             if imported.already_stored
             else "."
         )
@@ -289,7 +352,8 @@ def export_command(
         },
     )
     console.print(
-        f"Exported {result.cases:,} case(s) as {result.rows:,} {format} record(s) to {output}."
+        f"Exported {plural(result.cases, 'case')} as {plural(result.rows, f'{format} record')} "
+        f"to {output}."
     )
 
 
@@ -366,7 +430,8 @@ def demo_command(
             on_progress=lambda done: progress.update(progress.task_ids[0], completed=done),
         )
     console.print(
-        f"Loaded {loaded.cases:,} synthetic case(s) across {loaded.organisations} organisations"
+        f"Loaded {plural(loaded.cases, 'synthetic case')} across "
+        f"{plural(loaded.organisations, 'organisation')}"
         + (f"; truth in {truth}" if truth else "")
         + "."
     )
@@ -394,7 +459,7 @@ def _bar_table(title: str, counts: dict[str, int], total: int) -> Table:
 
 
 def _print_summary(as_json: bool) -> None:
-    from tiphub.cases.summary import summarise
+    from tiphub.cases.summary import age_band_label, summarise
     from tiphub.standard.codelists import codelist, country_name
 
     engine = _engine()
@@ -408,16 +473,21 @@ def _print_summary(as_json: bool) -> None:
         print(json.dumps(data, indent=2))
         return
     console.print(
-        f"[bold]tiphub[/bold] — {data['cases']:,} cases, {data['victims']:,} victims and presumed victims, "
-        f"{data['organisations']} organisations  ({_redacted_url()})"
+        f"[bold]tiphub[/bold] — {plural(data['cases'], 'case')}, "
+        f"{plural(data['victims'], 'victim or presumed victim', 'victims and presumed victims')}, "
+        f"{plural(data['organisations'], 'organisation')}  ({_redacted_url()})"
     )
+    if not data["cases"]:
+        console.print(EMPTY_HINT, highlight=False)
+        return
     labels = codelist("exploitation_type")
     exploitation = {
         labels.label(k) if k in labels else k: v for k, v in data["by_exploitation_type"].items()
     }
     console.print(_bar_table("Victims by exploitation type", exploitation, data["victims"]))
     console.print(_bar_table("Victims by sex", data["by_sex"], data["victims"]))
-    console.print(_bar_table("Victims by age band", data["by_age_band"], data["victims"]))
+    ages = {age_band_label(band): count for band, count in data["by_age_band"].items()}
+    console.print(_bar_table("Victims by age band", ages, data["victims"]))
     pairs = {
         f"{country_name(p['origin'])} → {country_name(p['destination'])}": p["victims"]
         for p in data["top_country_pairs"]
@@ -449,6 +519,8 @@ def start_command(
 ) -> None:
     """The main job: load the demo into an empty database, print the summary, then serve the
     hub (demo mode, loopback only) until Ctrl-C."""
+    from tiphub.cli.hub import serve_hub
+
     load_demo_if_empty(_engine(), cases, seed)
     _print_summary(as_json=False)
     if serve:
@@ -460,7 +532,7 @@ def codes_command(
     name: Annotated[str | None, typer.Argument(help="A code list (omit to list them all).")] = None,
 ) -> None:
     """Show tiphub's code lists (HTCDS 2.0 picklists and extensions)."""
-    from tiphub.standard.codelists import codelist, codelists, country_codes
+    from tiphub.standard.codelists import codelist, codelists, country_codes, country_name
 
     if name is None:
         table = Table("code list", "codes", "source")
@@ -470,18 +542,35 @@ def codes_command(
         console.print(table)
         return
     if name == "country":
+        table = Table("code", "name")
         for code in country_codes():
-            print(code)
+            table.add_row(code, country_name(code))
+        console.print(table)
         return
-    try:
-        code_list = codelist(name)
-    except ValueError as error:
-        errors.print(str(error))
-        raise typer.Exit(code=2) from None
+    if name not in codelists():
+        errors.print(
+            _unknown_code_list(name, [*sorted(codelists()), "country"]),
+            markup=False,
+            highlight=False,
+        )
+        raise typer.Exit(code=2)
+    code_list = codelist(name)
     table = Table("code", "label")
     for code in code_list.codes:
         table.add_row(code, code_list.label(code))
     console.print(table)
+
+
+def _unknown_code_list(name: str, names: list[str]) -> str:
+    """The refusal of a list name, with the lists it may have meant: close spellings first,
+    then lists whose name holds the word given (``exploitation`` → ``exploitation_type``)."""
+    import difflib
+
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+    word = name.strip().casefold()
+    close += [known for known in names if word and word in known and known not in close]
+    hint = f" Did you mean {' or '.join(repr(known) for known in close[:3])}?" if close else ""
+    return f"unknown code list {name!r}.{hint} Valid code lists: {', '.join(names)}."
 
 
 @app.command("schema")

@@ -10,14 +10,18 @@ import getpass
 import ipaddress
 import os
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine
 
-from tiphub.cases.access import Principal, local_operator
+from tiphub.cli.text import EMPTY_HINT, plural
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from tiphub.cases.access import Principal
 
 console = Console()
 errors = Console(stderr=True)
@@ -37,6 +41,8 @@ def _engine() -> Engine:
 
 
 def _operator(name: str | None = None) -> Principal:
+    from tiphub.cases.access import local_operator
+
     return local_operator(name)
 
 
@@ -104,7 +110,8 @@ def _prepare_demo(engine: Engine, cases: int, seed: int) -> None:
     console.print(
         "Demo organisations: "
         + ", ".join(
-            f"{slug} ({count} cases)" for slug, count in sorted(hub.cases_by_organisation.items())
+            f"{slug} ({plural(count, 'case')})"
+            for slug, count in sorted(hub.cases_by_organisation.items())
         )
     )
     console.print(
@@ -168,8 +175,14 @@ def org_list() -> None:
     """List organisations with their numbers of users and cases."""
     from tiphub.cases import accounts
 
+    organisations = accounts.list_organisations(_engine(), _operator())
+    if not organisations:
+        console.print(
+            f"No organisations yet: `tiphub org add SLUG` adds one. {EMPTY_HINT}", highlight=False
+        )
+        return
     table = Table("slug", "name", "type", "country", "users", "cases")
-    for org in accounts.list_organisations(_engine(), _operator()):
+    for org in organisations:
         table.add_row(
             org.slug, org.name, org.type or "", org.country or "", str(org.users), str(org.cases)
         )
@@ -412,9 +425,13 @@ def retention_set(
         _fail(str(error))
     console.print(
         f"{rule.organisation}: archive closed cases after "
-        f"{rule.archive_closed_after_days or '∞'} days, delete archived ones after "
-        f"{rule.delete_archived_after_years or '∞'} years."
+        f"{_or_forever(rule.archive_closed_after_days, 'day')}, delete archived ones after "
+        f"{_or_forever(rule.delete_archived_after_years, 'year')}."
     )
+
+
+def _or_forever(count: int | None, unit: str) -> str:
+    return plural(count, unit) if count else f"∞ {unit}s"
 
 
 @retention_app.command("apply")

@@ -9,17 +9,18 @@ from __future__ import annotations
 import logging
 import stat
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy import Engine, func, select
 
-from tiphub.cases.persistence import lock_case_writes
 from tiphub.cli.progress import errors, progress_bar
-from tiphub.store import crypto
+from tiphub.cli.text import plural
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 console = Console(emoji=False, highlight=False)
 keys_app = typer.Typer(
@@ -46,6 +47,9 @@ def _fail(error: Exception) -> typer.Exit:
 
 def _sealed_values(engine: Engine) -> int:
     """How many sealed values the database holds (the rotation's total)."""
+    from sqlalchemy import func, select
+
+    from tiphub.store import crypto
     from tiphub.store import models as m
 
     total = 0
@@ -71,6 +75,8 @@ def rotate_command(
     ] = False,
 ) -> None:
     """Reseal every stored value under a new key; the hub may keep running meanwhile."""
+    from tiphub.cases.persistence import lock_case_writes
+    from tiphub.store import crypto
     from tiphub.store.keys import check_keys, rotate
 
     engine = _engine()
@@ -89,7 +95,7 @@ def rotate_command(
             progress.update(task, completed=max(total, 1))
     except crypto.KeyProblem as error:
         raise _fail(error) from None
-    console.print(f"New primary key: {new_id}. Resealed {resealed:,} value(s).")
+    console.print(f"New primary key: {new_id}. Resealed {plural(resealed, 'value')}.")
     if keep_old:
         console.print("The old keys stay in the key file (--keep-old).")
     else:
@@ -112,6 +118,8 @@ class _Registered:
 
 
 def _registered(engine: Engine) -> list[_Registered]:
+    from sqlalchemy import select
+
     from tiphub.store import models as m
 
     table = m.KeyCheck.__table__
@@ -128,6 +136,8 @@ def status_command() -> None:
 
     Exits with 2 when the key file is missing, damaged or belongs to another database.
     """
+    from tiphub.store import crypto
+
     engine = _engine()
     registered = _registered(engine)
     active = [key for key in registered if not key.retired]

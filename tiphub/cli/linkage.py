@@ -14,15 +14,18 @@ import stat
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from tiphub.cli.progress import errors
+from tiphub.cli.text import plural
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 console = Console(emoji=False, highlight=False)
 linkage_app = typer.Typer(no_args_is_help=True, help="Record linkage tools.")
@@ -441,7 +444,7 @@ def encode_command(
     _write(output, encoded.write_csv)
     rate = len(records.frame) / elapsed if elapsed > 0 else float("inf")
     console.print(
-        Text(f"encoded {len(records.frame):,} records to {output} ({rate:,.0f} records/s)")
+        Text(f"encoded {plural(len(records.frame), 'record')} to {output} ({rate:,.0f} records/s)")
     )
 
 

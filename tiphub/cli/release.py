@@ -19,9 +19,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tiphub.cases.access import local_operator
+from tiphub.cli.text import plural
 
 if TYPE_CHECKING:
+    from tiphub.cases.access import Principal
     from tiphub.release.table import ReleaseTable
 
 console = Console()
@@ -73,6 +74,13 @@ def _claim_folder(output: Path) -> Path:
     return claim
 
 
+def local_operator(name: str | None = None) -> Principal:
+    # The access module loads the database models: only a command that runs may pay for that.
+    from tiphub.cases.access import local_operator as operator
+
+    return operator(name)
+
+
 def _source(input_path: Path | None, dataset: str | None) -> tuple[ReleaseTable, str]:
     from tiphub.release.publishing import file_dataset, hub_dataset, hub_table
     from tiphub.release.table import read_ctdc_csv
@@ -114,7 +122,8 @@ def aggregates_command(
         _fail(f"cannot write {output}: {error.strerror}")
     suppressed = sum(made.suppressed.values())
     console.print(
-        f"{len(made.counts) - 1:,} combinations of up to {max_combination} values written to "
+        f"{plural(len(made.counts) - 1, 'combination')} of up to "
+        f"{plural(max_combination, 'value')} written to "
         f"{output}; {suppressed:,} held by fewer than k = {k} rows suppressed; counts rounded "
         f"to multiples of {made.base}.",
         highlight=False,

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tiphub.cli.progress import errors
+from tiphub.cli.text import plural
 
 if TYPE_CHECKING:
     from tiphub.screening.instruments import Instrument
@@ -304,7 +305,7 @@ def _rescore(instrument_id: str | None, as_json: bool) -> None:
             )
         )
         return
-    console.print(f"{len(changed)} screening(s) changed result under the current rules.")
+    console.print(f"{plural(len(changed), 'screening')} changed result under the current rules.")
     for item in changed:
         before = "positive" if item.was_positive else "negative"
         after = "positive" if item.now_positive else "negative"
@@ -382,7 +383,7 @@ def _write_form(chosen: Instrument, path: Path, language: str, as_json: bool) ->
         return
     console.print(
         f"Wrote the XLSForm {form_id(chosen)} version {chosen.version} "
-        f"({len(chosen.indicators)} questions) to {path}.",
+        f"({plural(len(chosen.indicators), 'question')}) to {path}.",
         markup=False,
     )
 
@@ -425,7 +426,8 @@ def _score_submissions(chosen: Instrument, path: Path, as_json: bool) -> None:
     console.print(table)
     positives = sum(1 for result in results if result["positive"])
     console.print(
-        f"{positives} of {len(results)} submission(s) screen positive: consider a referral for "
+        f"{positives:,} of {plural(len(results), 'submission')} "
+        f"{'screens' if positives == 1 else 'screen'} positive: consider a referral for "
         "each; a screen is not an identification decision. --json gives every explanation.",
         markup=False,
     )

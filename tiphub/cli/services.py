@@ -11,15 +11,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine
 
-from tiphub.cases.access import Principal, local_operator
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from tiphub.cases.access import Principal
 
 console = Console()
 errors = Console(stderr=True)
@@ -41,6 +42,8 @@ def _engine() -> Engine:
 
 
 def _operator(name: str | None = None) -> Principal:
+    from tiphub.cases.access import local_operator
+
     return local_operator(name)
 
 
@@ -52,6 +55,8 @@ def _fail(message: str, code: int = 2) -> NoReturn:
 def _message(error: BaseException) -> str:
     """The error's own sentence. A pydantic error is cut to its fields and rules: its text
     would quote the values, which can be a person's details."""
+    from pydantic import ValidationError
+
     if isinstance(error, ValidationError):
         return "; ".join(
             f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
@@ -281,7 +286,8 @@ def services_import(
     except BAD_INPUT as error:
         _fail(_message(error))
     console.print(
-        f"Imported {len(result.created)} new and {len(result.updated)} updated provider(s)."
+        f"Imported {len(result.created):,} new and {len(result.updated):,} updated "
+        f"{'provider' if len(result.created) + len(result.updated) == 1 else 'providers'}."
     )
 
 

@@ -338,7 +338,9 @@ def record_proceeding_command(
         )
     except ValidationError as error:
         fields = sorted({".".join(str(p) for p in e["loc"]) for e in error.errors()})
-        _fail(f"invalid proceeding field(s): {', '.join(fields)}")
+        _fail(
+            f"invalid proceeding {'field' if len(fields) == 1 else 'fields'}: {', '.join(fields)}"
+        )
     except ValueError as error:
         _fail(str(error))
     console.print("Recorded.", highlight=False)

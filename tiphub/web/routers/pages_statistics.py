@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse, Response
 from tiphub.cases import audit
 from tiphub.cases.access import NotFoundError, Principal
 from tiphub.cases.chain import CSV_COLUMNS, chain_statistics
-from tiphub.cases.summary import AGE_BAND_ORDER, organisation_summary
+from tiphub.cases.summary import AGE_BAND_ORDER, age_band_label, organisation_summary
 from tiphub.files import write_private_text
 from tiphub.web.pages import render_page
 from tiphub.web.routers.pages_imports import uploads_root
@@ -125,7 +125,10 @@ def _summary_context(request: Request, principal: Principal) -> dict[str, Any]:
         "summary": summary,
         "by_exploitation_type": _bars(summary["by_exploitation_type"]),
         "by_sex": _bars(summary["by_sex"]),
-        "by_age_band": _bars(summary["by_age_band"], AGE_BAND_ORDER),
+        "by_age_band": [
+            {**bar, "label": age_band_label(bar["label"])}
+            for bar in _bars(summary["by_age_band"], AGE_BAND_ORDER)
+        ],
         "routes": summary["top_country_pairs"],
     }
 
