@@ -14,11 +14,13 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
+from typing import IO
 
 SEPARATORS = (",", ";", "\t", "|")
 SEPARATOR_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "vertical bar"}
 # Enough lines to see that the separator holds beyond the header.
 SAMPLE_LINES = 50
+SAMPLE_CHARS = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -66,3 +68,11 @@ def detect_layout(sample: str) -> Layout:
     separator = max(scores, key=scores.__getitem__) if scores else ","
     quoted = any('"' in line for line in lines)
     return Layout(separator, quoted)
+
+
+def detect_in(handle: IO[str]) -> Layout:
+    """The layout of an open text file, which is left at its start again."""
+    start = handle.tell()
+    sample = handle.read(SAMPLE_CHARS)
+    handle.seek(start)
+    return detect_layout(sample)

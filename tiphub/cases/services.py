@@ -42,6 +42,7 @@ from tiphub.cases.workflows import (
     iso_or_none,
     referral_rows,
 )
+from tiphub.delimited import detect_in
 from tiphub.standard.codelists import codelist, normalise_country, normalise_language
 from tiphub.store import models as m
 from tiphub.store.db import reading
@@ -520,7 +521,7 @@ def import_providers(
     rows: list[tuple[int, dict[str, Any], str | None]] = []
     try:
         with source.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.DictReader(handle)
+            reader = csv.DictReader(handle, delimiter=detect_in(handle).separator)
             columns = [name.strip() for name in reader.fieldnames or []]
             for name in columns:
                 if name not in PROVIDER_FIELDS:

@@ -27,6 +27,7 @@ from typing import TextIO
 
 import numpy as np
 
+from tiphub.delimited import SAMPLE_LINES, detect_layout
 from tiphub.errors import LocatedError
 from tiphub.files import UnreadableFileError, open_regular_file
 
@@ -253,7 +254,6 @@ _WHOLE = re.compile(r"[0-9]+(?:\.0*)?")
 # Only short numbers are quoted in messages: text could be a name, and a long number a
 # phone or document number.
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|0[xXoObB][0-9a-fA-F]+")
-_DELIMITERS = (",", ";", "\t")
 
 
 def _safe_value(text: str, longest: int) -> str:
@@ -397,12 +397,42 @@ def _check_header(header: list[str], source: str) -> list[str]:
     return header
 
 
-def _delimiter(first_line: str) -> str:
-    """Comma, or ';' or tab when the header has no comma (spreadsheets in many locales)."""
-    if "," in first_line:
-        return ","
-    found = [d for d in _DELIMITERS[1:] if d in first_line]
-    return found[0] if len(found) == 1 else ","
+# Columns of a file of people or cases, which never name a list of a capture history.
+PERSON_FILE_COLUMNS = frozenset(
+    {
+        "record_id",
+        "given_name",
+        "family_name",
+        "first_name",
+        "last_name",
+        "date_of_birth",
+        "birth_date",
+        "tip_caseid",
+        "tip_personid",
+        "prs_firstname",
+        "prs_gender",
+    }
+)
+
+
+def _refuse_person_file(header: list[str], source: str) -> None:
+    """A file of people handed to the estimator: say which step comes first."""
+    found = [column for column in header if column.casefold() in PERSON_FILE_COLUMNS]
+    if not found:
+        return
+    case_file = any(column.casefold().startswith(("tip_", "prs_")) for column in found)
+    step = (
+        "import it (tiphub import FILE), then run tiphub link --capture-histories TABLE.csv"
+        if case_file
+        else "run tiphub link FILE --capture-histories TABLE.csv"
+    )
+    raise CaptureTableError(
+        f"this is a file of {'cases' if case_file else 'person records'} (it has a "
+        f"{found[0]} column), not a capture-history table of 0/1 list columns and a count: "
+        f"{step} and estimate on that table",
+        source=source,
+        row=1,
+    )
 
 
 def read_capture_csv(
@@ -455,9 +485,12 @@ def _read_tables(
         raise CaptureTableError(
             "the first line is blank; the file must start with a header row", source=source, row=1
         )
-    delimiter = _delimiter(first)
-    reader = csv.reader(itertools.chain([first], lines), delimiter=delimiter)
+    # The separator is judged on the first lines, as for every CSV tiphub reads.
+    ahead = list(itertools.islice(lines, SAMPLE_LINES))
+    delimiter = detect_layout("".join([first, *ahead])).separator
+    reader = csv.reader(itertools.chain([first], ahead, lines), delimiter=delimiter)
     header = _check_header(next(reader, []), source)
+    _refuse_person_file(header, source)
     for column in strata:
         if column not in header:
             raise CaptureTableError(

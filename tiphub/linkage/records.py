@@ -21,6 +21,7 @@ import numpy.typing as npt
 import pandas as pd
 import pycountry
 
+from tiphub.delimited import detect_in
 from tiphub.errors import LocatedError
 from tiphub.exchange.spreadsheet import is_dangerous
 from tiphub.linkage.inputs import csv_cell_limit, csv_problem, not_utf8, open_text
@@ -176,8 +177,8 @@ def _row_in_file(frame: pd.DataFrame, position: int) -> int:
 def _read_one(path: Path) -> pd.DataFrame:
     source = str(path)
     with open_text(path, LinkageInputError, source) as handle, csv_cell_limit():
-        reader = csv.reader(handle)
         try:
+            reader = csv.reader(handle, delimiter=detect_in(handle).separator)
             header = next(reader, None)
         except UnicodeDecodeError:
             raise not_utf8(path, LinkageInputError, source) from None
@@ -209,6 +210,15 @@ def _checked_header(header: list[str] | None, source: str) -> list[str]:
         raise LinkageInputError("the file is empty; expected a header row", source=source)
     # Nothing from the header is quoted: in a file without one, it is a survivor's record.
     header = [name.strip() for name in header]
+    if any(name.startswith(("tip_", "prs_", "vic_", "cas_")) for name in header):
+        raise LinkageInputError(
+            "this is an HTCDS case file, not a file of person records: to link the people "
+            "stored in tiphub, import it (tiphub import FILE) and run tiphub link with no "
+            "PATH; tiphub link FILE takes CSVs with record_id, list and identity columns "
+            "(given_name, family_name, date_of_birth, …)",
+            source=source,
+            row=1,
+        )
     for name in KEY_COLUMNS:
         if name not in header:
             raise LinkageInputError(

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tiphub import files
+from tiphub.delimited import SAMPLE_CHARS, detect_layout
 from tiphub.errors import LocatedError
 from tiphub.screening.instruments import (
     DEFAULT_LANGUAGE,
@@ -298,7 +299,7 @@ def _csv_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
     if not first_line.strip():
         raise SubmissionError("the file is empty or has no header row", source=name, row=1)
     # ODK Central writes commas; Kobo lets the user choose commas or semicolons.
-    delimiter = max((";", ",", "\t"), key=first_line.count)
+    delimiter = detect_layout(text[:SAMPLE_CHARS]).separator
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
         header = [cell.strip() for cell in next(reader)]
