@@ -219,6 +219,8 @@ def import_command(
         errors.print(
             f"[red]Import refused: {plural(len(result.issues), 'problem')}; nothing was written.[/red]"
         )
+        for note in result.notes:
+            errors.print(f"  note: {note}", markup=False, highlight=False)
         for issue in result.issues[:50]:
             errors.print(f"  {issue}", markup=False, highlight=False)
         if len(result.issues) > 50:
@@ -233,6 +235,8 @@ def import_command(
         f"Imported {plural(result.cases, 'case')} from {plural(result.rows, 'row')}: "
         f"{counts.cases_created:,} new, {counts.cases_updated:,} updated, {counts.cases_unchanged:,} unchanged."
     )
+    for note in result.notes:
+        console.print(f"  note: {note}", markup=False, highlight=False)
     removed = result.removed_totals()
     if removed:
         listed = ", ".join(f"{count:,} {section}" for section, count in removed.items())

@@ -756,16 +756,22 @@ def import_file(
         result = ImportResult(path=path, format=fmt or _format_by_name(path), replace=replace)
         result.issues.append(ImportIssue(path.name, None, None, None, error.reason))
         return result
+    guessed = fmt is None
     fmt = fmt or guess_format(path)
     engine = engine or default_engine()
     ensure_schema(engine)
     options = _Options(organisation, actor, batch_size, on_progress, max_issues, replace, on_wait)
     try:
-        return _import_once(engine, _Importer(path, fmt, organisation), options)
+        result = _import_once(engine, _Importer(path, fmt, organisation), options)
     except _ScatteredRowsError:
         # Rows of one case far apart: start again (the transaction was rolled back), this
         # time reading the file case by case through a spill.
-        return _import_once(engine, _Importer(path, fmt, organisation, regroup=True), options)
+        result = _import_once(engine, _Importer(path, fmt, organisation, regroup=True), options)
+    if guessed and fmt == "xlsform":
+        result.notes.insert(
+            0, "recognised as an ODK Central or KoboToolbox export of the HTCDS XLSForm"
+        )
+    return result
 
 
 class _ScatteredRowsError(Exception):
