@@ -46,13 +46,29 @@ def clean(value: Any) -> Any:
     return value
 
 
+def _drop_empty_lists(value: Any) -> Any:
+    """``clean`` for a fresh dump without nulls: empty lists deleted in place, no copies."""
+    if isinstance(value, dict):
+        for key in [key for key, item in value.items() if item == []]:
+            del value[key]
+        for item in value.values():
+            if isinstance(item, dict | list):
+                _drop_empty_lists(item)
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, dict | list):
+                _drop_empty_lists(item)
+    return value
+
+
 def case_document(record: CaseRecord) -> dict[str, Any]:
-    # pydantic drops the nulls natively (fast); ``clean`` then only has empty lists left.
-    return clean(record.model_dump(mode="json", exclude_none=True))  # type: ignore[no-any-return]
+    # pydantic drops the nulls natively (fast) into a new structure of its own, which is
+    # then pruned in place: imports make one per case.
+    return _drop_empty_lists(record.model_dump(mode="json", exclude_none=True))  # type: ignore[no-any-return]
 
 
 def person_document(record: PersonRecord) -> dict[str, Any]:
-    return clean(record.model_dump(mode="json", exclude_none=True))  # type: ignore[no-any-return]
+    return _drop_empty_lists(record.model_dump(mode="json", exclude_none=True))  # type: ignore[no-any-return]
 
 
 def without_identity(document: dict[str, Any]) -> dict[str, Any]:
