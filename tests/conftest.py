@@ -18,7 +18,10 @@ from tiphub.store.db import ensure_schema, make_engine
 from tiphub.store.models import Base
 
 POSTGRES_URL = os.environ.get("TIPHUB_TEST_DATABASE_URL")
-SHARED = Path(__file__).resolve().parents[1] / "tests" / "data"
+REPOSITORY = Path(__file__).resolve().parents[1]
+SHARED = REPOSITORY / "tests" / "data"
+# What Spark in local mode writes into the folder its JVM started in, unless told otherwise.
+SPARK_LEFTOVERS = ("spark-warehouse", "metastore_db", "derby.log")
 
 logging.getLogger("alembic").setLevel(logging.WARNING)
 
@@ -73,3 +76,22 @@ def _one_key_file_per_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     os.environ["TIPHUB_KEY_FILE"] = str(tmp_path_factory.mktemp("keys") / "tiphub.keys")
     yield
     del os.environ["TIPHUB_KEY_FILE"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_spark_files_left_in_the_working_folder() -> Iterator[None]:
+    """The run fails if any test left Spark's warehouse or metastore in the repository."""
+    folders = {REPOSITORY, Path.cwd()}
+
+    def present() -> set[Path]:
+        return {
+            folder / name
+            for folder in folders
+            for name in SPARK_LEFTOVERS
+            if (folder / name).exists()
+        }
+
+    before = present()
+    yield
+    left = sorted(str(path) for path in present() - before)
+    assert not left, f"the tests left Spark files behind: {', '.join(left)}"

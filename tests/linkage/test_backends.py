@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -52,3 +56,56 @@ def test_spark_gives_the_same_links_as_duckdb(
     assert not [name for name in _SPARK_LEFTOVERS if (tmp_path / name).exists()]
     assert _spark_entries() <= before
     assert not (run_temp_dir() / "spark").exists()
+
+
+# A new process (so a new JVM, whose working folder is the temporary one) that starts the
+# hub's Spark session, writes a managed table and a database, which Spark keeps in its
+# warehouse (./spark-warehouse unless told otherwise), then stops it as the linker does.
+_SPARK_PROBE = textwrap.dedent(
+    """
+    from pathlib import Path
+
+    from tiphub.files import run_temp_dir
+    from tiphub.linkage.linker import _finish_spark, _spark_session
+
+    spark, created = _spark_session()
+    assert created
+    spark.sql("CREATE DATABASE probe_db")
+    spark.sql("CREATE TABLE probe_db.probe (x INT) USING parquet")
+    spark.sql("INSERT INTO probe_db.probe VALUES (1), (2)")
+    count = spark.sql("SELECT count(*) FROM probe_db.probe").collect()[0][0]
+    warehouse = spark.conf.get("spark.sql.warehouse.dir").removeprefix("file:")
+    assert Path(warehouse).resolve().is_relative_to(run_temp_dir().resolve()), warehouse
+    _finish_spark(spark, created)
+    print(count)
+    """
+)
+
+
+def test_spark_writes_nothing_into_the_working_folder(tmp_path: Path) -> None:
+    working = tmp_path / "working"
+    temporary = tmp_path / "temporary"
+    working.mkdir()
+    temporary.mkdir()
+    environment = {**os.environ, "TMPDIR": str(temporary)}
+    completed = subprocess.run(
+        [sys.executable, "-c", _SPARK_PROBE],
+        cwd=working,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert completed.stdout.split()[-1] == "2"
+    # No spark-warehouse, metastore_db or derby.log, nor anything else, in the working folder.
+    assert sorted(entry.name for entry in working.iterdir()) == []
+    # The run's private folder (the table's files) went when the process ended; only the
+    # per-user base folder is left in the temporary folder.
+    leftovers = [
+        path.relative_to(temporary).as_posix()
+        for path in temporary.rglob("*")
+        if path.name != f"tiphub-{os.getuid()}"
+    ]
+    assert leftovers == []
