@@ -362,6 +362,10 @@ class _Importer:
         parsed: dict[str, Any] = {}
         issues: list[ImportIssue] = []
         for name, value in values.items():
+            if value == "" or value is None:
+                # Most of a row's cells are empty: what the column reads an empty cell as.
+                parsed[name] = [] if name in _LIST_COLUMNS else None
+                continue
             column = htcds.COLUMNS[name]
             if isinstance(value, str):
                 if len(value) > MAX_FIELD_CHARS:
@@ -566,6 +570,9 @@ class _Importer:
                 f"unknown import format {self.format!r}; choose one of {', '.join(FORMATS)}"
             )
 
+
+# Columns whose empty cell reads as an empty list rather than None.
+_LIST_COLUMNS = frozenset(name for name, column in htcds.COLUMNS.items() if column.parse("") == [])
 
 CORE_COLUMNS = {
     "prs_Gender": "gender (use NonSpecifiedUnknown when it is not known)",
