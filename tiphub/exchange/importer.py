@@ -47,6 +47,7 @@ from tiphub.delimited import Layout
 from tiphub.exchange import ctdc, htcds, xlsform
 from tiphub.exchange.merge import MergeError, merge_flat_case, removed_by_replace
 from tiphub.exchange.regroup import Regrouped
+from tiphub.exchange.seen import FingerprintMap
 from tiphub.exchange.sources import (
     MAX_FIELD_CHARS,
     HashingReader,
@@ -205,7 +206,7 @@ def _format_by_name(path: Path) -> str:
 
 def _fingerprint(*parts: str) -> int:
     digest = hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(digest)
+    return int.from_bytes(digest, signed=True)  # stored as int64
 
 
 @dataclass
@@ -801,8 +802,8 @@ def _import_once(engine: Engine, importer: _Importer, options: _Options) -> Impo
     organisation, actor, batch_size = options.organisation, options.actor, options.batch_size
     on_progress, max_issues, on_wait = options.on_progress, options.max_issues, options.on_wait
     result = ImportResult(path=path, format=fmt, replace=options.replace)
-    seen_cases: dict[int, int] = {}
-    seen_people: dict[int, int] = {}
+    seen_cases = FingerprintMap()
+    seen_people = FingerprintMap()
     pending: list[_Pending] = []
 
     def add_issues(issues: list[ImportIssue]) -> None:
@@ -884,7 +885,8 @@ def _import_once(engine: Engine, importer: _Importer, options: _Options) -> Impo
                     seen_cases[key] = unit.first_row
                     for participant in record.participants if record is not None else ():
                         person_key = _fingerprint(slug, participant.person.external_id)
-                        digest = int(content_hash(person_document(participant.person))[:16], 16)
+                        # 60 bits of the hash: enough to tell details apart, and fits int64.
+                        digest = int(content_hash(person_document(participant.person))[:15], 16)
                         if seen_people.setdefault(person_key, digest) != digest:
                             result.issues.append(
                                 importer.issue(
