@@ -18,7 +18,8 @@ EARLIEST_DATE = dt.date(1900, 1, 1)
 
 
 def _code(list_name: str) -> AfterValidator:
-    return AfterValidator(lambda value: codelist(list_name).normalise(value))
+    # The list's own method, bound once: validation calls it for every code of every case.
+    return AfterValidator(codelist(list_name).normalise)
 
 
 def _not_future(value: dt.date | None) -> dt.date | None:

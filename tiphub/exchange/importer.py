@@ -362,13 +362,18 @@ class _Importer:
     ) -> tuple[dict[str, Any], list[ImportIssue]]:
         parsed: dict[str, Any] = {}
         issues: list[ImportIssue] = []
+        # One search over the whole row: the cells are checked one by one only when it finds
+        # something (newlines, allowed in cells, join them).
+        texts = [value for value in values.values() if isinstance(value, str)]
+        joined = "\n".join(texts)
+        clean_row = len(joined) <= MAX_FIELD_CHARS and control_character(joined) is None
         for name, value in values.items():
             if value == "" or value is None:
                 # Most of a row's cells are empty: what the column reads an empty cell as.
                 parsed[name] = [] if name in _LIST_COLUMNS else None
                 continue
             column = htcds.COLUMNS[name]
-            if isinstance(value, str):
+            if isinstance(value, str) and not clean_row:
                 if len(value) > MAX_FIELD_CHARS:
                     issues.append(
                         self.issue(
