@@ -2,6 +2,7 @@
 
 Spreadsheets in locales with a decimal comma (most of Europe, Latin America) save CSV with
 semicolons, and KoboToolbox exports with semicolons by default; database tools write tabs.
+A vertical bar is not a separator: HTCDS uses it inside cells for multi-select values.
 Every CSV reader in tiphub asks here, so a file is read the same way by every command.
 
 A separator is chosen on the first lines of the file: the one that splits the header into
@@ -16,8 +17,8 @@ import io
 from dataclasses import dataclass
 from typing import IO
 
-SEPARATORS = (",", ";", "\t", "|")
-SEPARATOR_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "vertical bar"}
+SEPARATORS = (",", ";", "\t")
+SEPARATOR_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
 # Enough lines to see that the separator holds beyond the header.
 SAMPLE_LINES = 50
 SAMPLE_CHARS = 64 * 1024
