@@ -398,7 +398,11 @@ class _Importer:
                 issues.append(self.issue(number, name, value, str(error)))
                 continue
             if isinstance(column.parse, htcds.CodeParser) and value:
-                self.count_synonyms(name, column.parse, value)
+                read = parsed[name]
+                spelled = read if isinstance(read, list) else [read]
+                # Codes as spelled need no lookup: only other words can be synonyms.
+                if column.parse.parts(value) != spelled:
+                    self.count_synonyms(name, column.parse, value)
         return parsed, issues
 
     def count_synonyms(self, name: str, parser: htcds.CodeParser, value: Any) -> None:
@@ -592,10 +596,11 @@ def _rows_phrase(count: int) -> str:
 
 def _renamed(rows: Iterator[Row]) -> Iterator[Row]:
     """Standard header spellings, and cells as they were before export neutralised them."""
+    aliases = htcds.HEADER_ALIASES
     for row in rows:
         yield Row(
             row.number,
-            {htcds.HEADER_ALIASES.get(k, k): restore(v) for k, v in row.values.items()},
+            {aliases.get(k, k): restore(v) if v[:1] == "'" else v for k, v in row.values.items()},
         )
 
 
