@@ -416,7 +416,7 @@ class _Importer:
     def notes(self) -> list[str]:
         """What the report says about how the file was read (never a cell's own text: a
         synonym is shown as the documented list spells it)."""
-        notes = [f"file read as {layout.describe()}" for layout in self.layouts]
+        notes = [f"file read as {layout.describe()}" for layout in self.layouts if self.rows_read]
         if self.regrouped is not None and self.regrouped.scattered:
             count = self.regrouped.scattered
             notes.append(
