@@ -216,3 +216,14 @@ def test_an_unknown_code_list_is_refused_with_the_lists_it_may_mean() -> None:
     typo = flat(tiphub("codes", "gendr").output)
     assert "Did you mean 'gender'" in typo
     assert "Did you mean" not in flat(tiphub("codes", "zzzz").output)
+
+
+def test_codes_show_the_everyday_words_each_code_is_read_from() -> None:
+    from tiphub.standard.codelists import synonym_rows
+
+    shown = flat(tiphub("codes", "gender").output)
+    assert "also read" in shown
+    for synonym in synonym_rows()["gender"]:
+        assert synonym in shown
+    # A list without synonyms keeps its two columns.
+    assert "also read" not in flat(tiphub("codes", "education").output)

@@ -559,9 +559,14 @@ def codes_command(
         )
         raise typer.Exit(code=2)
     code_list = codelist(name)
-    table = Table("code", "label")
+    words: dict[str, list[str]] = {}
+    for synonym, code in code_list.synonyms.items():
+        words.setdefault(code, []).append(synonym)
+    table = Table("code", "label", *(["also read (synonyms.csv)"] if words else []))
     for code in code_list.codes:
-        table.add_row(code, code_list.label(code))
+        table.add_row(
+            code, code_list.label(code), *([", ".join(words.get(code, []))] if words else [])
+        )
     console.print(table)
 
 
