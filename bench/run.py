@@ -136,13 +136,23 @@ def postgres_floor(stored_url: str, empty_url: str) -> float:
     return seconds
 
 
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory. ``ru_maxrss`` would not do: it survives exec, so a
+    child started by a big parent reports the parent's size. The kernel's high-water mark of
+    the process's own memory (VmHWM) starts afresh at exec."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux
+
+
 def peak_memory_child(path: Path, url: str) -> None:
     engine = make_engine(url)
     ensure_schema(engine)
     start = time.perf_counter()
     result = import_file(path, engine=engine)
     seconds = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = _peak_rss_mb()
     print(
         json.dumps({"cases": result.cases, "seconds": seconds, "peak_mb": peak_mb, "ok": result.ok})
     )
