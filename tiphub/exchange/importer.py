@@ -880,19 +880,19 @@ def _import_once(engine: Engine, importer: _Importer, options: _Options) -> Impo
                         (record.organisation, record.external_id) if record is not None else partial
                     ) or ("", "")
                     key = _fingerprint(slug, external_id)
-                    if key in seen_cases and fmt in FLAT_FORMATS and not importer.regroup:
-                        raise _ScatteredRowsError
-                    if key in seen_cases:
+                    first_row = seen_cases.setdefault(key, unit.first_row)
+                    if first_row != unit.first_row:
+                        if fmt in FLAT_FORMATS and not importer.regroup:
+                            raise _ScatteredRowsError
                         result.issues.append(
                             importer.issue(
                                 unit.first_row,
                                 "tip_CaseId" if fmt != "jsonl" else "external_id",
                                 None,
-                                f"duplicate case ID: already used at row {seen_cases[key]}",
+                                f"duplicate case ID: already used at row {first_row}",
                             )
                         )
                         continue
-                    seen_cases[key] = unit.first_row
                     for participant in record.participants if record is not None else ():
                         person_key = _fingerprint(slug, participant.person.external_id)
                         # 60 bits of the hash: enough to tell details apart, and fits int64.

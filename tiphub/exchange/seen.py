@@ -37,12 +37,6 @@ class FingerprintMap:
     def __contains__(self, key: int) -> bool:
         return self.get(key) is not None
 
-    def __getitem__(self, key: int) -> int:
-        found = self.get(key)
-        if found is None:
-            raise KeyError(key)
-        return found
-
     def setdefault(self, key: int, value: int) -> int:
         """The value stored for ``key``; ``value`` is stored first if there was none."""
         found = self.get(key)
@@ -52,11 +46,6 @@ class FingerprintMap:
         if len(self._recent) >= BUFFER:
             self._merge()
         return value
-
-    def __setitem__(self, key: int, value: int) -> None:
-        if key in self:
-            raise ValueError("a fingerprint is stored once")
-        self.setdefault(key, value)
 
     def _merge(self) -> None:
         keys = np.concatenate([self._keys, np.fromiter(self._recent, np.int64, len(self._recent))])
