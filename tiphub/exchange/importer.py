@@ -47,7 +47,7 @@ from tiphub.delimited import Layout
 from tiphub.exchange import ctdc, htcds, xlsform
 from tiphub.exchange.merge import MergeError, merge_flat_case, removed_by_replace
 from tiphub.exchange.regroup import Regrouped
-from tiphub.exchange.seen import FingerprintMap
+from tiphub.exchange.seen import FingerprintMap, fingerprint
 from tiphub.exchange.sources import (
     MAX_FIELD_CHARS,
     HashingReader,
@@ -202,11 +202,6 @@ def _format_by_name(path: Path) -> str:
     if suffix in (".jsonl", ".ndjson"):
         return "jsonl"
     return "htcds-xlsx" if suffix in (".xlsx", ".xlsm") else "htcds-csv"
-
-
-def _fingerprint(*parts: str) -> int:
-    digest = hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(digest, signed=True)  # stored as int64
 
 
 @dataclass
@@ -879,7 +874,7 @@ def _import_once(engine: Engine, importer: _Importer, options: _Options) -> Impo
                     slug, external_id = (
                         (record.organisation, record.external_id) if record is not None else partial
                     ) or ("", "")
-                    key = _fingerprint(slug, external_id)
+                    key = fingerprint(slug, external_id)
                     first_row = seen_cases.setdefault(key, unit.first_row)
                     if first_row != unit.first_row:
                         if fmt in FLAT_FORMATS and not importer.regroup:
@@ -894,7 +889,7 @@ def _import_once(engine: Engine, importer: _Importer, options: _Options) -> Impo
                         )
                         continue
                     for participant in record.participants if record is not None else ():
-                        person_key = _fingerprint(slug, participant.person.external_id)
+                        person_key = fingerprint(slug, participant.person.external_id)
                         # 60 bits of the hash: enough to tell details apart, and fits int64.
                         digest = int(content_hash(person_document(participant.person))[:15], 16)
                         if seen_people.setdefault(person_key, digest) != digest:

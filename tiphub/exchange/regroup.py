@@ -10,7 +10,6 @@ a crash leaves it behind, and it is deleted when reading ends.
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 import sqlite3
 import tempfile
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from tiphub.exchange.seen import fingerprint
 from tiphub.exchange.sources import Row
 from tiphub.files import run_temp_dir
 
@@ -27,11 +27,9 @@ SPILL_BATCH = 5_000
 
 
 def _case_key(row: Row) -> int:
-    """A 63-bit fingerprint of the row's case ID; a row without one is a case of its own."""
+    """A fingerprint of the row's case ID; a row without one is a case of its own."""
     case_id = str(row.values.get(CASE_ID_COLUMN) or "").strip()
-    text = f"id:{case_id}" if case_id else f"row:{row.number}"
-    digest = hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(digest) >> 1
+    return fingerprint("id", case_id) if case_id else fingerprint("row", str(row.number))
 
 
 class Regrouped:

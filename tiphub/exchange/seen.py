@@ -8,10 +8,18 @@ sorted numpy arrays, searched by bisection.
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import numpy.typing as npt
 
 BUFFER = 1 << 16
+
+
+def fingerprint(*parts: str) -> int:
+    """A signed 64-bit fingerprint of ``parts`` (an int64, as numpy and SQLite store them)."""
+    digest = hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, signed=True)
 
 
 class FingerprintMap:
