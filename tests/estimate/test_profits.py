@@ -75,12 +75,56 @@ def test_every_figure_loads_with_its_status_and_source() -> None:
         assert figure.source_url == (row["source_url"] or None)
         assert figure.value == (float(row["value"]) if row["value"] else None)
     assert {f.status for f in figures} <= {
+        "primary",
         "confirmed_secondary",
         "recalled_unverified",
         "derived_check",
     }
     # A figure "seen in a public secondary source" must say where.
     assert all(f.source_url for f in figures if f.status == "confirmed_secondary")
+
+
+def test_every_figure_names_its_ilo_publication_and_second_hand_ones_say_so() -> None:
+    figures = load_profit_figures()
+    for figure in figures:
+        # The ILO report itself is what is cited, with its year, never only a web page.
+        assert figure.report.startswith(f"ILO ({figure.edition_year})"), figure.report
+        citation = figure.citation()
+        assert figure.report in citation
+        if figure.status == "primary":
+            assert figure.ilo_location and figure.ilo_location in citation
+            assert "SECOND-HAND" not in citation
+        else:
+            assert figure.second_hand and "SECOND-HAND" in citation
+            assert figure.to_dict()["second_hand"] is True
+    # A news site or a statistics portal is never the only thing a figure names.
+    news = [f for f in figures if f.source_url and "ilo.org" not in f.source_url]
+    assert news and all(f.second_hand for f in news)
+
+
+def test_a_primary_figure_without_its_table_or_page_is_refused() -> None:
+    from tiphub.estimate.profits import parse_profit_figures
+
+    header = list(raw_rows()[0])
+    row = dict.fromkeys(header, "")
+    row.update(
+        report="ILO (2024) Profits and poverty",
+        edition_year="2024",
+        reference_year="2021",
+        metric="annual_profit_per_victim",
+        breakdown="all",
+        category="everyone",
+        value="1",
+        unit="USD",
+        status="primary",
+    )
+    text = ",".join(header) + "\n" + ",".join(row[h] for h in header) + "\n"
+    with pytest.raises(ValueError, match=r"line 2.*ilo_location"):
+        parse_profit_figures(text)
+    row["ilo_location"] = "Table 3"
+    text = ",".join(header) + "\n" + ",".join(row[h] for h in header) + "\n"
+    (figure,) = parse_profit_figures(text)
+    assert not figure.second_hand and "Table 3" in figure.citation()
 
 
 def test_notice_describes_the_source_and_the_statuses() -> None:
@@ -344,9 +388,10 @@ def test_every_output_carries_each_figures_source_and_status() -> None:
     assert len(document["figures"]) == 3
     summary = estimate.summary()
     for figure in document["figures"]:
-        assert {"report", "edition_year", "status", "source_url"} <= set(figure)
+        assert {"report", "edition_year", "status", "source_url", "second_hand"} <= set(figure)
         assert figure["source_url"] in summary
         assert figure["status"] in summary
+        assert not figure["second_hand"] or "SECOND-HAND" in summary
     assert document["profit"]["interval_80"]["level"] == 0.8
     assert "Total profit" in summary and "criminality" in summary
     # criminality has no ILO figure of its own, and the result says so

@@ -68,10 +68,12 @@ FloatArray = npt.NDArray[np.float64]
 #: :func:`classify_exploitation`).
 FORMS: tuple[str, ...] = ("sexual", "domestic", "labour", "criminality", "other")
 
+#: Checked against the ILO publication itself; ``ilo_location`` names the table or page.
+PRIMARY = "primary"
 CONFIRMED = "confirmed_secondary"
 UNVERIFIED = "recalled_unverified"
 DERIVED = "derived_check"
-STATUSES: tuple[str, ...] = (CONFIRMED, UNVERIFIED, DERIVED)
+STATUSES: tuple[str, ...] = (PRIMARY, CONFIRMED, UNVERIFIED, DERIVED)
 
 PER_VICTIM = "annual_profit_per_victim"
 DEFAULT_CV = 0.25
@@ -143,18 +145,34 @@ class ProfitFigure:
     status: str
     source_url: str | None
     note: str
+    ilo_location: str | None = None
 
     @property
     def unverified(self) -> bool:
         """True when the figure was recalled but not checked against the report."""
         return self.status == UNVERIFIED
 
+    @property
+    def second_hand(self) -> bool:
+        """True unless the figure was read in the ILO publication itself."""
+        return self.status != PRIMARY
+
     def citation(self) -> str:
-        """Report, edition, status and source on one line, to print beside the figure."""
+        """The ILO publication, where in it, edition, status and source on one line.
+
+        A figure not read in the ILO report itself says so, so that nobody quotes a
+        news site's rendering of it as the ILO's own words.
+        """
         flag = " — UNVERIFIED, check before publishing" if self.unverified else ""
+        where = self.ilo_location or "table/page not recorded"
+        hand = (
+            " — SECOND-HAND: not checked against the ILO publication"
+            if self.second_hand
+            else ""
+        )
         return (
-            f"{self.report}; edition {self.edition_year}; status {self.status}{flag}; "
-            f"source: {self.source_url or 'none recorded'}"
+            f"{self.report}, {where}; edition {self.edition_year}; status {self.status}"
+            f"{flag}{hand}; source: {self.source_url or 'none recorded'}"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -170,13 +188,20 @@ class ProfitFigure:
             "status": self.status,
             "source_url": self.source_url,
             "note": self.note,
+            "ilo_location": self.ilo_location,
             "unverified": self.unverified,
+            "second_hand": self.second_hand,
         }
 
 
 @cache
 def _figures() -> tuple[ProfitFigure, ...]:
     text = resources.files(_DATA_PACKAGE).joinpath("data", _DATA_FILE).read_text(encoding="utf-8")
+    return parse_profit_figures(text)
+
+
+def parse_profit_figures(text: str) -> tuple[ProfitFigure, ...]:
+    """The rows of an ``ilo-profits.csv`` text, checked (unknown status, primary without place)."""
     figures = []
     for line, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
         status = row["status"].strip()
@@ -186,6 +211,11 @@ def _figures() -> tuple[ProfitFigure, ...]:
                 f"valid statuses: {', '.join(STATUSES)}"
             )
         value = row["value"].strip()
+        if status == PRIMARY and not (row.get("ilo_location") or "").strip():
+            raise ValueError(
+                f"{_DATA_FILE} line {line}: a figure checked against the ILO publication "
+                "must name the table or page in ilo_location"
+            )
         figures.append(
             ProfitFigure(
                 report=row["report"].strip(),
@@ -199,6 +229,7 @@ def _figures() -> tuple[ProfitFigure, ...]:
                 status=status,
                 source_url=row["source_url"].strip() or None,
                 note=row["note"].strip(),
+                ilo_location=(row.get("ilo_location") or "").strip() or None,
             )
         )
     return tuple(figures)
