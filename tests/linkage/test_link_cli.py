@@ -82,11 +82,26 @@ def test_link_files_writes_clusters_histories_report(database_url: str, tmp_path
     assert stratified["population"] >= stratified["observed"]
     counted = pd.read_csv(histories)["count"].sum()
     assert counted == clusters["cluster_id"].nunique()
+    # The sidecar states what plain files let it know: files, lists, strata, no roles.
+    sidecar = json.loads((tmp_path / "histories.csv.json").read_text(encoding="utf-8"))
+    population = sidecar["population"]
+    assert population["source"] == "files"
+    assert population["files"] == [path.name for path in paths]
+    assert set(population["lists"]) == {"gb-police", "gb-nra", "gb-harbour"}
+    assert population["strata"] == "region"
+    assert population["roles"] is None and "roles_note" in population
+    assert (population["records"], population["clusters"]) == (len(clusters), counted)
+    assert "uncertain_links" not in sidecar["linkage"]
+    assert stratified["population_described"] == population
     # No identities in the shareable outputs.
     html_text = report.read_text(encoding="utf-8")
     links_text = links.read_text(encoding="utf-8")
     names = {name for name in frame["family_name"].dropna() if len(name) > 4}
     assert names and not any(name in html_text or name in links_text for name in names)
+    sidecar_text = (tmp_path / "histories.csv.json").read_text(encoding="utf-8")
+    assert not any(name in sidecar_text for name in names)
+    assert not any(record in sidecar_text for record in frame["record_id"] if len(record) > 4)
+    assert not any(birth in sidecar_text for birth in frame["date_of_birth"].dropna())
     # Uncertain pairs went to the review queue.
     assert summary["review_queued"] >= 0
     listed = tiphub(database_url, "linkage", "review")

@@ -144,7 +144,11 @@ def link_command(
     ] = False,
     capture_histories: Annotated[
         Path | None,
-        typer.Option("--capture-histories", help="Write the capture-history table for MSE."),
+        typer.Option(
+            "--capture-histories",
+            help="Write the capture-history table for MSE and its sidecar (name + .json): whom it "
+            "counts, the linkage's precision and recall, its uncertain links (no identities).",
+        ),
     ] = None,
     strata: Annotated[
         str | None, typer.Option("--strata", help="Input column to stratify histories by.")
@@ -165,15 +169,29 @@ def link_command(
             help="Use reviewers' decisions and queue uncertain pairs in the database.",
         ),
     ] = True,
+    roles: Annotated[
+        str | None,
+        typer.Option(
+            "--roles",
+            help="Database linkage: HTCDS participant roles to take, comma-separated "
+            "(default Victim,PresumedVictim; e.g. Perpetrator for a separate estimate).",
+            show_default=False,
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Link person records across lists; write one cluster ID per record."""
+    from tiphub.linkage.store_records import RoleError
+
     try:
         _check_link_options(backend, threshold, encoded, paths, strata, capture_histories)
+        chosen_roles = _check_roles(roles, paths)
+        sidecar = _sidecar_path(capture_histories)
         _check_outputs(
             {
                 "--output": output,
                 "--capture-histories": capture_histories,
+                "--capture-histories (its .json)": sidecar,
                 "--report": report,
                 "--links": links_path,
             },
@@ -184,9 +202,9 @@ def link_command(
         if encoded:
             run = _link_encoded(paths or [], threshold, stage)
         else:
-            run = _link_plain(paths, backend, threshold, review, strata, stage)
+            run = _link_plain(paths, backend, threshold, review, strata, stage, chosen_roles)
         outputs = _link_outputs(run, truth_frame, strata, capture_histories, report, paths)
-    except _input_errors() as error:
+    except _input_errors(RoleError) as error:
         raise _fail(error) from None
     from tiphub.linkage.evaluate import write_capture_histories
     from tiphub.linkage.outputs import write_frame_csv, write_text
@@ -197,9 +215,13 @@ def link_command(
     if links_path is not None:
         _write(links_path, lambda path: write_frame_csv(path, run["links"]))
         summary["links_file"] = str(links_path)
-    if capture_histories is not None:
+    if capture_histories is not None and sidecar is not None:
         _write(capture_histories, lambda path: write_capture_histories(outputs["histories"], path))
         summary["capture_histories"] = str(capture_histories)
+        # The sidecar states whom the table counts and how sure its links are (no identities).
+        sidecar_text = outputs["sidecar"].to_json(capture_histories.name)
+        _write(sidecar, lambda path: write_text(path, sidecar_text))
+        summary["capture_histories_sidecar"] = str(sidecar)
     if report is not None:
         _write(report, lambda path: write_text(path, outputs["report"]))
         summary["report"] = str(report)
@@ -229,6 +251,24 @@ def _check_link_options(
         raise CommandError("--strata needs plain input: encoded files hold no other columns")
 
 
+def _check_roles(roles: str | None, paths: list[Path] | None) -> tuple[str, ...] | None:
+    """The roles a database linkage takes; ``None`` for files, which carry no roles."""
+    from tiphub.linkage.store_records import parse_roles
+
+    if paths and roles is not None:
+        raise CommandError(
+            "--roles chooses people in the tiphub database; input files are linked as given, "
+            "so keep only the people to be counted in them (or drop PATH to link the database)"
+        )
+    return None if paths else parse_roles(roles)
+
+
+def _sidecar_path(histories: Path | None) -> Path | None:
+    from tiphub.estimate.sidecar import sidecar_path
+
+    return sidecar_path(histories) if histories is not None else None
+
+
 def _read_truth(path: Path) -> pd.DataFrame:
     from tiphub.linkage.evaluate import read_truth
 
@@ -242,39 +282,67 @@ def _link_plain(
     review: bool,
     strata: str | None,
     stage: Stage,
+    roles: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
     from tiphub.linkage.records import check_linkable, read_records
 
     engine = None
+    population: dict[str, Any] | None = None
     if paths:
         records = read_records(paths)
         inputs = ", ".join(path.name for path in paths)
     else:
-        from tiphub.linkage.store_records import store_records
+        from tiphub.linkage.store_records import DEFAULT_ROLES, store_linkage_input
 
         engine = _engine()
-        records = store_records(engine)
+        records, taken = store_linkage_input(engine, roles or DEFAULT_ROLES)
+        population = taken.to_dict()
         inputs = "database"
+        if records.frame.empty:
+            raise CommandError(
+                f"the database holds no person with a name or date of birth in the roles "
+                f"{', '.join(taken.roles)}; choose others with --roles"
+            )
     if strata is not None:
         _check_strata(records.frame, strata)
     # Before the model's libraries are even loaded: a refusal costs no more than reading.
     check_linkable(records)
     if review and engine is None:
         engine = _engine()
-    from tiphub.linkage.api import run_link
+    from tiphub.linkage.api import LinkRun, run_link
     from tiphub.linkage.linker import BackendUnavailableError
+    from tiphub.linkage.records import LinkageDataError, RecordSet
 
-    try:
-        run = run_link(
+    def link(training: RecordSet | None = None) -> LinkRun:
+        return run_link(
             records,
             backend=backend,  # type: ignore[arg-type]
             threshold=threshold,
             engine=engine if review else None,
             inputs=inputs,
             stage=stage,
+            training=training,
         )
+
+    try:
+        try:
+            run = link()
+        except LinkageDataError:
+            if population is None or engine is None:
+                raise
+            # Perpetrators' records, say, rarely hold dates of birth: learn how names and
+            # dates agree from every stored person, and link only the chosen roles.
+            from tiphub.linkage.store_records import every_role_records
+
+            everyone = every_role_records(engine)
+            if len(everyone.frame) <= len(records.frame):
+                raise
+            stage("too few pairs to learn from in these roles: learning from every person")
+            run = link(everyone)
     except BackendUnavailableError as error:
         raise CommandError(f"--backend {backend}: {error}") from None
+    if population is not None:
+        run.summary["roles"] = ",".join(population["roles"])
     if not paths and engine is not None:
         from tiphub.cases import audit
         from tiphub.cases.access import local_operator
@@ -295,6 +363,7 @@ def _link_plain(
         "candidates": run.candidate_pairs,
         "run": run,
         "engine": engine if not paths else None,
+        "population": population,
     }
 
 
@@ -352,6 +421,15 @@ def _link_outputs(
             clusters["list"].reset_index(drop=True),
             clusters["cluster_id"].reset_index(drop=True),
             stratum,
+        )
+        from tiphub.linkage.histories_sidecar import histories_sidecar
+
+        outputs["sidecar"] = histories_sidecar(
+            run,
+            outputs["histories"],
+            strata=strata,
+            paths=paths,
+            store_population=run.get("population"),
         )
     if truth is not None:
         from tiphub.linkage.evaluate import evaluate

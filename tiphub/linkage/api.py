@@ -71,8 +71,13 @@ def run_link(
     engine: Engine | None = None,
     inputs: str = "",
     stage: Stage = _noop,
+    training: RecordSet | None = None,
 ) -> LinkRun:
-    """Link, and when a database is given use its review decisions and queue new doubts."""
+    """Link, and when a database is given use its review decisions and queue new doubts.
+
+    ``training``: a superset of ``records`` to learn the model from (see
+    :func:`tiphub.linkage.linker.score_records`).
+    """
     must_link: list[tuple[int, int]] = []
     cannot_link: list[tuple[int, int]] = []
     if engine is not None:
@@ -84,6 +89,7 @@ def run_link(
         must_link=must_link,
         cannot_link=cannot_link,
         stage=stage,
+        training=training,
     )
     clusters = result.clusters_frame()
     scored = scored_pairs_with_ids(result)
@@ -105,6 +111,8 @@ def run_link(
         "one_to_one_within_list": result.one_to_one,
         "reviewed_pairs_used": len(must_link) + len(cannot_link),
     }
+    if training is not None:
+        summary["model_trained_on"] = f"{len(training.frame):,} records"
     if engine is not None:
         summary.update(_queue_for_review(engine, result, scored, inputs))
     return LinkRun(result, clusters, links, summary)

@@ -237,6 +237,18 @@ def prior_match_probability(prepared: pd.DataFrame) -> float:
     return float(expected / total)
 
 
+def subset_prior(prior: float, trained_records: int, scored_records: int) -> float:
+    """The prior match probability of a subset of the records a model was trained on.
+
+    Assumes each record has as many true matches in the subset as in the whole: the
+    expected number of matching pairs scales with the records, the number of pairs with
+    their square, so the prior scales by ``(n_trained − 1) / (n_scored − 1)``.
+    """
+    if scored_records < 2 or trained_records <= scored_records:
+        return prior
+    return min(prior * (trained_records - 1) / (scored_records - 1), 0.5)
+
+
 def train_model(prepared: pd.DataFrame, spec: ModelSpec, stage: Stage) -> dict[str, Any]:
     """Unsupervised training on DuckDB; returns the trained Splink model as a dictionary.
 
@@ -488,13 +500,30 @@ def score_records(
     *,
     backend: Backend = "duckdb",
     stage: Stage = _noop,
+    training: RecordSet | None = None,
 ) -> tuple[pd.DataFrame, ScoredPairs]:
+    """Train the model (on ``training`` when given, a superset of ``records``) and score.
+
+    ``training`` serves a subset too small or too sparse to learn from alone, such as the
+    perpetrators of a case store, whose records rarely hold dates of birth: the model learns
+    how names and dates agree from every record, and only ``records`` are scored.
+    """
     check_linkable(records)
     stage("preparing names, dates and blocking keys")
     prepared = prepare(records.frame)
     check_block_sizes(prepared)
     spec = build_settings(prepared)
-    model = train_model(prepared, spec, stage)
+    if training is None:
+        model = train_model(prepared, spec, stage)
+    else:
+        learned_from = prepare(training.frame)
+        spec = build_settings(learned_from)
+        model = train_model(learned_from, spec, stage)
+        model["probability_two_random_records_match"] = subset_prior(
+            float(model["probability_two_random_records_match"]),
+            len(learned_from),
+            len(prepared),
+        )
     stage(f"scoring candidate pairs on {backend}")
     frame = score_pairs(prepared, model, backend=backend)
     return prepared, ScoredPairs(frame, spec.comparisons, model)
@@ -536,13 +565,15 @@ def link_records(
     must_link: Sequence[tuple[int, int]] = (),
     cannot_link: Sequence[tuple[int, int]] = (),
     stage: Stage = _noop,
+    training: RecordSet | None = None,
 ) -> LinkResult:
     """Train, score, choose the threshold (unless given) and cluster.
 
     ``must_link`` / ``cannot_link`` are pairs of record positions decided by reviewers; they
     override the model's probability (1 or 0) and must-links count as strong evidence.
+    ``training``: see :func:`score_records`.
     """
-    prepared, scored = score_records(records, backend=backend, stage=stage)
+    prepared, scored = score_records(records, backend=backend, stage=stage, training=training)
     pairs = _apply_decisions(scored.frame, must_link, cannot_link)
     scored.frame = pairs
     left = pairs["unique_id_l"].to_numpy(np.int64)
