@@ -12,8 +12,6 @@ import itertools
 import json
 import math
 import re
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -22,11 +20,10 @@ from scipy.optimize import minimize
 from typer.testing import CliRunner
 
 from tiphub.cli.app import app
-from tiphub.estimate.api import EstimateOptions, estimate
+from tiphub.estimate.api import estimate
 from tiphub.estimate.loglinear import EstimationError
 from tiphub.estimate.rcapture import (
     closedp_design,
-    estimate_closedpms,
     fit_closedp,
     fit_design,
     hierarchical_design,
@@ -294,21 +291,6 @@ def test_closedpms_default_order_is_rcapture_s() -> None:
     result = estimate(table("Kosovo"), "closedpms", profile=False, alternatives=False)
     assert result.settings["max_order"] == 3
     assert result.diagnostics["models_considered"] == 113  # every hierarchical model
-
-
-def test_closedpms_is_20_times_faster_than_r() -> None:
-    # R's closedpMS.t + closedpCI.t on the best model: 23.8 s (5 lists, 1,024 models).
-    data = table("UKdat_5")
-    options = EstimateOptions(method="closedpms", max_order=2)
-    estimate_closedpms(data, options)  # compile once
-    best = min(_timed(lambda: estimate_closedpms(data, options)) for _ in range(3))
-    assert best < 23.774 / 20
-
-
-def _timed(call: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    call()
-    return time.perf_counter() - started
 
 
 def test_heterogeneity_models_need_three_lists() -> None:

@@ -197,6 +197,7 @@ def test_two_lists_have_no_variants_and_bic_is_skipped_beyond_six() -> None:
         methods=("stepwise", "bic"),
         variant_methods=(),
         progress=lambda done, total: calls.append((done, total)),
+        simulation_replicates=0,  # progress here counts the estimates alone
     )
     assert [row.method for row in report.rows] == ["stepwise"]
     assert any(note.startswith("bic was skipped") for note in report.notes)
@@ -210,6 +211,7 @@ def test_six_lists_with_limited_methods() -> None:
         methods=("stepwise",),
         variant_methods=("stepwise",),
         progress=lambda done, total: calls.append((done, total)),
+        simulation_replicates=0,  # progress here counts the estimates alone
     )
     assert len(report.variants()) == 6 + 15
     assert len(report.rows) == 1 + 21
@@ -244,7 +246,8 @@ def test_robustness_html(uk5: RobustnessReport, tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["robust.html"]  # no temp file left
     text = target.read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
-    assert text.count("<svg") == 3 and "<?xml" not in text
+    # methods, variants, overlaps, and the simulation check behind the recommendation
+    assert text.count("<svg") == 4 and "<?xml" not in text
     # No network assets: everything is inline.
     assert not re.search(r"""(src|href)=["']https?:""", text)
     for row in uk5.to_dict()["rows"]:
@@ -274,7 +277,8 @@ def test_html_escapes_list_names_and_hides_folders(tmp_path: Path) -> None:
     assert "C&amp;D" in text and "C&D" not in text.replace("C&amp;D", "")
     assert "cases.csv" in text and "/home/someone" not in text and "private" not in text
     assert report.to_dict()["table"]["source"] == "cases.csv"
-    assert text.count("<svg") == 3
+    assert report.recommendation is not None
+    assert text.count("<svg") == 4  # methods, variants, overlaps, simulation check
     for row in report.to_dict()["rows"]:
         assert row["population_text"] in text
 
@@ -303,13 +307,16 @@ def test_estimate_report(tmp_path: Path) -> None:
     result = estimate(source, "stepwise")
     target = write_estimate_report(result, source, tmp_path / "estimate.html")
     text = target.read_text(encoding="utf-8")
-    assert text.count("<svg") == 2
+    # The overlap chart, and the methods chart when other methods were fitted beside it.
+    others = [name for name in result.alternatives if name != result.method]
+    assert text.count("<svg") == (2 if others else 1)
     assert "&lt;b&gt;x&lt;/b&gt;" in text and "<b>x</b>" not in text
     assert format_count(result.population) in text
     for name, levels in result.to_dict()["intervals"].items():
-        assert format_interval(tuple(levels["95"])) in text, name
-    assert "log-normal (model-conditional) (headline)" in text
-    assert "Multiple Systems Estimation" in text  # the summary
+        low, high = levels["95"]
+        assert f"{format_count(low)} to {format_count(high)}" in text, name
+    assert "lognormal (headline)" in text  # the appendix's table of intervals
+    assert "Technical appendix" in text
     assert "/home/someone" not in text
 
 
