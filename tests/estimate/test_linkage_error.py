@@ -274,3 +274,40 @@ def test_population_sentence() -> None:
         "the tiphub database, cases opened 2023-01-05 to 2024-12-30; 120 records linked into "
         "100 people."
     )
+
+
+def test_robustness_states_whom_the_table_counts(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from tiphub.cli.app import app
+
+    korea = Path(__file__).parent / "data" / "mse" / "Korea.csv"
+    table_path = tmp_path / "histories.csv"
+    table_path.write_text(korea.read_text(encoding="utf-8"), encoding="utf-8")
+    sidecar = TableSidecar(
+        population={
+            "source": "database",
+            "roles": ["Victim", "PresumedVictim"],
+            "lists": ["b", "c", "d"],
+            "period": {"earliest": "2023-01-05", "latest": "2024-12-30"},
+            "clusters": 123,
+        }
+    )
+    sidecar_path(table_path).write_text(sidecar.to_json(table_path.name), encoding="utf-8")
+    report = tmp_path / "robustness.html"
+    outcome = CliRunner().invoke(
+        app, ["estimate", "robustness", str(table_path), "--json", "--report", str(report)]
+    )
+    assert outcome.exit_code == 0, outcome.output
+    document = json.loads(outcome.stdout.strip().splitlines()[-1])
+    assert document["population_described"]["roles"] == ["Victim", "PresumedVictim"]
+    html = report.read_text(encoding="utf-8")
+    assert "Who is counted" in html and "2023-01-05" in html
+    text = CliRunner().invoke(app, ["estimate", "robustness", str(table_path)])
+    assert text.exit_code == 0, text.output
+    assert "Counts: people recorded as Victim or PresumedVictim" in text.stdout
+    # A sidecar written for another table is refused, as for a single estimate.
+    sidecar.population["clusters"] = 999
+    sidecar_path(table_path).write_text(sidecar.to_json(table_path.name), encoding="utf-8")
+    refused = CliRunner().invoke(app, ["estimate", "robustness", str(table_path)])
+    assert refused.exit_code != 0 and "999" in refused.output

@@ -7,7 +7,8 @@
 Modules: ``table`` (input), ``loglinear`` (fits, −∞ terms, existence codes), ``selection``
 (stepwise, AIC-stepwise, BIC), ``intervals`` (log-normal, profile, BCa), ``lcmcr``
 (Bayesian latent classes), ``api`` (one entry point, strata), ``results`` (the results
-object), ``report`` (robustness report and charts), ``profits`` (illicit profits).
+object), ``report`` (robustness report and charts), ``recommend`` (which figure to report:
+a simulation check of the methods and BIC model averaging), ``profits`` (illicit profits).
 """
 
 from tiphub.estimate.api import METHODS, apply_list_changes, check_model, estimate, estimate_strata

@@ -319,9 +319,14 @@ def _described_text(key: str, value: object, words: Words) -> str:
 
 
 def _counted_section(result: MSEResult, words: Words) -> list[str]:
+    return counted_section(result.population_described, words)
+
+
+def counted_section(population_described: Mapping[str, Any], words: Words) -> list[str]:
+    """"Who is counted": the table sidecar's population, each missing item marked."""
     described = {
         key: value
-        for key, value in result.population_described.items()
+        for key, value in population_described.items()
         if value not in (None, "", [], {}, ())
     }
     keys = list(DESCRIBED_ORDER) + [key for key in described if key not in DESCRIBED_ORDER]

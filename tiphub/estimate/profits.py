@@ -1286,7 +1286,9 @@ def classify_exploitation(types: Iterable[str], industry: str | None = None) -> 
     return next((form for form in FORMS if form in found), None)
 
 
-def exploitation_counts_from_store(engine: Engine, *, year: int | None = None) -> dict[str, int]:
+def exploitation_counts_from_store(
+    engine: Engine, *, year: int | None = None, roles: Iterable[str] = VICTIM_ROLES
+) -> dict[str, int]:
     """Victims in the case store by form of exploitation (keys: every form of :data:`FORMS`).
 
     Counts people, not participations: a person in several cases of one organisation
@@ -1296,11 +1298,13 @@ def exploitation_counts_from_store(engine: Engine, *, year: int | None = None) -
     count unless their latest trafficking-status assertion (by date, then position) is
     "not a victim"; victims with no recorded exploitation type are left out, which assumes
     their mix is that of the others. With ``year``, only cases opened in that year count.
+    ``roles`` (HTCDS participant roles) narrows who counts, e.g. to ``("Victim",)``; only
+    victims and presumed victims have a recorded form of exploitation.
     """
     participant, victim, case = m.CaseParticipant, m.VictimContext, m.Case
     assertion = m.TraffickingStatusAssertion
 
-    scope: list[ColumnElement[bool]] = [participant.role.in_(sorted(VICTIM_ROLES))]
+    scope: list[ColumnElement[bool]] = [participant.role.in_(sorted(set(roles)))]
     if year is not None:
         scope += [
             case.opened_on >= dt.date(year, 1, 1),

@@ -24,7 +24,8 @@ import itertools
 import math
 import os
 import re
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,18 @@ from typing import Any
 import numpy as np
 
 from tiphub.estimate.api import METHODS, StratifiedResult, estimate
-from tiphub.estimate.limits import check_robustness
+from tiphub.estimate.limits import TimeGuard, TooLongError, check_robustness
+from tiphub.estimate.recommend import DEFAULT_REPLICATES as DEFAULT_SIMULATION_REPLICATES
+from tiphub.estimate.recommend import (
+    DGA,
+    MIN_COVERAGE,
+    MODEL_AVERAGE,
+    SUPPORT_BIC_GAP,
+    TRUTH_METHODS,
+    Recommendation,
+    recommend,
+    simulation_chart_svg,
+)
 from tiphub.estimate.results import METHOD_TITLES, IntervalPair, MSEResult
 from tiphub.estimate.table import CaptureTable, ProgressCallback
 from tiphub.files import open_private, staged_file
@@ -179,6 +191,11 @@ class RobustnessReport:
     settings: dict[str, Any] = field(default_factory=dict)
     list_totals: dict[str, int] = field(default_factory=dict)
     table: CaptureTable | None = field(default=None, repr=False)
+    # Which figure to report, from the simulation check (None when it was not run or failed;
+    # the notes say why).
+    recommendation: Recommendation | None = None
+    # Whom the table counts, from its sidecar (``tiphub link``); empty when not stated.
+    population_described: dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ access
 
@@ -317,6 +334,8 @@ class RobustnessReport:
                     f"The {method} estimate stays inside its 95% interval under every "
                     "single-list omission and pairwise merge."
                 )
+        if self.recommendation is not None:
+            parts.append(self.recommendation.sentence())
         return " ".join(parts)
 
     # ------------------------------------------------------------------ output
@@ -337,6 +356,10 @@ class RobustnessReport:
             "disagreements": self.disagreements(),
             "notes": list(self.notes),
             "settings": dict(self.settings),
+            "population_described": dict(self.population_described),
+            "recommendation": (
+                None if self.recommendation is None else self.recommendation.to_dict()
+            ),
             "rows": [row.to_dict() for row in self.rows],
         }
 
@@ -387,6 +410,7 @@ def robustness(
     lcmcr_thinning: int = 20,
     progress: ProgressCallback | None = None,
     time_limit: float | None = None,
+    simulation_replicates: int = DEFAULT_SIMULATION_REPLICATES,
 ) -> RobustnessReport:
     """Estimate ``table`` by every method, and under every list omission and pairwise merge.
 
@@ -399,6 +423,12 @@ def robustness(
 
     Variants carry their method's headline interval only: the profile-likelihood interval is
     computed on the full table alone (and for aic-stepwise, whose estimate comes from it).
+
+    ``simulation_replicates`` > 0 (the default) adds the recommendation: which method's
+    figure to report, from a simulation check on populations drawn from the models the
+    methods chose (:func:`tiphub.estimate.recommend.recommend`, that many populations per
+    model); its progress continues the count of the estimates. When the check fails or would
+    overrun the time limit, ``recommendation`` is ``None`` and a note says why.
 
     With ``time_limit`` (seconds), tables of more than
     :data:`~tiphub.estimate.limits.ROBUSTNESS_MAX_LISTS` lists are refused with
@@ -450,12 +480,43 @@ def robustness(
         "lcmcr_thinning": lcmcr_thinning,
     }
     rows: list[RobustnessRow] = []
+    full_results: dict[str, MSEResult] = {}
+    truth_methods = [m for m in TRUTH_METHODS if m in full_methods]
+    planned = simulation_replicates * len(truth_methods)
+    steps = len(jobs) + planned
+    started = time.perf_counter()
     for done, (kind, label, changed, version, method) in enumerate(jobs, start=1):
         rows.append(
-            _estimate_row(kind, label, changed, version, method, seed, lcmcr_settings, time_limit)
+            _estimate_row(
+                kind,
+                label,
+                changed,
+                version,
+                method,
+                seed,
+                lcmcr_settings,
+                time_limit,
+                keep=full_results if kind == "full" else None,
+            )
         )
         if progress is not None:
-            progress(done, len(jobs))
+            progress(done, steps)
+
+    recommendation = None
+    if planned:
+        recommendation = _recommend(
+            table,
+            rows,
+            full_results,
+            full_methods,
+            replicates=simulation_replicates,
+            seed=seed,
+            notes=notes,
+            progress=progress,
+            offset=len(jobs),
+            steps=steps,
+            time_left=None if time_limit is None else time_limit - (time.perf_counter() - started),
+        )
 
     reference = "stepwise" if "stepwise" in variant_methods else next(iter(variant_methods), None)
     failed = [row for row in rows if row.kind != "full" and row.error]
@@ -476,7 +537,73 @@ def robustness(
         settings={"seed": seed, **lcmcr_settings} if "lcmcr" in full_methods else {"seed": seed},
         list_totals=table.list_totals(),
         table=table,
+        recommendation=recommendation,
     )
+
+
+def _recommend(
+    table: CaptureTable,
+    rows: Sequence[RobustnessRow],
+    full_results: Mapping[str, MSEResult],
+    full_methods: Sequence[str],
+    *,
+    replicates: int,
+    seed: int,
+    notes: list[str],
+    progress: ProgressCallback | None,
+    offset: int,
+    steps: int,
+    time_left: float | None,
+) -> Recommendation | None:
+    """The simulation check on the full table, reusing the models the methods chose there.
+
+    Its progress continues the robustness run's count. With a time limit it is stopped (and
+    left out, with a note) as soon as its pace shows it would overrun the time left.
+    """
+    candidates = list(full_methods)
+    if "bic" in full_results:
+        candidates.append(MODEL_AVERAGE)
+    # dga (R's decomposable-graph averaging) is quick enough to join the check whenever it
+    # is installed, whether or not the report's method table shows it.
+    candidates.append(DGA)
+    selections = {
+        method: result.selection
+        for method, result in full_results.items()
+        if result.selection is not None
+    }
+    figures = {
+        row.method: (row.population, row.interval_95)
+        for row in rows
+        if row.kind == "full" and row.population is not None and row.interval_95 is not None
+    }
+
+    def report_progress(done: int, total: int) -> None:
+        if progress is not None:
+            planned = steps - offset
+            progress(offset + round(done * planned / max(total, 1)), steps)
+
+    inner: ProgressCallback = report_progress
+    if time_left is not None:
+        inner = TimeGuard(
+            max(time_left, 1.0),
+            "the simulation check that picks the figure to report",
+            report_progress,
+        )
+    try:
+        return recommend(
+            table,
+            methods=candidates,
+            selections=selections,
+            figures=figures,
+            replicates=replicates,
+            seed=seed,
+            progress=inner,
+        )
+    except TooLongError as error:
+        notes.append(f"No figure is recommended: {error}")
+    except (ValueError, ArithmeticError) as error:
+        notes.append(f"No figure is recommended: the simulation check failed ({error}).")
+    return None
 
 
 def _estimate_row(
@@ -488,7 +615,9 @@ def _estimate_row(
     seed: int,
     lcmcr_settings: Mapping[str, int],
     time_limit: float | None = None,
+    keep: dict[str, MSEResult] | None = None,
 ) -> RobustnessRow:
+    """One estimate as a row; with ``keep``, the full result is stored there by method."""
     common: dict[str, Any] = {
         "variant": label,
         "kind": kind,
@@ -510,6 +639,8 @@ def _estimate_row(
             lcmcr_samples=lcmcr_settings["lcmcr_samples"],
             lcmcr_thinning=lcmcr_settings["lcmcr_thinning"],
             time_limit=time_limit,
+            # Robustness fits every method itself; each row needs no alternatives of its own.
+            alternatives=False,
         )
     except (ValueError, ArithmeticError) as error:
         # EstimationError and CaptureTableError are ValueErrors; overflow in a degenerate
@@ -526,6 +657,8 @@ def _estimate_row(
             interval_method=None,
             error=message,
         )
+    if keep is not None:
+        keep[method] = result
     return RobustnessRow(
         **common,
         population=result.population,
@@ -553,6 +686,33 @@ class ForestEntry:
     note: str = ""
     emphasis: bool = False
     flagged: bool = False
+
+
+@dataclass(frozen=True)
+class ChartWords:
+    """The words and number format drawn inside the charts, so that a report in another
+    language can draw them in its own (see :mod:`tiphub.estimate.explain`). The defaults
+    are the English of every other report."""
+
+    count: Callable[[float | None], str] = format_count
+    observed: str = " observed {count}"
+    no_estimate: str = "no estimate"
+    legend: str = "dot: estimate; thick bar: 80% interval; thin bar: 95%; arrow: unbounded"
+    shaded: str = "; shaded: {label}"
+    upset_title: str = "Who is on which lists"
+    upset_bars: str = "people with this history"
+    upset_totals: str = "on list"
+    upset_caption: str = "{people} people\n{histories} observed histories"
+    upset_hidden: str = "\nshowing the {shown} largest;\n{hidden} more hold {people} people"
+
+    def interval(self, pair: IntervalPair | None) -> str:
+        if pair is None:
+            return "n/a"
+        low, high = pair
+        return f"{self.count(low) if low is not None else '?'}–{self.count(high)}"
+
+
+ENGLISH_CHART_WORDS = ChartWords()
 
 
 def _plain(text: str) -> str:
@@ -620,6 +780,7 @@ def forest_chart_svg(
     reference: ForestEntry | None = None,
     log_scale: bool = False,
     xlabel: str = "estimated population",
+    words: ChartWords = ENGLISH_CHART_WORDS,
 ) -> str:
     """A forest plot: one line per entry, a dot at the estimate, a thin bar for the 95%
     interval, a thick one for the 80% interval; an unbounded upper limit is an arrow to the
@@ -672,7 +833,7 @@ def forest_chart_svg(
         axes.text(
             observed,
             count - 0.35,
-            f" observed {format_count(observed)}",
+            words.observed.format(count=words.count(observed)),
             fontsize=8,
             color="0.35",
             va="top",
@@ -685,7 +846,7 @@ def forest_chart_svg(
             axes.text(
                 left,
                 y,
-                "  " + _plain(entry.note or "no estimate"),
+                "  " + _plain(entry.note or words.no_estimate),
                 va="center",
                 fontsize=8,
                 color="0.4",
@@ -715,7 +876,7 @@ def forest_chart_svg(
                 axes.hlines(y, start, pair[1], color=colour, lw=width, alpha=0.85)
         axes.plot([entry.estimate], [y], "o", color="white", mec=colour, mew=1.8, ms=7, zorder=3)
         right_labels.append(
-            f"{format_count(entry.estimate)}  ({format_interval(entry.interval_95)})"
+            f"{words.count(entry.estimate)}  ({words.interval(entry.interval_95)})"
         )
 
     axes.set_yticks(ys, labels=[_plain(e.label) for e in entries])
@@ -731,26 +892,34 @@ def forest_chart_svg(
         axes.spines[spine].set_visible(False)
         twin.spines[spine].set_visible(False)
     axes.grid(axis="x", alpha=0.25)
-    thousands = FuncFormatter(lambda value, _: f"{value:,.0f}")
+    thousands = FuncFormatter(lambda value, _: words.count(value))
     axes.xaxis.set_major_formatter(thousands)
     if log_scale:
         # Decades alone leave most plots with one or two labelled ticks.
         axes.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         axes.xaxis.set_major_formatter(thousands)
         axes.xaxis.set_minor_formatter(NullFormatter())
-    legend = "dot: estimate; thick bar: 80% interval; thin bar: 95%; arrow: unbounded"
+    legend = words.legend
     if reference is not None:
-        legend += f"; shaded: {reference.label}"
+        legend += words.shaded.format(label=reference.label)
     axes.set_xlabel(_plain(f"{xlabel} — {legend}"), fontsize=8)
     if title:
         axes.set_title(_plain(title), loc="left", fontsize=11)
     return _svg(figure, title or "forest plot of estimates")
 
 
-def upset_chart_svg(table: CaptureTable, *, top: int = UPSET_TOP, title: str = "") -> str:
+def upset_chart_svg(
+    table: CaptureTable,
+    *,
+    top: int = UPSET_TOP,
+    title: str = "",
+    words: ChartWords = ENGLISH_CHART_WORDS,
+) -> str:
     """An UpSet-style overlap chart: people per observed capture history (largest first, the
     ``top`` largest), the lists making up each history as a dot matrix beneath, and each
     list's total on the left."""
+    from matplotlib.ticker import FuncFormatter
+
     cells = table.observed_cells()
     counts = table.counts[cells]
     # Largest first; ties in mask order so the chart does not change between runs.
@@ -774,13 +943,13 @@ def upset_chart_svg(table: CaptureTable, *, top: int = UPSET_TOP, title: str = "
         bars.text(
             x,
             value,
-            f"{value:,}",
+            words.count(value),
             ha="center",
             va="bottom",
             fontsize=6.5,
             rotation=90 if value >= 1000 else 0,
         )
-    bars.set_ylabel("people with this history", fontsize=8)
+    bars.set_ylabel(words.upset_bars, fontsize=8)
     bars.tick_params(axis="x", bottom=False, labelbottom=False)
     bars.margins(y=0.18)
     for spine in ("top", "right"):
@@ -808,19 +977,23 @@ def upset_chart_svg(table: CaptureTable, *, top: int = UPSET_TOP, title: str = "
     totals_axes.set_yticks(ys, labels=[_plain(name) for name in table.lists])
     totals_axes.tick_params(axis="y", length=0, labelsize=9)
     totals_axes.tick_params(axis="x", labelsize=7)
-    totals_axes.set_xlabel("on list", fontsize=8)
+    totals_axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: words.count(value)))
+    totals_axes.set_xlabel(words.upset_totals, fontsize=8)
     for spine in ("top", "left", "right"):
         totals_axes.spines[spine].set_visible(False)
 
     hidden = len(cells) - len(shown_cells)
-    caption = f"{table.observed:,} people\n{len(cells)} observed histories"
+    caption = words.upset_caption.format(
+        people=words.count(table.observed), histories=words.count(len(cells))
+    )
     if hidden > 0:
-        caption += (
-            f"\nshowing the {len(shown_cells)} largest;\n{hidden} more hold "
-            f"{int(counts.sum() - shown_counts.sum()):,} people"
+        caption += words.upset_hidden.format(
+            shown=words.count(len(shown_cells)),
+            hidden=words.count(hidden),
+            people=words.count(int(counts.sum() - shown_counts.sum())),
         )
     note_axes.text(0.0, 0.5, caption, fontsize=8, va="center", color="0.3")
-    heading = title or "Who is on which lists"
+    heading = title or words.upset_title
     bars.set_title(_plain(heading), loc="left", fontsize=11)
     return _svg(figure, heading)
 
@@ -863,15 +1036,19 @@ def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _page(title: str, body: Sequence[str]) -> str:
+FOOTER = "Produced by tiphub's estimation module. Only aggregate counts are shown."
+
+
+def _page(
+    title: str, body: Sequence[str], *, lang: str = "en", footer: str = FOOTER, css: str = ""
+) -> str:
     return (
         "<!DOCTYPE html>\n"
-        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<html lang="{_e(lang)}">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{_e(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n<main>\n"
+        f"<title>{_e(title)}</title>\n<style>{_CSS}{css}</style>\n</head>\n<body>\n<main>\n"
         + "\n".join(body)
-        + "\n<footer>Produced by tiphub's estimation module. Only aggregate counts are shown."
-        "</footer>\n</main>\n</body>\n</html>\n"
+        + f"\n<footer>{_e(footer)}</footer>\n</main>\n</body>\n</html>\n"
     )
 
 
@@ -920,6 +1097,159 @@ def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _recommendation_html(recommendation: Recommendation) -> list[str]:
+    """The section "Which figure to report": the choice and its reason, a chart of every
+    method's bias and coverage, the evidence per method and per possible truth."""
+    def percent(value: float, signed: bool = False) -> str:
+        if not math.isfinite(value):
+            return "n/a"
+        return (f"{100 * value:+.1f}%" if signed else f"{100 * value:.0f}%").replace("-", "−")
+
+    body = [
+        "<h2>Which figure to report</h2>",
+        f'<p class="headline">{_e(recommendation.sentence())}</p>',
+        "<p>How this was decided: each method's model fitted to these data was taken as a "
+        "possible truth, and "
+        f"{recommendation.replicates} populations of known size were simulated from each "
+        "(every capture history, the unobserved one too, drawn as Poisson with its fitted "
+        "count). Every method then estimated every simulated table as it estimated the real "
+        "one. Models the data reject (BIC more than "
+        f"{SUPPORT_BIC_GAP:g} above the best) are shown but not counted. The recommended "
+        "method is the one with the smallest error among those whose 95% interval contained "
+        f"the true size in at least {100 * MIN_COVERAGE:.0f}% of the simulations under every "
+        "supported model.</p>",
+        _figure_html(
+            simulation_chart_svg(recommendation),
+            "Left: average error of the estimate relative to the true size. Right: how often "
+            "the 95% interval contained the true size. One marker per possible truth; hollow "
+            "grey markers are models the data reject.",
+        ),
+    ]
+    summary_rows = []
+    for summary in recommendation.summaries:
+        chosen = summary.method == recommendation.method
+        name = f"<strong>{_e(summary.method)}</strong>" if chosen else _e(summary.method)
+        verdict = "recommended" if chosen else ("qualifies" if summary.eligible else "")
+        if not summary.model_supported:
+            verdict = "its model is rejected by the data"
+        elif summary.lowest_coverage < MIN_COVERAGE:
+            verdict = verdict or "interval misses too often"
+        summary_rows.append(
+            [
+                (name, ""),
+                (_e(format_count(summary.population)), "num"),
+                (_e(format_interval(summary.interval_95)), "num"),
+                (_e(percent(summary.worst_bias, signed=True)), "num"),
+                (_e(percent(summary.worst_rmse)), "num"),
+                (_e(percent(summary.lowest_coverage)), "num"),
+                (_e(percent(summary.worst_failure_share)), "num"),
+                (_e(verdict), ""),
+            ]
+        )
+    body.append(
+        _table(
+            [
+                ("method", False),
+                ("estimate", True),
+                ("95% interval", True),
+                ("worst bias", True),
+                ("worst error (RMSE)", True),
+                ("lowest 95% coverage", True),
+                ("no estimate", True),
+                ("verdict", False),
+            ],
+            summary_rows,
+        )
+    )
+    body.append(
+        '<p class="muted">Worst and lowest: over the possible truths the data support. '
+        "Bias and error are relative to the true size of each simulated population.</p>"
+    )
+    truth_rows = [
+        [
+            (_e(truth.label), ""),
+            (_e(", ".join(truth.terms) or "none (lists independent)"), ""),
+            (_e(", ".join(truth.chosen_by)), ""),
+            (_e(format_count(truth.population)), "num"),
+            (f"+{truth.bic_gap:.1f}", "num"),
+            ("yes" if truth.supported else "no: rejected by the data", ""),
+        ]
+        for truth in recommendation.truths
+    ]
+    body.append("<details><summary>Evidence per possible truth</summary>")
+    body.append(
+        _table(
+            [
+                ("model (truth)", False),
+                ("dependences between lists", False),
+                ("chosen by", False),
+                ("population", True),
+                ("BIC above best", True),
+                ("counted", False),
+            ],
+            truth_rows,
+        )
+    )
+    evidence_rows = [
+        [
+            (_e(row.truth), ""),
+            (_e(row.method), ""),
+            (_e(percent(row.relative_bias, signed=True)), "num"),
+            (_e(percent(row.relative_rmse)), "num"),
+            (f"{_e(percent(row.coverage))} ± {_e(percent(row.coverage_se))}", "num"),
+            (f"{row.failures} of {row.replicates}", "num"),
+        ]
+        for row in recommendation.evidence
+    ]
+    body.append(
+        _table(
+            [
+                ("truth", False),
+                ("method", False),
+                ("bias", True),
+                ("error (RMSE)", True),
+                ("95% coverage ± s.e.", True),
+                ("no estimate", True),
+            ],
+            evidence_rows,
+        )
+    )
+    body.append("</details>")
+    average = recommendation.model_average
+    if average is not None:
+        body.append(
+            "<p><strong>BIC-weighted model average.</strong> Each admissible hierarchical "
+            "model weighs exp(−BIC/2), normalised; the average is the mixture of the models' "
+            f"log-normal distributions: {_e(format_count(average.population))} (95% "
+            f"{_e(format_interval(average.interval_95))}) over {average.models_averaged:,} of "
+            f"{average.models_admissible:,} admissible models (the rest weigh "
+            f"{average.neglected_weight:.2g} together).</p>"
+        )
+        body.append(
+            _table(
+                [("model", False), ("BIC", True), ("weight", True), ("population", True)],
+                [
+                    [
+                        (_e(model.label), ""),
+                        (f"{model.bic:.2f}", "num"),
+                        (f"{model.weight:.3f}", "num"),
+                        (_e(format_count(model.population)), "num"),
+                    ]
+                    for model in average.models
+                ],
+            )
+        )
+    if recommendation.notes:
+        body.append(_list_html(recommendation.notes, "muted"))
+    body.append(
+        f'<p class="muted">Simulation check: {recommendation.replicates} populations per '
+        f"possible truth, seed {recommendation.seed}, {recommendation.seconds:.1f} s. It "
+        "shows how the methods behave if the truth is one of these models; dependence or "
+        "heterogeneity that none of them captures is not covered.</p>"
+    )
+    return body
+
+
 def _robustness_html(report: RobustnessReport) -> str:
     method_disagreements = report.method_disagreements()
     shifts = report.variant_shifts()
@@ -928,8 +1258,11 @@ def _robustness_html(report: RobustnessReport) -> str:
         "<h1>How robust is the population estimate?</h1>",
         _table_meta(report.source, report.lists, report.observed),
         f'<p class="{headline_class}">{_e(report.headline())}</p>',
-        "<h2>Disagreements</h2>",
     ]
+    from tiphub.estimate.explain import Words, counted_section
+
+    body += counted_section(report.population_described, Words("en"))
+    body.append("<h2>Disagreements</h2>")
     if method_disagreements or shifts:
         if method_disagreements:
             body.append("<p>Between methods, on the full table:</p>")
@@ -949,6 +1282,8 @@ def _robustness_html(report: RobustnessReport) -> str:
         )
     if report.notes:
         body.append(_list_html(report.notes, "muted"))
+    if report.recommendation is not None:
+        body += _recommendation_html(report.recommendation)
 
     # -- methods
     full = report.full_rows()
@@ -1112,92 +1447,27 @@ def write_text_atomically(path: Path, text: str) -> Path:
 # ---------------------------------------------------------------------- single estimate
 
 
-def estimate_report_html(result: MSEResult, table: CaptureTable) -> str:
-    """The HTML of :func:`write_estimate_report`."""
-    title = METHOD_TITLES.get(result.method, result.method)
-    dark = result.population - result.observed
-    headline = (
-        f"Estimated population {format_count(result.population)} (95% interval "
-        f"{format_interval(result.interval_95)}, "
-        f"{INTERVAL_TITLES.get(result.interval_method, result.interval_method)}). "
-        f"{result.observed:,} people were observed, so about {format_count(dark)} were on "
-        "none of the lists."
-    )
-    body = [
-        "<h1>Population estimate</h1>",
-        _table_meta(table.source, result.lists, result.observed),
-        f"<p><strong>Method:</strong> {_e(title)}"
-        + (f" · <strong>stratum</strong> {_e(result.stratum)}" if result.stratum else "")
-        + "</p>",
-        f'<p class="headline">{_e(headline)}</p>',
-    ]
-    if result.warnings:
-        body.append('<div class="warn"><strong>Warnings</strong>')
-        body.append(_list_html(result.warnings, "plain"))
-        body.append("</div>")
+def estimate_report_html(result: MSEResult, table: CaptureTable, lang: str = "en") -> str:
+    """The HTML of :func:`write_estimate_report` (built by :mod:`tiphub.estimate.explain`)."""
+    # Imported here: explain imports this module's chart helpers.
+    from tiphub.estimate.explain import estimate_report_html as explained
 
-    body.append("<h2>Intervals</h2>")
-    rows = []
-    entries = []
-    for name, levels in result.intervals.items():
-        headline_mark = " (headline)" if name == result.interval_method else ""
-        rows.append(
-            [
-                (_e(INTERVAL_TITLES.get(name, name) + headline_mark), ""),
-                (_e(format_interval(levels.get("95"))), "num"),
-                (_e(format_interval(levels.get("80"))), "num"),
-            ]
-        )
-        entries.append(
-            ForestEntry(
-                label=INTERVAL_TITLES.get(name, name),
-                estimate=result.population,
-                interval_95=levels.get("95"),
-                interval_80=levels.get("80"),
-                emphasis=name == result.interval_method,
-            )
-        )
-    body.append(_table([("interval", False), ("95%", True), ("80%", True)], rows))
-    if entries:
-        body.append(
-            _figure_html(
-                forest_chart_svg(entries, title="Estimate and intervals", observed=result.observed),
-                "The same estimate with each kind of interval; the headline one in bold.",
-            )
-        )
-    body.append("<h2>Model</h2>")
-    if result.method == "lcmcr":
-        body.append("<p>Latent-class model; no log-linear terms.</p>")
-    else:
-        model = " + ".join(result.model) or "main effects only"
-        body.append(f"<p>{_e(model)}</p>")
-        if result.infinite_terms:
-            body.append(
-                f"<p>Terms set to −∞ (nobody on both lists): {_e(', '.join(result.infinite_terms))}"
-                "</p>"
-            )
-    body.append("<details open><summary>Full summary</summary>")
-    body.append(f"<pre>{_e(result.summary())}</pre></details>")
-    body.append("<h2>Overlap between the lists</h2>")
-    body.append(
-        _figure_html(
-            upset_chart_svg(table),
-            "Bars: people per capture history. Dots beneath: the lists in that history. "
-            "Left: everyone on each list.",
-        )
-    )
-    return _page("MSE estimate report", body)
+    return explained(result, table, lang)
 
 
 def write_estimate_report(
-    result: MSEResult, table: CaptureTable, path: str | os.PathLike[str]
+    result: MSEResult, table: CaptureTable, path: str | os.PathLike[str], lang: str = "en"
 ) -> Path:
-    """Write a single-estimate HTML report: the headline, warnings, intervals by interval
-    method (with a chart), the model, the plain-text summary and the overlap chart.
+    """Write the plain-language single-estimate report (see :mod:`tiphub.estimate.explain`):
+    warnings first, the figure and what its interval means, the dark figure, whom the lists
+    count, the assumptions and how each was checked, the overlap and method charts, and the
+    coefficients in an appendix. ``lang`` is ``"en"`` or ``"fr"``.
 
     ``table`` is the table the estimate was made from (after any merges and omissions).
     """
-    return write_text_atomically(Path(path), estimate_report_html(result, table))
+    from tiphub.estimate.explain import write_estimate_report as write_explained
+
+    return write_explained(result, table, path, lang)
 
 
 # ---------------------------------------------------------------------- strata

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
+from tiphub.estimate.advice import EstimateWarning
 from tiphub.estimate.loglinear import EXISTENCE_MESSAGES, LoglinearFit
 from tiphub.estimate.selection import Selection
 
@@ -18,6 +20,19 @@ METHOD_TITLES = {
     "bic": "Smallest BIC over hierarchical models (Silverman, Chan & Vincent 2024)",
     "fixed": "Fixed model",
     "lcmcr": "Latent-class model LCMCR (Manrique-Vallier 2016)",
+    "dga": "Bayesian average over decomposable graphical models, dga (Madigan & York 1997)",
+    "bayesthresh": "Bayesian thresholding of list pairs (Silverman 2020)",
+    "m0": "Rcapture M0: equal capture probabilities (closedp.t)",
+    "mt": "Rcapture Mt: one capture probability per list (main effects)",
+    "mh-chao": "Rcapture Mh Chao (LB): heterogeneity, Chao's lower bound (closedp.t)",
+    "mh-poisson": "Rcapture Mh Poisson2: heterogeneity, Poisson2 (closedp.t)",
+    "mh-darroch": "Rcapture Mh Darroch: heterogeneity, Darroch (closedp.t)",
+    "mh-gamma": "Rcapture Mh Gamma3.5: heterogeneity, Gamma3.5 (closedp.t)",
+    "mth-chao": "Rcapture Mth Chao (LB): lists and heterogeneity, Chao's lower bound",
+    "mth-poisson": "Rcapture Mth Poisson2: lists and heterogeneity, Poisson2 (closedp.t)",
+    "mth-darroch": "Rcapture Mth Darroch: lists and heterogeneity, Darroch (closedp.t)",
+    "mth-gamma": "Rcapture Mth Gamma3.5: lists and heterogeneity, Gamma3.5 (closedp.t)",
+    "closedpms": "Rcapture closedpMS.t: best hierarchical model by BIC or AIC",
 }
 
 
@@ -55,6 +70,26 @@ class MSEResult:
     diagnostics: dict[str, Any] = field(default_factory=dict)
     population_draws: Any = field(default=None, repr=False)
     stratum: str | None = None
+    # Structured findings (code + plain words + next step); see tiphub.estimate.advice.
+    checks: list[EstimateWarning] = field(default_factory=list)
+    # The quick alternative methods fitted beside this one: name -> their to_dict() essentials.
+    alternatives: dict[str, Any] = field(default_factory=dict)
+    # Who the table counts: roles, organisations, period, strata (from the table's sidecar).
+    population_described: dict[str, Any] = field(default_factory=dict)
+    # How much of the interval comes from linkage error, when the table carries link data.
+    linkage: dict[str, Any] = field(default_factory=dict)
+
+    def warn(self, code: str, message: str, advice: str = "") -> None:
+        """Add a coded warning; its text also joins ``warnings`` for callers reading strings."""
+        warning = EstimateWarning(code, message, advice)
+        self.checks.append(warning)
+        self.warnings.append(str(warning))
+
+    def coded_warnings(self) -> list[EstimateWarning]:
+        """Every warning with a code: the coded ones, then plain strings as code ``note``."""
+        coded = {str(warning) for warning in self.checks}
+        notes = [EstimateWarning("note", text) for text in self.warnings if text not in coded]
+        return [*self.checks, *notes]
 
     @property
     def dark_figure(self) -> float:
@@ -93,7 +128,12 @@ class MSEResult:
             },
             "lists": list(self.lists),
             "model_hierarchy": self.model_label,
-            "warnings": list(self.warnings),
+            # {code, message, advice} objects; plain-string warnings appear as code "note".
+            "warnings": [warning.to_dict() for warning in self.coded_warnings()],
+            "alternatives": {name: dict(entry) for name, entry in self.alternatives.items()},
+            # From the table's sidecar (tiphub link): whom it counts; linkage error in the interval.
+            "population_described": dict(self.population_described),
+            "linkage": dict(self.linkage),
             "settings": dict(self.settings),
             "diagnostics": {
                 key: (_rounded(value, 6) if isinstance(value, float) else value)
@@ -103,6 +143,23 @@ class MSEResult:
         if self.stratum is not None:
             data["stratum"] = self.stratum
         return data
+
+    def _population_lines(self, width: int) -> list[str]:
+        """Whom the table counts and the linkage error, when its sidecar says."""
+        from tiphub.estimate.sidecar import describe_linkage, describe_population
+
+        lines: list[str] = []
+        for label, text in (
+            ("Counts:", describe_population(self.population_described)),
+            ("Linkage:", describe_linkage(self.linkage)),
+        ):
+            if text:
+                lines.extend(
+                    textwrap.wrap(
+                        text, width, initial_indent=f"{label:<22}", subsequent_indent=" " * 22
+                    )
+                )
+        return lines
 
     def summary(self) -> str:
         """A plain-text summary in the spirit of statsmodels' ``summary()``."""
@@ -128,9 +185,37 @@ class MSEResult:
             f"{'80% interval:':<22}{number(self.interval_80[0])} – {number(self.interval_80[1])}",
             f"{'Model:':<22}{' + '.join(self.model) if self.model else 'main effects only'}",
         ]
+        lines.extend(self._population_lines(width))
+        # Warnings before the details: a reader who stops at the headline must see them.
+        for warning in self.coded_warnings():
+            lines.append("-" * width)
+            lines.extend(textwrap.wrap(f"WARNING [{warning.code}]: {warning.message}", width))
+            if warning.advice:
+                lines.extend(
+                    textwrap.wrap(
+                        f"What to do: {warning.advice}",
+                        width,
+                        initial_indent="  ",
+                        subsequent_indent="  ",
+                    )
+                )
+        if self.alternatives:
+            lines.append("-" * width)
+            lines.append("Other methods on the same table (no bootstrap):")
+            for name, entry in self.alternatives.items():
+                if entry.get("population") is None:
+                    reason = entry.get("skipped") or entry.get("error") or "no estimate"
+                    lines.append(f"  {name + ':':<16}{reason}")
+                    continue
+                low, high = entry["interval_95"]
+                lines.append(
+                    f"  {name + ':':<16}{number(entry['population'])}"
+                    f"  (95% {number(low)} – {number(high)})"
+                )
         if self.infinite_terms:
             lines.append(f"{'Terms at −∞:':<22}{', '.join(self.infinite_terms)}")
-        if self.existence_code or self.method != "lcmcr":
+        # The Bayesian methods fit no maximum-likelihood model, so the check says nothing.
+        if self.existence_code or self.method not in ("lcmcr", "dga", "bayesthresh"):
             lines.append(
                 f"{'Existence check:':<22}{self.existence_code} — {EXISTENCE_MESSAGES[self.existence_code]}"
             )
@@ -158,8 +243,5 @@ class MSEResult:
             for key, value in self.diagnostics.items():
                 shown = f"{value:.4g}" if isinstance(value, float) else str(value)
                 lines.append(f"{key + ':':<30}{shown}")
-        if self.warnings:
-            lines.append("-" * width)
-            lines.extend(f"Warning: {warning}" for warning in self.warnings)
         lines.append("=" * width)
         return "\n".join(lines)

@@ -146,11 +146,16 @@ class CaptureTable:
         """Refuse tables no estimate can be made from."""
         if self.n_lists < 2:
             raise CaptureTableError(
-                f"at least 2 lists are needed, found {self.n_lists}", source=self.source
+                f"at least 2 lists are needed, found {self.n_lists}: an estimate of the missed "
+                "comes from people found on more than one list; add a second list that "
+                "records the same population",
+                source=self.source,
             )
         if self.n_lists > MAX_LISTS:
             raise CaptureTableError(
-                f"at most {MAX_LISTS} lists are supported, found {self.n_lists}", source=self.source
+                f"at most {MAX_LISTS} lists are supported, found {self.n_lists}; merge lists "
+                "that record similar people (--merge A+B) or omit small ones (--omit C)",
+                source=self.source,
             )
         if (self.counts < 0).any():
             raise CaptureTableError("counts must not be negative", source=self.source)

@@ -831,7 +831,8 @@ def _mse(
     for codes, n_groups, name in groupings:
         masks = _history_masks(list_codes, codes, n_groups)
         table = capture_table(_histories_frame(masks, list_names), name)
-        results.append(estimate(table, method, **options))
+        # One estimate per grouping, compared with each other: no alternative methods.
+        results.append(estimate(table, method, alternatives=False, **options))
     return results
 
 
