@@ -64,6 +64,8 @@ MAX_BOOTSTRAP = 100_000
 MAX_CLASSES = 1_000
 MAX_SAMPLES = 1_000_000
 MAX_SWEEPS = 1_000_000_000
+# LCMCR chains of one run (each costs a full run's time and memory).
+MAX_CHAINS = 64
 MAX_SEED = 2**32 - 1
 
 # LCMCR costs about (burn-in + samples × thinning) × classes × lists × (histories + 125)
