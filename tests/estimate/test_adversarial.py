@@ -310,7 +310,7 @@ def test_a_million_people_one_row_each_read_in_bounded_memory(tmp_path: Path) ->
         (["--pthresh", "nan"], "--pthresh must be between 0 and 1, got nan"),
         (["--method", "main", "--pthresh", "0.1"], "--pthresh applies to --method stepwise or"),
         (["--method", "bic", "--max-order", "0"], "--max-order must be 1 or more, got 0"),
-        (["--max-order", "2"], "--max-order applies to --method bic only"),
+        (["--max-order", "2"], "--max-order applies to --method bic or closedpms only"),
         (["--seed", "-1"], "--seed must be between 0 and 4,294,967,295, got -1"),
         (["--seed", str(2**32)], "--seed must be between 0 and 4,294,967,295"),
         (["--method", "magic"], "--method must be one of main, stepwise"),
