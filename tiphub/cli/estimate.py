@@ -32,17 +32,24 @@ from rich.progress import (
 from tiphub.cli.progress import errors
 
 if TYPE_CHECKING:
+    from tiphub.estimate.linkage_error import LinkageError
+    from tiphub.estimate.sidecar import TableSidecar
     from tiphub.estimate.table import CaptureTable, ProgressCallback
 
 console = Console(emoji=False, highlight=False)
 
-METHOD_HELP = "main | stepwise | aic-stepwise | bic | fixed | lcmcr (default stepwise)"
+METHOD_HELP = (
+    "main | stepwise | aic-stepwise | bic | fixed | lcmcr | m0 | mh-chao | mh-poisson | "
+    "mh-darroch | mh-gamma | mth-chao | mth-poisson | mth-darroch | mth-gamma | mt | "
+    "closedpms | dga | bayesthresh (default stepwise)"
+)
 DEFAULT_METHOD = "stepwise"
 DEFAULT_SEED = 1234
 DEFAULT_CLASSES = 5
 DEFAULT_BURNIN = 100_000
 DEFAULT_SAMPLES = 1_000
 DEFAULT_THINNING = 100
+DEFAULT_CHAINS = 4
 PROFIT_BOOTSTRAP = 200
 STRATA_BOOTSTRAP = 200
 PTHRESH_METHODS = ("stepwise", "aic-stepwise")
@@ -50,7 +57,8 @@ PTHRESH_METHODS = ("stepwise", "aic-stepwise")
 # with settings of its own.
 NOT_FOR_ROBUSTNESS = (
     "--method", "--pthresh", "--max-order", "--model", "--bootstrap", "--strata",
-    "--classes", "--burnin", "--samples", "--thinning", "--profits", "--region", "--edition",
+    "--classes", "--burnin", "--samples", "--thinning", "--chains", "--profits", "--region",
+    "--edition", "--criterion",
 )  # fmt: skip
 
 
@@ -71,9 +79,11 @@ class Settings:
     burnin: int
     samples: int
     thinning: int
+    chains: int
     edition: int
     region: str | None
     time_limit: float | None
+    criterion: str = "bic"
 
 
 def estimate_command(
@@ -97,7 +107,17 @@ def estimate_command(
     ] = None,
     max_order: Annotated[
         int | None,
-        typer.Option("--max-order", help="Largest interaction order for bic (1 to lists − 1)."),
+        typer.Option(
+            "--max-order",
+            help="Largest interaction order for bic and closedpms (1 to lists − 1; closedpms "
+            "defaults to Rcapture's lists − 1, or 2 from 6 lists).",
+        ),
+    ] = None,
+    criterion: Annotated[
+        str | None,
+        typer.Option(
+            "--criterion", help="closedpms: rank the models by bic or aic (default bic)."
+        ),
     ] = None,
     model: Annotated[
         str | None,
@@ -125,6 +145,10 @@ def estimate_command(
     report: Annotated[
         Path | None, typer.Option("--report", help="Write an HTML report with charts (mode 0600).")
     ] = None,
+    lang: Annotated[
+        str,
+        typer.Option("--lang", help="Language of the --report of one estimate: en or fr."),
+    ] = "en",
     classes: Annotated[
         int | None, typer.Option("--classes", help="LCMCR latent classes K, 1–1,000 (default 5).")
     ] = None,
@@ -137,6 +161,14 @@ def estimate_command(
     ] = None,
     thinning: Annotated[
         int | None, typer.Option("--thinning", help="LCMCR thinning, 1 or more (default 100).")
+    ] = None,
+    chains: Annotated[
+        int | None,
+        typer.Option(
+            "--chains",
+            help="LCMCR independent chains, 1–64 (default 4); their draws are pooled and a "
+            "warning names each chain's median when they disagree.",
+        ),
     ] = None,
     profits: Annotated[
         str | None,
@@ -151,6 +183,15 @@ def estimate_command(
     ] = None,
     edition: Annotated[
         int | None, typer.Option("--edition", help="ILO edition: 2014 or 2024 (default 2024).")
+    ] = None,
+    roles: Annotated[
+        str | None,
+        typer.Option(
+            "--roles",
+            help="With --profits store: HTCDS participant roles to count, comma-separated "
+            "(default Victim,PresumedVictim).",
+            show_default=False,
+        ),
     ] = None,
     allow_long: Annotated[
         bool,
@@ -179,7 +220,8 @@ def estimate_command(
     given: dict[str, object] = {
         "--method": method, "--pthresh": pthresh, "--max-order": max_order, "--model": model,
         "--bootstrap": bootstrap, "--strata": strata, "--classes": classes, "--burnin": burnin,
-        "--samples": samples, "--thinning": thinning, "--profits": profits, "--region": region,
+        "--samples": samples, "--thinning": thinning, "--chains": chains, "--profits": profits, "--region": region,
+        "--criterion": criterion,
         "--edition": edition,
     }  # fmt: skip
     if robustness_mode:
@@ -191,15 +233,17 @@ def estimate_command(
                 "--allow-long)"
             )
     settings = _check_options(given, seed, merge or [], omit or [], allow_long)
+    _check_roles(roles, profits)
     _check_report_path(report, path)
+    _check_lang(lang, report, robustness_mode or strata is not None)
     try:
         # Before the file is read: a typo in --profits should not cost a whole estimate.
-        mix = _exploitation_mix(profits) if profits else None
+        mix = _exploitation_mix(profits, roles) if profits else None
         with _one_blas_thread():
             if robustness_mode:
                 _robustness(path, settings, report, as_json)
             else:
-                _estimate(path, settings, report, as_json, mix)
+                _estimate(path, settings, report, as_json, mix, lang)
     except (CaptureTableError, EstimationError, ProfitFigureError) as error:
         _fail(str(error))
     except (ValueError, ArithmeticError) as error:
@@ -249,9 +293,13 @@ def _check_options(
             _usage(f"{option} applies to --method {' or '.join(methods)} only, not {method}")
 
     only_for("--pthresh", PTHRESH_METHODS)
-    only_for("--max-order", ("bic",))
+    only_for("--max-order", ("bic", "closedpms"))
+    only_for("--criterion", ("closedpms",))
+    criterion = given["--criterion"] or "bic"
+    if criterion not in ("bic", "aic"):
+        _usage(f"--criterion must be bic or aic, got {criterion!r}")
     only_for("--model", ("fixed",))
-    for option in ("--classes", "--burnin", "--samples", "--thinning"):
+    for option in ("--classes", "--burnin", "--samples", "--thinning", "--chains"):
         only_for(option, ("lcmcr",))
     pthresh = given["--pthresh"]
     if pthresh is not None and not 0.0 <= pthresh <= 1.0:  # NaN fails too
@@ -261,22 +309,23 @@ def _check_options(
         _usage(f"--max-order must be 1 or more, got {max_order}")
     bootstrap = given["--bootstrap"]
     if bootstrap is not None:
-        if method == "lcmcr":
+        if method in ("lcmcr", "dga", "bayesthresh"):
             _usage(
-                "--bootstrap applies to the log-linear methods; lcmcr's interval is its posterior"
+                f"--bootstrap applies to the log-linear methods; {method}'s interval is its "
+                "posterior"
             )
         if not 0 <= bootstrap <= MAX_BOOTSTRAP:
             _usage(f"--bootstrap must be between 0 and {MAX_BOOTSTRAP:,}, got {bootstrap}")
     seed = DEFAULT_SEED if seed is None else seed
     if not 0 <= seed <= MAX_SEED:
         _usage(f"--seed must be between 0 and {MAX_SEED:,}, got {seed}")
-    classes, burnin, samples, thinning = _lcmcr_options(given)
+    classes, burnin, samples, thinning, chains = _lcmcr_options(given)
     strata = given["--strata"]
     if strata is not None:
         if not strata.strip():
             _usage("--strata must name a column")
-        if method == "lcmcr":
-            _usage("--strata works with the log-linear methods only, not lcmcr")
+        if method in ("lcmcr", "dga", "bayesthresh"):
+            _usage(f"--strata works with the log-linear methods only, not {method}")
         if given["--profits"] is not None:
             _usage("--profits takes an unstratified estimate; drop --strata")
         if bootstrap == 0:
@@ -296,14 +345,16 @@ def _check_options(
         burnin=burnin,
         samples=samples,
         thinning=thinning,
+        chains=chains,
         edition=edition,
         region=region,
         time_limit=None if allow_long else TIME_LIMIT_SECONDS,
+        criterion=criterion,
     )
 
 
-def _lcmcr_options(given: Mapping[str, Any]) -> tuple[int, int, int, int]:
-    from tiphub.estimate.limits import MAX_CLASSES, MAX_SAMPLES, MAX_SWEEPS
+def _lcmcr_options(given: Mapping[str, Any]) -> tuple[int, int, int, int, int]:
+    from tiphub.estimate.limits import MAX_CHAINS, MAX_CLASSES, MAX_SAMPLES, MAX_SWEEPS
 
     def pick(option: str, default: int) -> int:
         value = given[option]
@@ -313,6 +364,9 @@ def _lcmcr_options(given: Mapping[str, Any]) -> tuple[int, int, int, int]:
     burnin = pick("--burnin", DEFAULT_BURNIN)
     samples = pick("--samples", DEFAULT_SAMPLES)
     thinning = pick("--thinning", DEFAULT_THINNING)
+    chains = pick("--chains", DEFAULT_CHAINS)
+    if not 1 <= chains <= MAX_CHAINS:
+        _usage(f"--chains must be between 1 and {MAX_CHAINS}, got {chains}")
     if not 1 <= classes <= MAX_CLASSES:
         _usage(f"--classes must be between 1 and {MAX_CLASSES:,}, got {classes}")
     if burnin < 0:
@@ -326,7 +380,7 @@ def _lcmcr_options(given: Mapping[str, Any]) -> tuple[int, int, int, int]:
             f"--burnin + --samples × --thinning must be at most {MAX_SWEEPS:,} sweeps, got "
             f"{burnin + samples * thinning:,}"
         )
-    return classes, burnin, samples, thinning
+    return classes, burnin, samples, thinning, chains
 
 
 def _profit_options(given: Mapping[str, Any]) -> tuple[int, str | None]:
@@ -387,6 +441,24 @@ def _omit_name(text: str) -> str:
     return text.strip()
 
 
+def _check_roles(roles: str | None, profits: str | None) -> None:
+    """``--roles`` chooses whom ``--profits store`` counts; a table's roles are set when it is
+    linked (``tiphub link --roles``)."""
+    if roles is None:
+        return
+    if profits is None or profits.strip() != "store":
+        _usage(
+            "--roles applies with --profits store only; the people a capture-history table "
+            "counts are chosen when it is made: tiphub link --roles ... --capture-histories"
+        )
+    from tiphub.linkage.store_records import RoleError, parse_roles
+
+    try:
+        parse_roles(roles)
+    except RoleError as error:
+        _usage(str(error))
+
+
 def _check_report_path(report: Path | None, source: Path) -> None:
     if report is None:
         return
@@ -395,6 +467,22 @@ def _check_report_path(report: Path | None, source: Path) -> None:
     with contextlib.suppress(OSError):
         if report.exists() and source.exists() and os.path.samefile(report, source):
             _usage("--report names the input file; it would be overwritten")
+
+
+def _check_lang(lang: str, report: Path | None, english_only: bool) -> None:
+    from tiphub.estimate.explain_texts import LANGUAGES
+
+    if lang not in LANGUAGES:
+        _usage(f"--lang must be one of {', '.join(LANGUAGES)}, got {lang!r}")
+    if lang == "en":
+        return
+    if report is None:
+        _usage("--lang sets the language of the report; add --report OUT.html")
+    if english_only:
+        _usage(
+            "--lang applies to the report of one estimate; the robustness and strata reports "
+            "are in English only"
+        )
 
 
 @contextlib.contextmanager
@@ -448,14 +536,21 @@ def _read(path: Path, settings: Settings) -> dict[tuple[str, ...], CaptureTable]
 
 
 def _estimate(
-    path: Path, settings: Settings, report: Path | None, as_json: bool, mix: dict[str, int] | None
+    path: Path,
+    settings: Settings,
+    report: Path | None,
+    as_json: bool,
+    mix: dict[str, int] | None,
+    lang: str = "en",
 ) -> None:
     from tiphub.estimate.api import estimate, estimate_strata
 
     tables = _read(path, settings)
+    sidecar, linkage = _read_sidecar(path, settings)
     common: dict[str, Any] = {
         "pthresh": settings.pthresh,
         "max_order": settings.max_order,
+        "criterion": settings.criterion,
         "model": list(settings.model),
     }
     if settings.strata:
@@ -470,6 +565,9 @@ def _estimate(
                 time_limit=settings.time_limit,
                 **common,
             )
+        if sidecar is not None:
+            stratified.population_described = _population_described(sidecar, settings)
+            stratified.linkage = sidecar.linkage_not_propagated()
         if report is not None:
             from tiphub.estimate.report import write_strata_report
 
@@ -494,10 +592,16 @@ def _estimate(
             lcmcr_burnin=settings.burnin,
             lcmcr_samples=settings.samples,
             lcmcr_thinning=settings.thinning,
+            lcmcr_chains=settings.chains,
             progress=update,
             time_limit=settings.time_limit,
+            linkage=linkage,
             **common,
         )
+    if sidecar is not None:
+        result.population_described = _population_described(sidecar, settings)
+        if not result.linkage:
+            result.linkage = sidecar.linkage_not_propagated()
     profit = None
     if mix is not None:
         import warnings
@@ -516,7 +620,7 @@ def _estimate(
     if report is not None:
         from tiphub.estimate.report import write_estimate_report
 
-        _write_report(lambda target: write_estimate_report(result, table, target), report)
+        _write_report(lambda target: write_estimate_report(result, table, target, lang), report)
     if as_json:
         data = result.to_dict()
         if profit is not None:
@@ -530,7 +634,54 @@ def _estimate(
             console.print(f"Report written to {escape(str(report))}")
 
 
-def _exploitation_mix(text: str) -> dict[str, int]:
+def _read_sidecar(
+    path: Path, settings: Settings
+) -> tuple[TableSidecar | None, LinkageError | None]:
+    """The table's sidecar (``PATH.json``, written by ``tiphub link``) and its linkage error.
+
+    A sidecar written for another table (other lists, another count) is refused before any
+    estimate is made; so are uncertain links the table cannot hold.
+    """
+    from tiphub.estimate.api import apply_list_changes
+    from tiphub.estimate.linkage_error import LinkageError
+    from tiphub.estimate.sidecar import check_matches, read_sidecar, sidecar_path
+    from tiphub.estimate.table import read_capture_csv
+
+    sidecar = read_sidecar(path)
+    if sidecar is None:
+        return None, None
+    # The table as tiphub link wrote it: the sidecar describes it before any --merge/--omit.
+    written = read_capture_csv(path, strata=[settings.strata] if settings.strata else [])
+    first = next(iter(written.values()))
+    observed = sum(table.observed for table in written.values())
+    check_matches(sidecar, observed, set(first.lists), sidecar_path(path).name)
+    if sidecar.uncertain_links is None or settings.strata or () not in written:
+        return sidecar, None
+
+    def changed(table: CaptureTable) -> CaptureTable:
+        return apply_list_changes(table, settings.merges, settings.omits)
+
+    linkage = LinkageError(
+        written[()],
+        sidecar.uncertain_links,
+        sidecar.linkage_summary(),
+        changed if settings.merges or settings.omits else None,
+    )
+    linkage.resampler(settings.seed)  # refuses links the table cannot hold, before the run
+    return sidecar, linkage
+
+
+def _population_described(sidecar: TableSidecar, settings: Settings) -> dict[str, Any]:
+    described = dict(sidecar.population)
+    if settings.merges or settings.omits:
+        described["lists_changed"] = {
+            "merged": list(settings.merges),
+            "omitted": list(settings.omits),
+        }
+    return described
+
+
+def _exploitation_mix(text: str, roles: str | None = None) -> dict[str, int]:
     """``sexual=120,labour=80`` → counts; ``store`` counts victims in the tiphub database."""
     from tiphub.estimate.loglinear import EstimationError
     from tiphub.estimate.profits import FORMS
@@ -538,9 +689,18 @@ def _exploitation_mix(text: str) -> dict[str, int]:
 
     if text.strip() == "store":
         from tiphub.estimate.profits import exploitation_counts_from_store
+        from tiphub.linkage.store_records import parse_roles
         from tiphub.store.db import default_engine
 
-        return exploitation_counts_from_store(default_engine())
+        chosen = parse_roles(roles)
+        counts = exploitation_counts_from_store(default_engine(), roles=chosen)
+        if not any(counts.values()):
+            raise EstimationError(
+                f"--profits store: nobody recorded as {' or '.join(chosen)} in the tiphub "
+                "database has a recorded form of exploitation (only victims and presumed "
+                "victims carry one); choose other --roles or give the mix, e.g. sexual=120"
+            )
+        return counts
     mix: dict[str, int] = {}
     for part in text.split(","):
         name, _, value = (piece.strip() for piece in part.partition("="))
@@ -567,17 +727,39 @@ def _robustness(path: Path, settings: Settings, report: Path | None, as_json: bo
 
     tables = _read(path, settings)
     table = tables[()]
+    sidecar, _ = _read_sidecar(path, settings)
     with _progress("robustness: every method, merge and omission") as update:
         result = robustness(
             table, seed=settings.seed, progress=update, time_limit=settings.time_limit
         )
+    if sidecar is not None:
+        result.population_described = _population_described(sidecar, settings)
     if report is not None:
         _write_report(result.write_html, report)
     if as_json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
         return
     console.print(result.headline(), markup=False, highlight=False)
+    if result.population_described:
+        from tiphub.estimate.sidecar import describe_population
+
+        console.print(
+            f"Counts: {describe_population(result.population_described)}",
+            markup=False,
+            highlight=False,
+        )
     for sentence in result.disagreements():
         console.print(f"  • {sentence}", markup=False, highlight=False)
+    if result.recommendation is not None:
+        from tiphub.estimate.recommend import evidence_lines
+
+        console.print(
+            f"Simulation check ({result.recommendation.replicates} populations per possible "
+            "truth; worst case over the models the data support):",
+            markup=False,
+            highlight=False,
+        )
+        for line in evidence_lines(result.recommendation):
+            console.print(f"  {line}", markup=False, highlight=False)
     if report is not None:
         console.print(f"Report written to {escape(str(report))}")

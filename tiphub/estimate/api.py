@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tiphub.estimate.intervals import (
     BootstrapResult,
+    KeepsEmptyLists,
     bootstrap,
     lognormal_interval,
     profile_interval,
 )
 from tiphub.estimate.limits import (
     MAX_BOOTSTRAP,
+    MAX_CHAINS,
     MAX_SEED,
     TimeGuard,
     TooLongError,
@@ -40,7 +43,35 @@ from tiphub.estimate.selection import (
 )
 from tiphub.estimate.table import CaptureTable, ProgressCallback
 
-METHODS = ("main", "stepwise", "aic-stepwise", "bic", "fixed", "lcmcr")
+if TYPE_CHECKING:
+    from tiphub.estimate.linkage_error import LinkageError
+
+# Rcapture's closedp.t models, each by its own name (``mt`` is main effects, as in Rcapture).
+RCAPTURE_METHODS = (
+    "m0",
+    "mh-chao",
+    "mh-poisson",
+    "mh-darroch",
+    "mh-gamma",
+    "mth-chao",
+    "mth-poisson",
+    "mth-darroch",
+    "mth-gamma",
+)
+METHODS = (
+    "main",
+    "stepwise",
+    "aic-stepwise",
+    "bic",
+    "fixed",
+    "lcmcr",
+    *RCAPTURE_METHODS,
+    "mt",
+    "closedpms",
+    "dga",
+    "bayesthresh",
+)
+CRITERIA = ("bic", "aic")
 DEFAULT_PTHRESH = {"stepwise": 0.02, "aic-stepwise": 0.05}
 
 
@@ -59,6 +90,8 @@ class EstimateOptions:
     lcmcr_burnin: int = 100_000
     lcmcr_samples: int = 1_000
     lcmcr_thinning: int = 100
+    criterion: str = "bic"
+    lcmcr_chains: int = 4
 
     def threshold(self) -> float:
         if self.pthresh is not None:
@@ -68,7 +101,7 @@ class EstimateOptions:
 
 def select_model(table: CaptureTable, options: EstimateOptions) -> Selection:
     method = options.method
-    if method == "main":
+    if method in ("main", "mt"):
         return main_effects(table)
     if method == "stepwise":
         return stepwise(table, options.threshold())
@@ -83,6 +116,10 @@ def select_model(table: CaptureTable, options: EstimateOptions) -> Selection:
 
 def point_estimate(table: CaptureTable, options: EstimateOptions) -> float:
     """The population estimate alone, as the bootstrap needs it."""
+    if options.method in RCAPTURE_METHODS or options.method == "closedpms":
+        from tiphub.estimate.rcapture import rcapture_point_estimate
+
+        return rcapture_point_estimate(table, options)
     selection = select_model(table, options)
     if options.method == "aic-stepwise":
         maximum, _ = profile_interval(selection.fit, levels=())
@@ -104,8 +141,12 @@ def estimate(
     lcmcr_burnin: int = 100_000,
     lcmcr_samples: int = 1_000,
     lcmcr_thinning: int = 100,
+    criterion: str = "bic",
+    lcmcr_chains: int = 4,
     progress: ProgressCallback | None = None,
     time_limit: float | None = None,
+    alternatives: bool = True,
+    linkage: LinkageError | None = None,
 ) -> MSEResult:
     """Estimate the population behind a capture-history table.
 
@@ -114,6 +155,16 @@ def estimate(
     With ``time_limit`` (seconds), runs that would take longer are refused with
     :class:`~tiphub.estimate.limits.TooLongError`, beforehand where the number of lists
     or LCMCR's settings show it, else as soon as the bootstrap's pace does.
+
+    Every result carries coded warnings (:mod:`tiphub.estimate.checks`). With
+    ``alternatives`` (the default) the quick methods (main, stepwise, aic-stepwise, bic) are
+    also fitted without bootstrap into ``result.alternatives``, and a ``methods-disagree``
+    warning says when their intervals do not overlap. Callers that estimate in a loop
+    (robustness, strata, simulations) pass ``alternatives=False``.
+
+    With ``linkage`` (the uncertain links of the table's sidecar) the bootstrap is run a
+    second time with the links redrawn in every replicate; see
+    :func:`tiphub.estimate.linkage_error.add_linkage_error`.
     """
     if method not in METHODS:
         raise EstimationError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
@@ -128,6 +179,8 @@ def estimate(
         lcmcr_burnin=lcmcr_burnin,
         lcmcr_samples=lcmcr_samples,
         lcmcr_thinning=lcmcr_thinning,
+        criterion=criterion,
+        lcmcr_chains=lcmcr_chains,
     )
     options = EstimateOptions(
         method=method,
@@ -141,16 +194,21 @@ def estimate(
         lcmcr_burnin=lcmcr_burnin,
         lcmcr_samples=lcmcr_samples,
         lcmcr_thinning=lcmcr_thinning,
+        criterion=criterion,
+        lcmcr_chains=lcmcr_chains,
     )
     table.validate()
     if time_limit is not None:
         check_work(
             table,
             method,
-            bootstrap=bootstrap_replicates,
+            # Linkage error runs the bootstrap twice: without and with the links redrawn.
+            bootstrap=bootstrap_replicates * (2 if linkage is not None else 1),
             time_limit=time_limit,
             lcmcr_classes=lcmcr_classes,
-            lcmcr_sweeps=lcmcr_burnin + lcmcr_samples * lcmcr_thinning,
+            # The chains run side by side, one per CPU (see lcmcr_chains).
+            lcmcr_sweeps=(lcmcr_burnin + lcmcr_samples * lcmcr_thinning)
+            * -(-lcmcr_chains // (os.cpu_count() or 1)),
             model_terms=len(set(model)),
         )
         if bootstrap_replicates:
@@ -158,9 +216,30 @@ def estimate(
     started = time.perf_counter()
     if method == "lcmcr":
         result = _estimate_lcmcr(table, options)
+    elif method in RCAPTURE_METHODS:
+        from tiphub.estimate.rcapture import estimate_closedp
+
+        result = estimate_closedp(table, options)
+    elif method == "closedpms":
+        from tiphub.estimate.rcapture import estimate_closedpms
+
+        result = estimate_closedpms(table, options)
+    elif method == "dga":
+        from tiphub.estimate.dga import estimate_dga
+
+        result = estimate_dga(table, options)
+    elif method == "bayesthresh":
+        from tiphub.estimate.bayesthresh import estimate_bayesthresh
+
+        result = estimate_bayesthresh(table, options)
     else:
-        result = _estimate_loglinear(table, options, progress)
+        result = _estimate_loglinear(table, options, _first_of_two(progress, linkage))
+    if linkage is not None:
+        _add_linkage_error(result, table, options, linkage, progress)
     result.seconds = time.perf_counter() - started
+    from tiphub.estimate.checks import run_checks
+
+    run_checks(result, table, options, alternatives=alternatives)
     return result
 
 
@@ -176,11 +255,15 @@ def check_settings(
     lcmcr_burnin: int = 0,
     lcmcr_samples: int = 1,
     lcmcr_thinning: int = 1,
+    criterion: str = "bic",
+    lcmcr_chains: int = 1,
 ) -> None:
     """Refuse settings outside their range with :class:`EstimationError` naming the option."""
+    if criterion not in CRITERIA:
+        raise EstimationError(f"--criterion must be one of {', '.join(CRITERIA)}, got {criterion!r}")
     if pthresh is not None and not 0 <= pthresh <= 1:  # NaN fails too
         raise EstimationError(f"--pthresh must be between 0 and 1, got {pthresh}")
-    if method == "bic" and max_order is not None and not 1 <= max_order < table.n_lists:
+    if method in ("bic", "closedpms") and max_order is not None and not 1 <= max_order < table.n_lists:
         raise EstimationError(
             f"--max-order must be between 1 and {table.n_lists - 1} for {table.n_lists} lists "
             f"(the term of all lists cannot be estimated), got {max_order}"
@@ -193,6 +276,10 @@ def check_settings(
         raise EstimationError(f"--seed must be between 0 and {MAX_SEED:,}, got {seed}")
     if method == "lcmcr":
         check_lcmcr_settings(lcmcr_classes, lcmcr_burnin, lcmcr_samples, lcmcr_thinning)
+        if not 1 <= lcmcr_chains <= MAX_CHAINS:
+            raise EstimationError(
+                f"--chains must be between 1 and {MAX_CHAINS}, got {lcmcr_chains}"
+            )
 
 
 def _settings(options: EstimateOptions) -> dict[str, Any]:
@@ -215,14 +302,16 @@ def _estimate_loglinear(
     fit = selection.fit
     final_code = existence_code(table.counts, table.n_lists, [*fit.terms, *fit.infinite_terms])
     if final_code:
+        from tiphub.estimate.checks import boundary_refusal
+
         raise EstimationError(
-            f"the selected model cannot be fitted: {EXISTENCE_MESSAGES[final_code]}"
+            boundary_refusal(table, [*fit.terms, *fit.infinite_terms], final_code)
         )
     if not math.isfinite(fit.intercept) or fit.intercept > 50:
         # e.g. two lists that share no one: the data put no upper bound on the population.
-        raise EstimationError(
-            "the estimate is unbounded: the lists overlap too little to say how many were missed"
-        )
+        from tiphub.estimate.checks import unbounded_refusal
+
+        raise EstimationError(unbounded_refusal(table))
     warnings: list[str] = []
     intervals: dict[str, dict[str, tuple[float | None, float | None]]] = {}
     lognormal = {f"{round(level * 100)}": lognormal_interval(fit, level) for level in (0.95, 0.8)}
@@ -231,12 +320,8 @@ def _estimate_loglinear(
     headline = "lognormal"
     if options.profile or options.method == "aic-stepwise":
         maximum, profile = profile_interval(fit)
+        # An unbounded upper limit is warned of by tiphub.estimate.checks (profile-unbounded).
         intervals["profile"] = {f"{round(level * 100)}": pair for level, pair in profile.items()}
-        if any(high is None for _, high in profile.values()):
-            warnings.append(
-                "the profile-likelihood upper limit lies beyond 3 × the estimate "
-                "(reported as unbounded)"
-            )
         if options.method == "aic-stepwise":
             # modslavmse reports Rcapture's profile-likelihood maximiser, not exp(intercept).
             population = maximum
@@ -280,17 +365,8 @@ def _estimate_loglinear(
                 "and were left out"
             )
         draws = boot.replicates[np.isfinite(boot.replicates)]
-    if fit.infinite_terms:
-        warnings.append(
-            "terms set to −∞ because no one is on both lists: "
-            + ", ".join(fit.infinite_term_names())
-        )
-    if not fit.converged:
-        warnings.append("the Poisson fit did not converge; treat the estimate with caution")
-    if population > 20 * table.observed:
-        warnings.append(
-            "the estimate is more than 20 times the number observed; the data carry little information"
-        )
+    # −∞ terms, non-convergence and very large estimates are warned of, with advice, by
+    # tiphub.estimate.checks, which runs after every method.
     return MSEResult(
         method=options.method,
         lists=table.lists,
@@ -311,6 +387,39 @@ def _estimate_loglinear(
     )
 
 
+def _first_of_two(
+    progress: ProgressCallback | None, linkage: LinkageError | None
+) -> ProgressCallback | None:
+    """With linkage error the bootstrap runs twice; the first run is the first half."""
+    if progress is None or linkage is None:
+        return progress
+    inner = progress
+    return lambda done, total: inner(done, 2 * total)
+
+
+def _add_linkage_error(
+    result: MSEResult,
+    table: CaptureTable,
+    options: EstimateOptions,
+    linkage: LinkageError,
+    progress: ProgressCallback | None,
+) -> None:
+    from tiphub.estimate.linkage_error import add_linkage_error
+
+    bootstrapped = result.selection is not None and "bca" in result.intervals
+    add_linkage_error(
+        result,
+        table,
+        linkage,
+        _bootstrap_estimator(table, options, result.selection)
+        if result.selection is not None
+        else None,
+        replicates=options.bootstrap if bootstrapped else 0,
+        seed=options.seed,
+        progress=progress,
+    )
+
+
 def _top_models(table: CaptureTable) -> int | None:
     return default_top_models(table.n_lists)
 
@@ -323,6 +432,9 @@ def _bootstrap_estimator(
     For BIC, as in MultipleSystemsEstimation, replicates choose among the original data's
     best-ranked models only; an exhaustive search per replicate would be needlessly slow.
     """
+    if options.method == "stepwise":
+        # As SparseMSE: a replicate with an emptied list stays at main effects.
+        return KeepsEmptyLists(lambda resampled: point_estimate(resampled, options))
     if options.method != "bic":
         return lambda resampled: point_estimate(resampled, options)
     candidates = selection.ranked_models[: _top_models(table)]
@@ -346,52 +458,81 @@ def _bootstrap_diagnostics(boot: BootstrapResult) -> dict[str, Any]:
 
 
 def _estimate_lcmcr(table: CaptureTable, options: EstimateOptions) -> MSEResult:
-    from tiphub.estimate.lcmcr import lcmcr
+    from tiphub.estimate.lcmcr import RHAT_LIMIT, RHAT_ROUGH, chain_seeds, lcmcr_chains
 
-    posterior = lcmcr(
+    run = lcmcr_chains(
         table.histories(),
         table.counts[table.observed_cells()],
+        chains=options.lcmcr_chains,
         K=options.lcmcr_classes,
         burnin=options.lcmcr_burnin,
         samples=options.lcmcr_samples,
         thinning=options.lcmcr_thinning,
         seed=options.seed,
     )
-    intervals = {
-        "posterior": {
-            "95": posterior.interval(0.95),
-            "80": posterior.interval(0.8),
-        }
-    }
-    diagnostics: dict[str, Any] = dict(posterior.diagnostics())
-    diagnostics["posterior_mean"] = float(np.mean(posterior.population_draws))
-    warnings = []
-    geweke = diagnostics.get("geweke_z")
-    if isinstance(geweke, float) and abs(geweke) > 3:
-        warnings.append(
-            f"the chain may not have converged (Geweke z = {geweke:.2f}); run it longer"
-        )
-    return MSEResult(
+    intervals = {"posterior": {"95": run.interval(0.95), "80": run.interval(0.8)}}
+    diagnostics: dict[str, Any] = run.diagnostics()
+    diagnostics["posterior_mean"] = float(np.mean(run.population_draws))
+    result = MSEResult(
         method="lcmcr",
         lists=table.lists,
         observed=table.observed,
-        population=posterior.median(),
+        population=run.median(),
         interval_method="posterior",
         intervals={
             k: {lv: (float(a), float(b)) for lv, (a, b) in v.items()} for k, v in intervals.items()
         },
         existence_code=0,
-        warnings=warnings,
         settings={
             "seed": options.seed,
             "classes": options.lcmcr_classes,
             "burnin": options.lcmcr_burnin,
             "samples": options.lcmcr_samples,
             "thinning": options.lcmcr_thinning,
+            "chains": options.lcmcr_chains,
+            "chain_seeds": chain_seeds(options.seed, options.lcmcr_chains),
         },
         diagnostics=diagnostics,
-        population_draws=posterior.population_draws.astype(float),
+        population_draws=run.population_draws.astype(float),
     )
+    several = len(run.chains) > 1
+    medians = [float(median) for median in run.chain_medians()]
+    if several and not run.agree():
+        result.warn(
+            "lcmcr-chains-disagree",
+            values={
+                "chains": len(run.chains),
+                "medians": medians,
+                "rhat": float(run.split_rhat()),
+                "limit": RHAT_LIMIT,
+                "population": float(result.population),
+            },
+        )
+    elif several and run.split_rhat() > RHAT_ROUGH:
+        result.warn(
+            "lcmcr-chains-rough",
+            values={
+                "chains": len(run.chains),
+                "medians": medians,
+                "rhat": float(run.split_rhat()),
+                "mcse": float(run.mcse_median()),
+            },
+        )
+    geweke = float(diagnostics["geweke_z"])
+    drifting = math.isfinite(geweke) and abs(geweke) > float(diagnostics["geweke_limit"])
+    if not several and not run.agree():
+        # One chain's split-R̂ compares its two halves: a chain that moved between regions.
+        drifting = True
+    if drifting and (run.agree() or not several):
+        result.warn(
+            "lcmcr-not-settled",
+            values={
+                "which": "several" if several else "one",
+                "geweke": geweke,
+                "rhat": float(run.split_rhat()),
+            },
+        )
+    return result
 
 
 def check_model(table: CaptureTable, terms: Sequence[str]) -> tuple[int, str]:
@@ -428,6 +569,9 @@ class StratifiedResult:
     seed: int
     seconds: float
     failed_strata: dict[str, str] = field(default_factory=dict)
+    # Whom the table counts, from its sidecar (tiphub link); {} when it has none.
+    population_described: dict[str, Any] = field(default_factory=dict)
+    linkage: dict[str, Any] = field(default_factory=dict)
 
     @property
     def observed(self) -> int:
@@ -451,6 +595,8 @@ class StratifiedResult:
             "seed": self.seed,
             "strata": {name: result.to_dict() for name, result in self.strata.items()},
             "failed_strata": dict(self.failed_strata),
+            "population_described": dict(self.population_described),
+            "linkage": dict(self.linkage),
         }
 
     def summary(self) -> str:
@@ -470,6 +616,17 @@ class StratifiedResult:
             f"{f'{self.interval_95[0]:,.0f} – {self.interval_95[1]:,.0f}':>28}"
             f"  (bootstrap, {self.replicates} replicates)"
         )
+        for name, stratum_result in self.strata.items():
+            for warning in stratum_result.coded_warnings():
+                lines.append(f"WARNING [{warning.code}] in {name}: {warning}")
+        from tiphub.estimate.sidecar import describe_linkage, describe_population
+
+        for label, text in (
+            ("Counts", describe_population(self.population_described)),
+            ("Linkage", describe_linkage(self.linkage)),
+        ):
+            if text:
+                lines.append(f"{label}: {text}")
         return "\n".join(lines)
 
 
@@ -491,7 +648,10 @@ def estimate_strata(
     the strata fitted, then the replicates; ``time_limit`` as for :func:`estimate`.
     """
     if method == "lcmcr":
-        raise EstimationError("stratified estimation supports the log-linear methods only")
+        raise EstimationError(
+            "stratified estimation supports the log-linear methods only; use --method "
+            "stepwise (or main, aic-stepwise, bic), or run --method lcmcr on each stratum's file"
+        )
     if not 1 <= replicates <= MAX_BOOTSTRAP:
         raise EstimationError(
             f"the strata need between 1 and {MAX_BOOTSTRAP:,} bootstrap replicates, got {replicates}"
@@ -516,7 +676,9 @@ def estimate_strata(
     for done, (name, table) in enumerate(tables.items(), start=1):
         reduced, dropped = table.without_empty_lists()
         try:
-            result = estimate(reduced, method, seed=seed, time_limit=time_limit, **kwargs)
+            result = estimate(
+                reduced, method, seed=seed, time_limit=time_limit, alternatives=False, **kwargs
+            )
         except TooLongError:
             raise
         except (EstimationError, ValueError, ArithmeticError) as error:
@@ -526,9 +688,7 @@ def estimate_strata(
             if progress is not None:
                 progress(done, steps)
         if dropped:
-            result.warnings.append(
-                f"lists with nobody on them in this stratum were left out: {', '.join(dropped)}"
-            )
+            result.warn("lists-left-out", values={"dropped": list(dropped)})
         result.stratum = name
         results[name] = result
         usable[name] = reduced
@@ -562,7 +722,11 @@ def estimate_strata(
             progress(len(tables) + index + 1, steps)
     finite = totals[np.isfinite(totals)]
     if finite.size == 0:
-        raise EstimationError("every bootstrap replicate of the strata failed")
+        raise EstimationError(
+            "every bootstrap replicate of the strata failed: the strata are too small or their "
+            "lists overlap too little; merge strata (a coarser --strata column) or merge or "
+            "omit lists that share almost no one (--merge A+B, --omit C)"
+        )
     q = np.quantile(finite, [0.025, 0.975, 0.1, 0.9], method="median_unbiased")
     return StratifiedResult(
         strata=results,

@@ -250,10 +250,6 @@ def estimate_bayesthresh(
         # MCMCpack's proposal (1.1 × the posterior's spread in every direction) accepts a
         # few percent with five or more lists; below 1% the chain has barely moved.
         if rate < 0.01:
-            result.warn(
-                "bayesthresh_low_acceptance",
-                f"the {label} MCMC run accepted only {rate:.1%} of its proposals, so its "
-                "posterior is summarised from few distinct draws",
-                "Compare runs with other --seed values before quoting the figure.",
-            )
+            # The words, in English and French, are in tiphub.estimate.advice_texts.
+            result.warn("bayesthresh_low_acceptance", values={"run": label, "rate": float(rate)})
     return result

@@ -179,22 +179,21 @@ def check_disagreement(result: MSEResult) -> None:
     ]
     if not apart:
         return
-    shown = "; ".join(
-        f"{name} {_count(population)} (95% {_interval(interval)})"
+    shown = [
+        {"name": name, "population": population, "low": interval[0], "high": interval[1]}
         for name, (population, interval) in sorted(figures.items(), key=lambda kv: kv[1][0])
-    )
-    pairs = ", ".join(f"{a} and {b}" for a, b in apart)
+    ]
     lowest = min(figures.values(), key=lambda item: item[0])[0]
     highest = max(figures.values(), key=lambda item: item[0])[0]
     factor = highest / lowest if lowest > 0 else math.inf
+    # The words, in English and French, are in tiphub.estimate.advice_texts.
     result.warn(
         "methods-disagree",
-        f"The methods disagree on this table: {shown}. The 95% intervals of {pairs} do not "
-        f"overlap (the highest figure is {factor:.1f} times the lowest), so the figure depends "
-        "on which assumption about the lists' dependence is right.",
-        f"Do not quote one figure alone: run `{DOCS_ROBUSTNESS}` on the same file to compare "
-        "every method and list merge or omission, and report the figure it recommends or the "
-        "range.",
+        values={
+            "figures": shown,
+            "pairs": [{"a": a, "b": b} for a, b in apart],
+            "factor": factor,
+        },
     )
 
 
@@ -232,23 +231,16 @@ def check_sample_size(result: MSEResult, table: CaptureTable) -> None:
     if table.observed < needed:
         result.warn(
             "small-sample",
-            f"Only {table.observed:,} people are observed. With {len(table.lists)} lists the "
-            f"methods need roughly {needed:,} or more (about {PEOPLE_PER_CELL} per combination "
-            "of lists) for the interval's approximations to hold; with fewer, the estimate "
-            "and its interval can be far off, and small changes in the data move them a lot.",
-            "Treat the figure as indicative only; collect more records for the same period "
-            "or area, or combine periods or areas before estimating.",
+            values={
+                "observed": int(table.observed),
+                "lists": len(table.lists),
+                "needed": needed,
+                "per_cell": PEOPLE_PER_CELL,
+            },
         )
     recaptured = _on_two_or_more(table)
     if recaptured < MIN_RECAPTURES:
-        result.warn(
-            "few-overlaps",
-            f"Only {recaptured:,} {'person is' if recaptured == 1 else 'people are'} on two or "
-            f"more lists. The estimate of how many were missed rests on these few people "
-            f"alone; below {MIN_RECAPTURES} the estimate is known to be strongly biased.",
-            "Check that the linkage found everyone who is on several lists (a missed match "
-            "inflates the estimate), and collect lists that share more people with these.",
-        )
+        result.warn("few-overlaps", values={"recaptured": recaptured, "minimum": MIN_RECAPTURES})
 
 
 def check_overlaps(result: MSEResult, table: CaptureTable) -> None:
@@ -257,20 +249,18 @@ def check_overlaps(result: MSEResult, table: CaptureTable) -> None:
     totals = table.list_totals()
     weak = [name for name in table.lists if shared[name] < MIN_RECAPTURES]
     if weak:
-        described = ", ".join(
-            f"{name} shares {shared[name]} of its {totals[name]:,}" for name in weak
-        )
         weakest = min(weak, key=lambda name: shared[name])
-        partner = _closest_partner(table, weakest)
-        merge = f"e.g. --merge {weakest}+{partner}" if partner else "with the list it resembles"
         result.warn(
             "sparse-overlap",
-            f"Some lists share almost no one with the other lists ({described} with any "
-            "other list). How many people such a list misses is estimated from those few "
-            "shared people alone, so the estimate depends heavily on them.",
-            "Check the linkage for those lists; merge such a list with one recording similar "
-            f"people ({merge}) or leave it out (e.g. --omit {weakest}) and compare the "
-            "estimates; better, find which of its people are also on the other lists.",
+            values={
+                "weak": [
+                    {"name": name, "shared": shared[name], "total": int(totals[name])}
+                    for name in weak
+                ],
+                "weakest": weakest,
+                # None: no list shares anyone with it, so no merge is suggested by name.
+                "partner": _closest_partner(table, weakest),
+            },
         )
     if table.n_lists <= 3:
         # With three lists or fewer every pair's overlap is needed to model its dependence.
@@ -280,15 +270,15 @@ def check_overlaps(result: MSEResult, table: CaptureTable) -> None:
             if count <= NEAR_EMPTY_OVERLAP and not (set(pair) & set(weak))
         ]
         if empty:
-            described = ", ".join(f"{a} and {b} share {count}" for (a, b), count in empty)
             first = empty[0][0]
             result.warn(
                 "empty-overlap",
-                f"Some pairs of lists share no one or almost no one ({described}). With "
-                f"{table.n_lists} lists, no model can then estimate whether those lists depend "
-                "on each other; the estimate assumes they do not.",
-                f"Collect the overlap of those lists (which people are on both), or merge "
-                f"them (--merge {first[0]}+{first[1]}) and compare the estimates.",
+                values={
+                    "pairs": [{"a": a, "b": b, "count": count} for (a, b), count in empty],
+                    "lists": table.n_lists,
+                    "first_a": first[0],
+                    "first_b": first[1],
+                },
             )
 
 
@@ -305,38 +295,22 @@ def check_infinite_terms(result: MSEResult, table: CaptureTable) -> None:
     """``infinite-terms``: what a −∞ interaction assumes about the missed people."""
     if not result.infinite_terms:
         return
-    terms = ", ".join(result.infinite_terms)
-    first = result.infinite_terms[0].split(":")
     result.warn(
         "infinite-terms",
-        f"No one observed is on all the lists of {terms}, so the model sets "
-        f"{'that interaction' if len(result.infinite_terms) == 1 else 'those interactions'} to "
-        "−∞: it assumes nobody at all — seen or missed — is on those lists together. If "
-        "people could be on them together, the estimate of the missed people is too low.",
-        f"If those lists could share people, collect their overlap, or merge them "
-        f"(--merge {'+'.join(first)}) and compare; also compare with --method main and "
-        f"`{DOCS_ROBUSTNESS}`.",
+        values={
+            "terms": list(result.infinite_terms),
+            "first": result.infinite_terms[0].split(":"),
+        },
     )
 
 
 def check_fit(result: MSEResult) -> None:
     """``not-converged`` and ``profile-unbounded`` (the log-linear fit's own troubles)."""
     if result.fit is not None and not result.fit.converged:
-        result.warn(
-            "not-converged",
-            "The Poisson fit of the model did not converge, so the estimate may be wrong.",
-            f"Compare with --method main and `{DOCS_ROBUSTNESS}`; merging or omitting lists "
-            "that share almost no one usually lets the fit converge.",
-        )
+        result.warn("not-converged", values={})
     profile = result.intervals.get("profile", {})
     if any(high is None for _, high in profile.values()):
-        result.warn(
-            "profile-unbounded",
-            "The profile-likelihood interval has no upper limit within 3 times the estimate: "
-            "the data cannot rule out a much larger population.",
-            "Report the interval as open above; merging lists that share few people, or "
-            "collecting their overlap, narrows it.",
-        )
+        result.warn("profile-unbounded", values={})
 
 
 def check_size(result: MSEResult) -> None:
@@ -344,11 +318,10 @@ def check_size(result: MSEResult) -> None:
     if result.observed and result.population > LARGE_MULTIPLE * result.observed:
         result.warn(
             "large-estimate",
-            f"The estimate is {result.population / result.observed:,.0f} times the "
-            f"{result.observed:,} people observed: nearly everyone would be missed by every "
-            "list. The lists overlap too little for the data to say much.",
-            "Check the linkage (missed matches shrink the overlaps), and merge or omit lists "
-            f"that share almost no one; compare with `{DOCS_ROBUSTNESS}`.",
+            values={
+                "multiple": float(result.population / result.observed),
+                "observed": int(result.observed),
+            },
         )
 
 
@@ -369,31 +342,21 @@ def check_bootstrap(result: MSEResult) -> None:
         _drop_legacy(result, f"{failed} of {requested} bootstrap replicates")
         result.warn(
             "bootstrap-failures",
-            f"{failed:,} of {requested:,} bootstrap replicates ({failed / requested:.0%}) gave "
-            "no estimate and were left out, so the interval comes from the replicates that "
-            "happened to be estimable and is likely too narrow.",
-            "Merge or omit lists that share almost no one (resampling often empties their "
-            f"overlaps), and compare with `{DOCS_ROBUSTNESS}`.",
+            values={"failed": failed, "requested": requested, "share": failed / requested},
         )
     if draws.size == 0:
         return
-    reasons = []
+    # Each reason is a fragment of the warning's words (tiphub.estimate.advice_texts).
+    reasons: list[dict[str, Any]] = []
     z0 = result.diagnostics.get("bca_bias_z0")
     if isinstance(z0, float) and math.isfinite(z0) and abs(z0) > EXTREME_Z0:
-        share = norm.cdf(z0)
-        reasons.append(
-            f"the bias correction z0 is {z0:.2f} ({share:.0%} of replicates fall below the "
-            "estimate)"
-        )
+        reasons.append({"kind": "z0", "z0": z0, "share": float(norm.cdf(z0))})
     elif isinstance(z0, float) and math.isinf(z0):
-        reasons.append("every replicate falls on the same side of the estimate")
+        reasons.append({"kind": "same-side"})
     median = float(np.median(draws))
     low95, high95 = result.intervals["bca"]["95"]
     if (low95 is not None and median < low95) or (high95 is not None and median > high95):
-        reasons.append(
-            f"the replicates' median ({_count(median)}) lies outside the 95% interval "
-            f"({_interval((low95, high95))})"
-        )
+        reasons.append({"kind": "median-outside", "median": median, "low": low95, "high": high95})
     low80, high80 = result.intervals["bca"]["80"]
     same = [
         side
@@ -402,20 +365,15 @@ def check_bootstrap(result: MSEResult) -> None:
     ]
     if same:
         reasons.append(
-            f"the 95% and 80% {' and '.join(same)} limits are the same number "
-            f"({_count(low95 if same[0] == 'lower' else high95)}), i.e. the most extreme "
-            "replicate, not a real limit"
+            {
+                "kind": "same-limits",
+                "sides": "both" if len(same) == 2 else same[0],
+                "value": low95 if same[0] == "lower" else high95,
+            }
         )
     if not reasons:
         return
-    result.warn(
-        "unstable-bootstrap",
-        "The bootstrap interval is unreliable: " + "; ".join(reasons) + ". The estimate "
-        "changes a lot from one resampled table to the next (often because the selected "
-        "model changes), and the BCa interval cannot correct for that.",
-        "Do not quote this interval. Run more replicates (e.g. --bootstrap 2000), compare "
-        f"with `{DOCS_ROBUSTNESS}`, and merge or omit lists that share few people.",
-    )
+    result.warn("unstable-bootstrap", values={"reasons": reasons})
 
 
 def _drop_legacy(result: MSEResult, prefix: str) -> None:
@@ -520,12 +478,3 @@ def unbounded_refusal(table: CaptureTable) -> str:
 
 def refuse(table: CaptureTable, terms: Sequence[int], code: int) -> EstimationError:
     return EstimationError(boundary_refusal(table, terms, code))
-
-
-def _count(value: float | None) -> str:
-    return "unbounded" if value is None or not math.isfinite(value) else f"{value:,.0f}"
-
-
-def _interval(pair: Sequence[float | None]) -> str:
-    low, high = pair
-    return f"{_count(low)} – {_count(high)}"

@@ -430,16 +430,12 @@ def estimate_dga(
         population_draws=draws,
     )
     if diagnostics["mass_in_top_tenth_of_range"] > 0.01:
-        message = (
-            f"the posterior still has {diagnostics['mass_in_top_tenth_of_range']:.1%} of its "
-            f"weight in the top tenth of the range searched (up to {grid_top:,.0f}), so the "
-            "median and upper limit depend on where the range stops"
-        )
+        # The words, in English and French, are in tiphub.estimate.advice_texts.
         result.warn(
             "dga_range_truncated",
-            message,
-            "Quote the figure together with that range, and compare --method lcmcr and "
-            "--method bic, which do not cap the population; the lists overlap too little to "
-            "rule out larger populations.",
+            values={
+                "mass": float(diagnostics["mass_in_top_tenth_of_range"]),
+                "top": float(grid_top),
+            },
         )
     return result

@@ -188,30 +188,48 @@ def _meta(result: MSEResult, table: CaptureTable, words: Words) -> str:
 
 def _checks_html(result: MSEResult, words: Words) -> str:
     """Every finding about the estimate, with its next step, in a box at the top."""
-    items = []
+    # (html, in the page's language?) per finding: a coded warning built from its values is
+    # rendered in the page's language (tiphub.estimate.advice_texts); the rest stays English.
+    items: list[tuple[str, bool]] = []
     already = set()
     for check in result.checks:
         already.update({str(check), check.message})
+        translated = check.translates_to(words.lang)
+        advice_text = check.advice_in(words.lang)
         advice = (
-            f" <strong>{_e(words('what_to_do'))}</strong> {_e(check.advice)}"
-            if check.advice
-            else ""
+            f" <strong>{_e(words('what_to_do'))}</strong> {_e(advice_text)}" if advice_text else ""
         )
-        items.append(
-            f"<li><span>{_e(check.message)}</span>{advice} <code>{_e(check.code)}</code></li>"
-        )
-    items += [f"<li>{_e(warning)}</li>" for warning in result.warnings if warning not in already]
+        message = _e(check.message_in(words.lang))
+        items.append((f"<span>{message}</span>{advice} <code>{_e(check.code)}</code>", translated))
+    items += [
+        (_e(warning), words.lang == "en") for warning in result.warnings if warning not in already
+    ]
     if not items:
         return ""
-    # The engine writes its findings in English; a French page marks them as such.
-    note = words("warnings_in_english")
+    english = [html for html, translated in items if not translated]
+    if len(english) == len(items) and words.lang != "en":
+        # Nothing could be translated: the list is English, marked as such.
+        note = words("warnings_in_english")
+        listed = '<ul lang="en">' + "".join(f"<li>{html}</li>" for html, _ in items) + "</ul>"
+    else:
+        # Some findings have no words in this language: each English one is marked.
+        note = words("warnings_some_in_english") if english else ""
+        listed = (
+            "<ul>"
+            + "".join(
+                f"<li>{html}</li>" if translated else f'<li lang="en">{html}</li>'
+                for html, translated in items
+            )
+            + "</ul>"
+        )
     return (
         '<section class="checks" id="warnings">'
         f"<h2>{_e(words('warnings_title'))}</h2>"
         f"<p>{_e(words('warnings_intro'))}"
         + (f" {_e(note)}" if note else "")
         + "</p>"
-        + f'<ul lang="en">{"".join(items)}</ul></section>'
+        + listed
+        + "</section>"
     )
 
 

@@ -41,6 +41,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "",
         "fr": "Les constats ci-dessous sont rédigés en anglais par le moteur d'estimation.",
     },
+    "warnings_some_in_english": {
+        "en": "",
+        "fr": "Ceux que le moteur d'estimation ne sait pas encore traduire restent en anglais.",
+    },
     # ------------------------------------------------------------------ headline
     "headline": {
         "en": "An estimated {population} people belong to the population these lists cover "

@@ -346,17 +346,26 @@ def add_linkage_error(
         result.linkage = report
         if estimator is None:
             report["reason"] = "this method has no bootstrap to carry it"
-            advice = (
-                "Use a log-linear method (main, stepwise, aic-stepwise, bic) with --bootstrap 200."
-            )
         else:
             report["reason"] = "no bootstrap was run"
-            advice = "Add --bootstrap 200 to redraw the uncertain links in every replicate."
+        from tiphub.estimate.limits import BOOTSTRAP_MAX_LISTS
+        from tiphub.estimate.table import MAX_LISTS
+
+        # Advice to add --bootstrap must not lead to a refusal: say what the limit needs.
+        most = BOOTSTRAP_MAX_LISTS.get(str(result.method), MAX_LISTS)
+        reason = "no-method" if estimator is None else "no-bootstrap"
+        if estimator is not None and table.n_lists > most:
+            reason = "too-many-lists"
+        # The words (and the advice for each reason) are in tiphub.estimate.advice_texts.
         result.warn(
             "linkage-error-not-in-interval",
-            f"The table's linkage left {linkage.links.n_links:,} links uncertain, and the "
-            "interval does not include that error: it is narrower than the data allow.",
-            advice,
+            values={
+                "links": int(linkage.links.n_links),
+                "reason": reason,
+                "method": str(result.method),
+                "most": most,
+                "lists": table.n_lists,
+            },
         )
         return
     resampler = linkage.resampler(seed)

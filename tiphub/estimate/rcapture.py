@@ -37,7 +37,7 @@ from scipy.optimize import brentq, minimize_scalar
 from scipy.special import gammaln
 from scipy.stats import chi2, norm
 
-from tiphub.estimate.loglinear import EXISTENCE_MESSAGES, EstimationError, existence_code
+from tiphub.estimate.loglinear import EstimationError, existence_code
 from tiphub.estimate.results import MSEResult
 from tiphub.estimate.selection import hierarchical_models
 from tiphub.estimate.table import CaptureTable, popcount
@@ -893,27 +893,12 @@ def _result(
         if "lower limit" not in note:
             result.warnings.append(note)
     if abs(bias) > 0.1 * fit.population:
-        result.warn(
-            "rcapture-large-bias",
-            f"Rcapture's asymptotic bias of this estimate ({bias:,.0f}) is more than a tenth "
-            "of it: the figure is unreliable.",
-            "Compare with m0, mt and closedpms, or collect more overlaps between lists.",
-        )
+        # The words, in English and French, are in tiphub.estimate.advice_texts.
+        result.warn("rcapture-large-bias", values={"bias": float(bias)})
     if not fit.glm.converged:
-        result.warn(
-            "rcapture-not-converged",
-            "The Poisson fit stopped after 25 iterations without converging (as R's glm "
-            "would): some parameters drift, and the estimate depends on where it stopped.",
-            "Treat the figure with caution; run tiphub estimate robustness to compare methods.",
-        )
+        result.warn("rcapture-not-converged", values={})
     if any("lower limit" in note for note in notes):
-        result.warn(
-            "profile-lower-at-observed",
-            "The profile-likelihood interval reaches down to the number observed: the data "
-            "cannot rule out that almost nobody was missed.",
-            "Report the lower limit as the number observed; more overlap between lists "
-            "would narrow the interval.",
-        )
+        result.warn("profile-lower-at-observed", values={})
     if options.bootstrap:
         from tiphub.estimate.intervals import bootstrap
 
@@ -1034,11 +1019,7 @@ def estimate_closedpms(table: CaptureTable, options: Any) -> MSEResult:
     if result.existence_code:
         result.warn(
             "rcapture-boundary-model",
-            f"The best model by {criterion.upper()} has terms for lists that share (almost) "
-            "no one: their parameters drift towards −∞ as in R's output, and the figure rests "
-            f"on that fit ({EXISTENCE_MESSAGES[result.existence_code]}).",
-            "Compare with --method bic, which leaves such models out, or merge lists that "
-            "share no one.",
+            values={"criterion": criterion.upper(), "existence_code": result.existence_code},
         )
     return result
 

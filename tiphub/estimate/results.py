@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import textwrap
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,9 +80,24 @@ class MSEResult:
     # How much of the interval comes from linkage error, when the table carries link data.
     linkage: dict[str, Any] = field(default_factory=dict)
 
-    def warn(self, code: str, message: str, advice: str = "") -> None:
-        """Add a coded warning; its text also joins ``warnings`` for callers reading strings."""
-        warning = EstimateWarning(code, message, advice)
+    def warn(
+        self,
+        code: str,
+        message: str = "",
+        advice: str = "",
+        *,
+        values: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Add a coded warning; its text also joins ``warnings`` for callers reading strings.
+
+        With ``values`` the words come from the code's templates in
+        :mod:`tiphub.estimate.advice_texts` (so the report can show them in French too);
+        without, ``message`` and ``advice`` are the warning's English words as given.
+        """
+        if values is not None:
+            warning = EstimateWarning.from_values(code, values)
+        else:
+            warning = EstimateWarning(code, message, advice)
         self.checks.append(warning)
         self.warnings.append(str(warning))
 
