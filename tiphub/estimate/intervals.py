@@ -166,12 +166,32 @@ def bca_quantiles(
     return [float(v) for v in np.quantile(usable, adjusted, method="median_unbiased")]
 
 
+@dataclass(frozen=True)
+class KeepsEmptyLists:
+    """An estimator that takes a replicate whose resampling emptied a list as it is.
+
+    SparseMSE's stepwise bootstrap does: a list nobody is on fails the existence check for
+    every two-list term, so that replicate keeps the main-effects model (whose estimate is
+    that of the other lists). Dropping the list first would let the selection go on among
+    the other lists and pick models R never reaches: on New Orleans (8 lists, three of 6–8
+    people) about one replicate in 300, moved by up to a factor of six.
+    """
+
+    estimator: Estimator
+
+    def __call__(self, table: CaptureTable) -> float:
+        return self.estimator(table)
+
+
 def resample_estimate(estimator: Estimator, table: CaptureTable) -> float:
-    """Estimate on a resampled table; lists emptied by resampling are dropped, as R's glm
-    drops aliased columns. Failures give NaN and are counted."""
-    reduced, _ = table.without_empty_lists()
+    """Estimate on a resampled table. Lists emptied by resampling are dropped (as for a
+    list R's glm cannot estimate), unless the estimator is :class:`KeepsEmptyLists`.
+    Failures give NaN and are counted."""
+    reduced, dropped = table.without_empty_lists()
     if reduced.n_lists < 2:
         return math.nan
+    if dropped and isinstance(estimator, KeepsEmptyLists):
+        reduced = table
     try:
         return float(estimator(reduced))
     except (ValueError, ArithmeticError, np.linalg.LinAlgError):
@@ -186,7 +206,14 @@ def bootstrap(
     seed: int,
     estimate: float | None = None,
     progress: ProgressCallback | None = None,
+    replicate_source: Callable[[], CaptureTable] | None = None,
 ) -> BootstrapResult:
+    """BCa bootstrap of ``estimator`` on ``table``.
+
+    ``replicate_source``, when given, supplies the table each replicate resamples instead of
+    ``table`` (e.g. with uncertain links redrawn: :mod:`tiphub.estimate.linkage_error`); it
+    keeps its own random stream, so the resampling draws follow ``seed`` alone.
+    """
     rng = np.random.default_rng(seed)
     point = estimator(table) if estimate is None else estimate
     cells = table.observed_cells()
@@ -198,9 +225,15 @@ def bootstrap(
     for index in range(replicates):
         # One replicate at a time: the same draws as one (replicates × cells) call, which
         # would need gigabytes for many replicates of a many-list table.
-        draw = rng.multinomial(n, probabilities)
+        drawn_cells, drawn_n, drawn_probabilities = cells, n, probabilities
+        if replicate_source is not None:
+            source = replicate_source()
+            drawn_cells = source.observed_cells()
+            drawn_n = int(source.counts[drawn_cells].sum())
+            drawn_probabilities = source.counts[drawn_cells] / drawn_n
+        draw = rng.multinomial(drawn_n, drawn_probabilities)
         counts = np.zeros_like(table.counts)
-        counts[cells] = draw
+        counts[drawn_cells] = draw
         values[index] = resample_estimate(estimator, table.with_counts(counts))
         if progress is not None:
             progress(index + 1, total_steps)

@@ -336,7 +336,10 @@ def fit_loglinear(
     if check:
         code = existence_code(counts, n_lists, terms)
         if code:
-            raise EstimationError(EXISTENCE_MESSAGES[code])
+            # Imported here: checks imports this module. The message names the lists.
+            from tiphub.estimate.checks import boundary_refusal
+
+            raise EstimationError(boundary_refusal(table, terms, code))
     design = layout.design()
     y = counts[layout.cells].astype(np.float64)
     if r_like:

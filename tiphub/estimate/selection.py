@@ -59,6 +59,9 @@ class Selection:
     ranked_models: list[tuple[int, ...]] = field(default_factory=list)
     models_considered: int = 0
     models_admissible: int = 0
+    # BIC of each of ``ranked_models``, in the same order (the BIC search only): the model
+    # average of tiphub.estimate.recommend weights every admissible model by it.
+    ranked_bics: list[float] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------- SparseMSE stepwise
@@ -209,8 +212,12 @@ def bic_search(
     results = batch_fit(table, models, progress=progress)
     admissible = [(bic, population, model) for model, bic, population in results if bic is not None]
     if not admissible:
+        from tiphub.estimate.checks import overlap_cause
+
+        cause, step = overlap_cause(table)
         raise EstimationError(
-            "no hierarchical model passes the existence and identifiability checks"
+            "no hierarchical model can be estimated from this table (none passes the "
+            f"existence and identifiability checks): {cause}. Next step: {step}"
         )
     admissible.sort(key=lambda row: row[0])
     best_model = admissible[0][2]
@@ -221,7 +228,8 @@ def bic_search(
         for bic, population, model in admissible[:RANKING_LABELS]
     ]
     ranked = [model for _, _, model in admissible]
-    return Selection(fit, [], ranking, ranked, len(models), len(admissible))
+    ranked_bics = [bic for bic, _, _ in admissible]
+    return Selection(fit, [], ranking, ranked, len(models), len(admissible), ranked_bics=ranked_bics)
 
 
 RANKING_LABELS = 200
@@ -236,7 +244,13 @@ def bic_among(table: CaptureTable, models: Sequence[Sequence[int]]) -> float:
     """Population estimate of the smallest-BIC admissible model among ``models``."""
     results = [row for row in batch_fit(table, models) if row[1] is not None]
     if not results:
-        raise EstimationError("no candidate model passes the existence and identifiability checks")
+        from tiphub.estimate.checks import overlap_cause
+
+        cause, step = overlap_cause(table)
+        raise EstimationError(
+            "none of the candidate models can be estimated from this table (none passes the "
+            f"existence and identifiability checks): {cause}. Next step: {step}"
+        )
     best = min(results, key=lambda row: row[1] if row[1] is not None else math.inf)
     return float(best[2]) if best[2] is not None else math.nan
 
