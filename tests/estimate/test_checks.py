@@ -371,3 +371,24 @@ def test_unbounded_refusal_names_the_lists_and_the_next_step() -> None:
 def test_strata_refuse_lcmcr_with_the_methods_that_work() -> None:
     with pytest.raises(EstimationError, match="use --method stepwise"):
         estimate_strata({"a": table("Kosovo")}, "lcmcr", replicates=5)
+
+
+def test_overlap_triangles_match_sparsemse_count_triples() -> None:
+    import re
+
+    from tiphub.estimate.checks import overlap_triangles
+    from tiphub.estimate.table import read_capture_table
+
+    data = Path(__file__).parent / "data" / "mse"
+    rows = [
+        row
+        for row in csv.DictReader((data / "reference-results.csv").open(encoding="utf-8"))
+        if row["method"] == "count_triples"
+    ]
+    assert len(rows) == 7
+    for row in rows:
+        expected = int(re.fullmatch(r"triples = (\d+)", row["note"]).group(1))  # type: ignore[union-attr]
+        table = read_capture_table(data / f"{row['dataset']}.csv")
+        assert overlap_triangles(table) == expected, row["dataset"]
+    kosovo = estimate(read_capture_table(data / "Kosovo.csv"), "main", alternatives=False)
+    assert kosovo.diagnostics["overlap_triangles"] == 4

@@ -181,8 +181,6 @@ def link_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Link person records across lists; write one cluster ID per record."""
-    from tiphub.linkage.store_records import RoleError
-
     try:
         _check_link_options(backend, threshold, encoded, paths, strata, capture_histories)
         chosen_roles = _check_roles(roles, paths)
@@ -204,7 +202,7 @@ def link_command(
         else:
             run = _link_plain(paths, backend, threshold, review, strata, stage, chosen_roles)
         outputs = _link_outputs(run, truth_frame, strata, capture_histories, report, paths)
-    except _input_errors(RoleError) as error:
+    except _input_errors() as error:
         raise _fail(error) from None
     from tiphub.linkage.evaluate import write_capture_histories
     from tiphub.linkage.outputs import write_frame_csv, write_text
@@ -253,20 +251,28 @@ def _check_link_options(
 
 def _check_roles(roles: str | None, paths: list[Path] | None) -> tuple[str, ...] | None:
     """The roles a database linkage takes; ``None`` for files, which carry no roles."""
-    from tiphub.linkage.store_records import parse_roles
-
     if paths and roles is not None:
         raise CommandError(
             "--roles chooses people in the tiphub database; input files are linked as given, "
             "so keep only the people to be counted in them (or drop PATH to link the database)"
         )
-    return None if paths else parse_roles(roles)
+    if paths:
+        return None
+    # Imported only here: linking files must not pay for the case store's modules.
+    from tiphub.linkage.store_records import RoleError, parse_roles
+
+    try:
+        return parse_roles(roles)
+    except RoleError as error:
+        raise CommandError(str(error)) from None
 
 
 def _sidecar_path(histories: Path | None) -> Path | None:
+    if histories is None:
+        return None
     from tiphub.estimate.sidecar import sidecar_path
 
-    return sidecar_path(histories) if histories is not None else None
+    return sidecar_path(histories)
 
 
 def _read_truth(path: Path) -> pd.DataFrame:

@@ -91,6 +91,7 @@ def run_checks(
     if alternatives:
         fit_alternatives(result, table, options)
         check_disagreement(result)
+    result.diagnostics.setdefault("overlap_triangles", overlap_triangles(table))
     check_sample_size(result, table)
     check_overlaps(result, table)
     check_infinite_terms(result, table)
@@ -214,6 +215,23 @@ def shared_with_others(table: CaptureTable) -> dict[str, int]:
         name: int(table.counts[several & ((cells >> index) & 1 == 1)].sum())
         for index, name in enumerate(table.lists)
     }
+
+
+def overlap_triangles(table: CaptureTable) -> int:
+    """SparseMSE's ``count_triples``: triples of lists in which every pair shares someone.
+
+    With none, the model of all two-list interactions is not identifiable (Chan, Silverman
+    & Vincent 2021), so the number says how much dependence the table can support.
+    """
+    shares = np.zeros((table.n_lists, table.n_lists), dtype=np.int64)
+    for mask in np.flatnonzero(table.counts):
+        members = [index for index in range(table.n_lists) if int(mask) >> index & 1]
+        for first in members:
+            for second in members:
+                shares[first, second] = 1
+    np.fill_diagonal(shares, 0)
+    # Each triangle is counted once per ordered start and direction: 6 times.
+    return int(np.trace(shares @ shares @ shares) // 6)
 
 
 def pair_overlaps(table: CaptureTable) -> dict[tuple[str, str], int]:
