@@ -76,6 +76,15 @@ def _empty_int64() -> npt.NDArray[np.int64]:
     return np.zeros(0, dtype=np.int64)
 
 
+def equal_tailed(draws: np.ndarray, level: float) -> tuple[float, float]:
+    """The equal-tailed interval of ``draws`` at ``level`` (R's default quantile type 7)."""
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be strictly between 0 and 1, got {level}")
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(draws, [tail, 1.0 - tail])
+    return float(low), float(high)
+
+
 @dataclass(frozen=True, eq=False)  # eq=False: element-wise array comparison has no truth value
 class LCMCRPosterior:
     """Posterior draws of the population size N from :func:`lcmcr`, with the run's settings."""
@@ -96,11 +105,7 @@ class LCMCRPosterior:
 
     def interval(self, level: float = 0.95) -> tuple[float, float]:
         """Equal-tailed credible interval for N (linear interpolation, as R's default quantile)."""
-        if not 0.0 < level < 1.0:
-            raise ValueError(f"level must be strictly between 0 and 1, got {level}")
-        tail = (1.0 - level) / 2.0
-        lo, hi = np.quantile(self.population_draws, [tail, 1.0 - tail])
-        return float(lo), float(hi)
+        return equal_tailed(self.population_draws, level)
 
     def quantile_mcse(self, p: float) -> float:
         """Monte-Carlo standard error of the posterior p-quantile of N; see :func:`quantile_mcse`."""
@@ -750,11 +755,7 @@ class LCMCRChains:
 
     def interval(self, level: float = 0.95) -> tuple[float, float]:
         """Equal-tailed credible interval for N from the pooled draws."""
-        if not 0.0 < level < 1.0:
-            raise ValueError(f"level must be strictly between 0 and 1, got {level}")
-        tail = (1.0 - level) / 2.0
-        lo, hi = np.quantile(self.population_draws, [tail, 1.0 - tail])
-        return float(lo), float(hi)
+        return equal_tailed(self.population_draws, level)
 
     def chain_medians(self) -> list[float]:
         return [chain.median() for chain in self.chains]

@@ -29,20 +29,11 @@ import numpy as np
 from numba import njit
 
 from tiphub.estimate.table import CaptureTable, CaptureTableError
+from tiphub.unionfind import find_root
 
 # The link draws use their own random stream, derived from the bootstrap's seed: the
 # multinomial draws then match those of the bootstrap without link draws.
 _LINK_STREAM = 0x4C494E4B
-
-
-@njit(cache=True)
-def _find(parent: np.ndarray, node: int) -> int:
-    root = node
-    while parent[root] != root:
-        root = parent[root]
-    while parent[node] != root:
-        parent[node], node = root, parent[node]
-    return root
 
 
 @njit(cache=True)
@@ -65,8 +56,8 @@ def _cluster_masks(
     for edge in range(len(left)):
         if not taken[edge]:
             continue
-        a = _find(parent, left[edge])
-        b = _find(parent, right[edge])
+        a = find_root(parent, left[edge])
+        b = find_root(parent, right[edge])
         if a == b:
             continue
         if one_to_one and (union[a] & union[b]) != 0 and not strong[edge]:
@@ -79,7 +70,7 @@ def _cluster_masks(
             union[b] |= union[a]
     count = 0
     for node in range(n):
-        if _find(parent, node) == node:
+        if find_root(parent, node) == node:
             count += 1
     out = np.empty(count, dtype=np.int64)
     position = 0

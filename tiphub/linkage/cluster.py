@@ -20,18 +20,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
+from tiphub.unionfind import find_root
+
 # Probability at which a same-list pair counts as very strong evidence.
 STRONG_PROBABILITY = 0.999999
-
-
-@njit(cache=True)
-def _find(parent: np.ndarray, node: int) -> int:
-    root = node
-    while parent[root] != root:
-        root = parent[root]
-    while parent[node] != root:
-        parent[node], node = root, parent[node]
-    return root
 
 
 @njit(cache=True)
@@ -49,8 +41,8 @@ def _greedy_components(
     for edge in range(len(left)):
         if not accepted[edge]:
             continue
-        a = _find(parent, left[edge])
-        b = _find(parent, right[edge])
+        a = find_root(parent, left[edge])
+        b = find_root(parent, right[edge])
         if a == b:
             used[edge] = True
             continue
@@ -65,7 +57,7 @@ def _greedy_components(
         used[edge] = True
     roots = np.empty(n_records, dtype=np.int64)
     for node in range(n_records):
-        roots[node] = _find(parent, node)
+        roots[node] = find_root(parent, node)
     return roots, used
 
 
