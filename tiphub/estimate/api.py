@@ -46,9 +46,11 @@ from tiphub.estimate.table import CaptureTable, ProgressCallback
 if TYPE_CHECKING:
     from tiphub.estimate.linkage_error import LinkageError
 
-# Rcapture's closedp.t models, each by its own name (``mt`` is main effects, as in Rcapture).
+# Rcapture's closedp.t models, each by its own name. ``mt`` is main effects fitted and
+# profiled as Rcapture does it (``main`` is the same model, SparseMSE's way).
 RCAPTURE_METHODS = (
     "m0",
+    "mt",
     "mh-chao",
     "mh-poisson",
     "mh-darroch",
@@ -66,7 +68,6 @@ METHODS = (
     "fixed",
     "lcmcr",
     *RCAPTURE_METHODS,
-    "mt",
     "closedpms",
     "dga",
     "bayesthresh",
@@ -101,7 +102,7 @@ class EstimateOptions:
 
 def select_model(table: CaptureTable, options: EstimateOptions) -> Selection:
     method = options.method
-    if method in ("main", "mt"):
+    if method == "main":
         return main_effects(table)
     if method == "stepwise":
         return stepwise(table, options.threshold())
