@@ -256,6 +256,25 @@ def test_database_linkage_counts_victims_and_states_its_population(
     )
     assert no_mix.returncode == 1
     assert "only victims and presumed victims carry one" in no_mix.stderr
+    # The profits say whose forms of exploitation they counted, and a mix of other roles
+    # than the table counts is pointed out.
+    victims_mix = tiphub(
+        database_url, "estimate", str(histories), "--method", "main", "--profits", "store",
+        "--json",
+    )  # fmt: skip
+    assert victims_mix.returncode == 0, victims_mix.stderr
+    profits = json.loads(victims_mix.stdout)["profits"]
+    assert profits["mix_source"] == (
+        "people recorded as Victim or PresumedVictim in the tiphub database"
+    )
+    assert not any("give the same --roles" in warning for warning in profits["warnings"])
+    victims_only = tiphub(
+        database_url, "estimate", str(histories), "--method", "main", "--profits", "store",
+        "--roles", "Victim", "--json",
+    )  # fmt: skip
+    assert victims_only.returncode == 0, victims_only.stderr
+    warnings = json.loads(victims_only.stdout)["profits"]["warnings"]
+    assert any("give the same --roles" in warning for warning in warnings)
     engine.dispose()
 
 

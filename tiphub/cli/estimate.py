@@ -9,6 +9,7 @@ run beyond the time limits (``--allow-long`` lifts those).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 from collections.abc import Callable, Iterator, Mapping
@@ -239,11 +240,21 @@ def estimate_command(
     try:
         # Before the file is read: a typo in --profits should not cost a whole estimate.
         mix = _exploitation_mix(profits, roles) if profits else None
+        mix_roles = _store_roles(profits, roles)
         with _one_blas_thread():
             if robustness_mode:
                 _robustness(path, settings, report, as_json)
             else:
-                _estimate(path, settings, report, as_json, mix, lang)
+                _estimate(
+                    path,
+                    settings,
+                    report,
+                    as_json,
+                    mix,
+                    lang,
+                    mix_source=_mix_source(profits, mix_roles),
+                    mix_roles=mix_roles,
+                )
     except (CaptureTableError, EstimationError, ProfitFigureError) as error:
         _fail(str(error))
     except (ValueError, ArithmeticError) as error:
@@ -542,6 +553,8 @@ def _estimate(
     as_json: bool,
     mix: dict[str, int] | None,
     lang: str = "en",
+    mix_source: str = "",
+    mix_roles: tuple[str, ...] | None = None,
 ) -> None:
     from tiphub.estimate.api import estimate, estimate_strata
 
@@ -617,6 +630,11 @@ def _estimate(
                 edition=settings.edition,
                 seed=settings.seed,
             )
+        profit = dataclasses.replace(
+            profit,
+            mix_source=mix_source,
+            warnings=[*profit.warnings, *_mix_role_mismatch(result.population_described, mix_roles)],
+        )
     if report is not None:
         from tiphub.estimate.report import write_estimate_report
 
@@ -679,6 +697,37 @@ def _population_described(sidecar: TableSidecar, settings: Settings) -> dict[str
             "omitted": list(settings.omits),
         }
     return described
+
+
+def _store_roles(profits: str | None, roles: str | None) -> tuple[str, ...] | None:
+    """The roles ``--profits store`` counts, or ``None`` when the mix is given by hand."""
+    if profits is None or profits.strip() != "store":
+        return None
+    from tiphub.linkage.store_records import parse_roles
+
+    return parse_roles(roles)
+
+
+def _mix_source(profits: str | None, roles: tuple[str, ...] | None) -> str:
+    if profits is None:
+        return ""
+    if roles is None:
+        return "the counts given with --profits"
+    return f"people recorded as {' or '.join(roles)} in the tiphub database"
+
+
+def _mix_role_mismatch(
+    population: Mapping[str, Any], mix_roles: tuple[str, ...] | None
+) -> list[str]:
+    """A warning when the mix counts other roles than the estimated population."""
+    counted = population.get("roles")
+    if mix_roles is None or not counted or set(counted) == set(mix_roles):
+        return []
+    return [
+        f"the mix of exploitation counts {' and '.join(mix_roles)} but the population "
+        f"estimate counts {' and '.join(map(str, counted))}: give the same --roles to "
+        "'tiphub link' and to --profits store"
+    ]
 
 
 def _exploitation_mix(text: str, roles: str | None = None) -> dict[str, int]:

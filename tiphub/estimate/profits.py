@@ -443,6 +443,8 @@ class ProfitEstimate:
     warnings: list[str]
     profit_draws: FloatArray = field(repr=False)
     population_draws: FloatArray = field(repr=False)
+    # Where the mix of exploitation came from (e.g. the roles counted in the case store).
+    mix_source: str = ""
 
     def conf_int(self, level: float = 0.95) -> tuple[float, float]:
         """The central ``level`` interval of the total, as statsmodels' ``conf_int``."""
@@ -465,6 +467,7 @@ class ProfitEstimate:
             f"{'Victims (median):':<22}{_count(self.population_median):<26}"
             f"{'95% interval:':<22}{_count(self.population_95.lower)} – "
             f"{_count(self.population_95.upper)}",
+            *([f"{'Mix of forms from:':<22}{self.mix_source}"] if self.mix_source else []),
             "-" * width,
             f"{'':<22}{'median':>12}{'mean':>12}{'2.5%':>12}{'97.5%':>12}{'10%':>12}{'90%':>12}",
             f"{'Total profit (USD)':<22}{_money(self.median):>12}{_money(self.mean):>12}"
@@ -498,6 +501,7 @@ class ProfitEstimate:
         return {
             "edition": self.edition,
             "region": self.region,
+            "mix_source": self.mix_source,
             "currency": self.price_basis,
             "cv": self.cv,
             "cv_unverified": self.cv_unverified,
