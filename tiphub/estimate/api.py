@@ -442,8 +442,16 @@ def _bootstrap_estimator(
 
     def estimator(resampled: CaptureTable) -> float:
         dropped = [i for i, name in enumerate(table.lists) if name not in resampled.lists]
-        models = [project_model(m, dropped) for m in candidates] if dropped else candidates
-        return bic_among(resampled, list(dict.fromkeys(models)))
+        if not dropped:
+            return bic_among(resampled, candidates)
+        # MultipleSystemsEstimation keeps a list the replicate emptied: its main effect and
+        # every term on it sit at −∞ (the fit is the projected model's) yet still count in
+        # the BIC penalty, which can change which candidate wins.
+        boundary = [
+            len(dropped) + sum(any(term >> i & 1 for i in dropped) for term in model)
+            for model in candidates
+        ]
+        return bic_among(resampled, [project_model(m, dropped) for m in candidates], boundary)
 
     return estimator
 

@@ -240,9 +240,26 @@ def default_top_models(n_lists: int) -> int | None:
     return {2: None, 3: None, 4: 20}.get(n_lists, 100)
 
 
-def bic_among(table: CaptureTable, models: Sequence[Sequence[int]]) -> float:
-    """Population estimate of the smallest-BIC admissible model among ``models``."""
-    results = [row for row in batch_fit(table, models) if row[1] is not None]
+def bic_among(
+    table: CaptureTable,
+    models: Sequence[Sequence[int]],
+    boundary_parameters: Sequence[int] | None = None,
+) -> float:
+    """Population estimate of the smallest-BIC admissible model among ``models``.
+
+    ``boundary_parameters[i]``, when given, adds that many parameters to model ``i``'s BIC
+    penalty: terms fixed at −∞ outside ``table`` (on lists a bootstrap replicate emptied),
+    which MultipleSystemsEstimation still counts. Ties go to the earlier model, as in R.
+    """
+    unique = list(dict.fromkeys(tuple(model) for model in models))
+    fitted = {row[0]: row for row in batch_fit(table, unique) if row[1] is not None}
+    extra = boundary_parameters if boundary_parameters is not None else [0] * len(models)
+    log_n = math.log(table.observed) if table.observed > 0 else 0.0
+    results = [
+        (model, fitted[model][1] + added * log_n, fitted[model][2])  # type: ignore[operator]
+        for model, added in zip((tuple(m) for m in models), extra, strict=True)
+        if model in fitted
+    ]
     if not results:
         from tiphub.estimate.checks import overlap_cause
 
