@@ -163,3 +163,15 @@ def test_cli_bayesthresh_json() -> None:
     assert data["method"] == "bayesthresh"
     # Within 3 single-run spreads (about 70) of R's 13,971.5.
     assert abs(data["population"] - 13971.5) < 250
+
+
+def test_modslavmse_mcmcfit_rows_are_the_same_method(runs: dict[str, np.ndarray]) -> None:
+    # modslavmse's MCMCfit (prior precision 1, threshold |mean/sd| 2, MCMCpoisson 10,000 draws
+    # after 1,000) is the procedure bayesthresh packages; its single runs with seed 1234 must
+    # fall inside the same Monte-Carlo spread of ours as MultipleSystemsEstimation's.
+    rows = [r for r in REFERENCE if r["pkg"] == "modslavmse" and "MCMCfit" in r["method"]]
+    assert sorted(r["dataset"] for r in rows) == ["Kosovo", "UKdat", "UKdat_5"]
+    for row in rows:
+        assert "priorprec = 1, sigthresh = 2" in row["call"]
+        z = z_scores(row, runs[row["dataset"]])
+        assert np.all(np.abs(z) < 3), (row["dataset"], z)
