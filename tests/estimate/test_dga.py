@@ -242,6 +242,35 @@ def test_cli_dga_json_gives_the_reference_population() -> None:
     assert refused.exit_code != 0 and "posterior" in refused.output
 
 
+def test_cli_grid_and_prior_options_reach_the_reference_rows() -> None:
+    runner = CliRunner()
+    (row,) = [r for r in DGA_ROWS if r["dataset"] == "UKdat_5" and grid_top(r) is not None]
+    top = grid_top(row)
+    path = str(DATA / "UKdat_5.csv")
+    outcome = runner.invoke(
+        app, ["estimate", path, "--method", "dga", "--grid-max", f"{top:g}", "--json"]
+    )
+    assert outcome.exit_code == 0, outcome.output
+    data = json.loads(outcome.stdout)
+    assert data["population"] == float(row["est"])
+    assert data["interval_95"] == [float(row["lo95"]), float(row["hi95"])]
+    assert data["settings"]["max_population"] == top
+    # δ is R dga's prior weight per cell; the default is 2^−lists.
+    halved = runner.invoke(
+        app,
+        ["estimate", str(DATA / "UKdat_5.csv"), "--method", "dga", "--delta", "0.5", "--json"],
+    )
+    assert halved.exit_code == 0, halved.output
+    assert json.loads(halved.stdout)["settings"]["delta"] == 0.5
+    for options, fragment in (
+        (["--method", "stepwise", "--grid-max", "5000"], "--grid-max applies to --method dga"),
+        (["--method", "dga", "--delta", "0"], "--delta must be a number above 0"),
+        (["--method", "dga", "--grid-max", "nan"], "--grid-max must be a number above 0"),
+    ):
+        refused = runner.invoke(app, ["estimate", str(DATA / "UKdat_5.csv"), *options])
+        assert refused.exit_code == 2 and fragment in refused.output, refused.output
+
+
 def test_path_graph_has_its_separator() -> None:
     # A - B - C: cliques {A,B} and {B,C}, separated by {B}.
     graph = DecomposableGraph((0b011, 0b110), (0b010,))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -59,7 +60,7 @@ PTHRESH_METHODS = ("stepwise", "aic-stepwise")
 NOT_FOR_ROBUSTNESS = (
     "--method", "--pthresh", "--max-order", "--model", "--bootstrap", "--strata",
     "--classes", "--burnin", "--samples", "--thinning", "--chains", "--profits", "--region",
-    "--edition", "--criterion",
+    "--edition", "--criterion", "--grid-max", "--delta",
 )  # fmt: skip
 
 
@@ -85,6 +86,8 @@ class Settings:
     region: str | None
     time_limit: float | None
     criterion: str = "bic"
+    grid_max: float | None = None
+    delta: float | None = None
 
 
 def estimate_command(
@@ -118,6 +121,20 @@ def estimate_command(
         str | None,
         typer.Option(
             "--criterion", help="closedpms: rank the models by bic or aic (default bic)."
+        ),
+    ] = None,
+    grid_max: Annotated[
+        float | None,
+        typer.Option(
+            "--grid-max",
+            help="dga: largest population the posterior is computed for (R dga's Nmissing "
+            "range; default 11 × observed).",
+        ),
+    ] = None,
+    delta: Annotated[
+        float | None,
+        typer.Option(
+            "--delta", help="dga: prior weight of each cell, above 0 (default 2^−lists)."
         ),
     ] = None,
     model: Annotated[
@@ -222,7 +239,7 @@ def estimate_command(
         "--method": method, "--pthresh": pthresh, "--max-order": max_order, "--model": model,
         "--bootstrap": bootstrap, "--strata": strata, "--classes": classes, "--burnin": burnin,
         "--samples": samples, "--thinning": thinning, "--chains": chains, "--profits": profits, "--region": region,
-        "--criterion": criterion,
+        "--criterion": criterion, "--grid-max": grid_max, "--delta": delta,
         "--edition": edition,
     }  # fmt: skip
     if robustness_mode:
@@ -306,6 +323,14 @@ def _check_options(
     only_for("--pthresh", PTHRESH_METHODS)
     only_for("--max-order", ("bic", "closedpms"))
     only_for("--criterion", ("closedpms",))
+    only_for("--grid-max", ("dga",))
+    only_for("--delta", ("dga",))
+    delta = given["--delta"]
+    if delta is not None and not (math.isfinite(delta) and delta > 0):
+        _usage(f"--delta must be a number above 0, got {delta}")
+    grid_max = given["--grid-max"]
+    if grid_max is not None and not (math.isfinite(grid_max) and grid_max > 0):
+        _usage(f"--grid-max must be a number above 0, got {grid_max}")
     criterion = given["--criterion"] or "bic"
     if criterion not in ("bic", "aic"):
         _usage(f"--criterion must be bic or aic, got {criterion!r}")
@@ -361,6 +386,8 @@ def _check_options(
         region=region,
         time_limit=None if allow_long else TIME_LIMIT_SECONDS,
         criterion=criterion,
+        grid_max=grid_max,
+        delta=delta,
     )
 
 
@@ -606,6 +633,8 @@ def _estimate(
             lcmcr_samples=settings.samples,
             lcmcr_thinning=settings.thinning,
             lcmcr_chains=settings.chains,
+            grid_max=settings.grid_max,
+            delta=settings.delta,
             progress=update,
             time_limit=settings.time_limit,
             linkage=linkage,

@@ -93,6 +93,10 @@ class EstimateOptions:
     lcmcr_thinning: int = 100
     criterion: str = "bic"
     lcmcr_chains: int = 4
+    # dga: top of the population grid (None: 11 × observed) and the prior weight δ of each
+    # cell (None: 2^−lists), as R dga's Nmissing and delta.
+    grid_max: float | None = None
+    delta: float | None = None
 
     def threshold(self) -> float:
         if self.pthresh is not None:
@@ -144,6 +148,8 @@ def estimate(
     lcmcr_thinning: int = 100,
     criterion: str = "bic",
     lcmcr_chains: int = 4,
+    grid_max: float | None = None,
+    delta: float | None = None,
     progress: ProgressCallback | None = None,
     time_limit: float | None = None,
     alternatives: bool = True,
@@ -197,6 +203,8 @@ def estimate(
         lcmcr_thinning=lcmcr_thinning,
         criterion=criterion,
         lcmcr_chains=lcmcr_chains,
+        grid_max=grid_max,
+        delta=delta,
     )
     table.validate()
     if time_limit is not None:

@@ -360,6 +360,9 @@ def estimate_dga(
     but, when ``options.bootstrap`` asks for replicates, that many posterior draws of the
     population are returned in ``population_draws`` (profit estimates need them).
     """
+    if options is not None:
+        delta = options.delta if delta is None else delta
+        max_population = options.grid_max if max_population is None else max_population
     posterior = dga_posterior(
         table, delta=delta, max_population=max_population, grid_points=grid_points
     )
