@@ -18,10 +18,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.estimate.r_draws import r_replicate_tables
 from tiphub.estimate.api import EstimateOptions, _bootstrap_estimator
 from tiphub.estimate.intervals import bca_quantiles, bootstrap, resample_estimate
 from tiphub.estimate.selection import bic_search, default_top_models
-from tiphub.estimate.table import CaptureTable, history_mask, read_capture_table
+from tiphub.estimate.table import read_capture_table
 
 DATA = Path(__file__).parent / "data" / "mse"
 DRAWS = DATA / "mse-bic-bootstrap-draws"
@@ -56,32 +57,12 @@ R_BOOTSTRAP_MEDIAN = {
 }
 
 
-def r_replicate_tables(name: str) -> tuple[CaptureTable, list[CaptureTable]]:
-    """The table and R's bootstrap replicates of it, in R's order (one line per replicate,
-    the counts of the CSV's rows in file order)."""
-    data = read_capture_table(DATA / f"{name}.csv")
-    with (DATA / f"{name}.csv").open(encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        header = next(reader)
-        lists = [i for i, column in enumerate(header) if column != "count"]
-        masks = [history_mask([int(row[i]) for i in lists]) for row in reader]
-    assert tuple(header[i] for i in lists) == data.lists
-    draws = np.loadtxt(DRAWS / f"{name}.txt.gz", dtype=np.int64, ndmin=2)
-    assert draws.shape[1] == len(masks)
-    replicates = []
-    for draw in draws:
-        counts = np.zeros_like(data.counts)
-        counts[masks] = draw
-        replicates.append(data.with_counts(counts))
-    return data, replicates
-
-
 @pytest.mark.parametrize("row", BIC_BCA_ROWS, ids=lambda row: row["dataset"])
 def test_bic_bootstrap_on_r_draws_reproduces_multiple_systems_estimation(
     row: dict[str, str],
 ) -> None:
     name = row["dataset"]
-    data, replicates = r_replicate_tables(name)
+    data, replicates = r_replicate_tables(name, DRAWS)
     assert len(replicates) == int(row["method"].split("=")[1])
     options = EstimateOptions(method="bic", profile=False)
     selection = bic_search(data)

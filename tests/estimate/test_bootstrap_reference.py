@@ -19,10 +19,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.estimate.r_draws import r_replicate_tables
 from tiphub.estimate.api import EstimateOptions, _bootstrap_estimator
 from tiphub.estimate.intervals import bca_quantiles, bootstrap, resample_estimate
 from tiphub.estimate.selection import stepwise
-from tiphub.estimate.table import CaptureTable, history_mask, read_capture_table
+from tiphub.estimate.table import CaptureTable, read_capture_table
 
 DATA = Path(__file__).parent / "data" / "mse"
 DRAWS = DATA / "sparsemse-bootstrap-draws"
@@ -36,29 +37,6 @@ ALPHA = {"lo95": 0.025, "lo80": 0.1, "hi80": 0.9, "hi95": 0.975}
 # The largest disagreement any check below allows, as a share of R's figure: a 2% lean
 # (the size issue 13 reported) must fail.
 MAX_RELATIVE_TOLERANCE = 0.02
-
-
-def r_replicate_tables(name: str) -> tuple[CaptureTable, list[CaptureTable]]:
-    """The table and R's bootstrap replicates of it, in R's order.
-
-    Each line of the draws file holds one replicate's counts for the rows of the CSV, in
-    the CSV's row order (R's ``rmultinom`` over the rows of the data frame).
-    """
-    data = read_capture_table(DATA / f"{name}.csv")
-    with (DATA / f"{name}.csv").open(encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        header = next(reader)
-        lists = [i for i, column in enumerate(header) if column != "count"]
-        masks = [history_mask([int(row[i]) for i in lists]) for row in reader]
-    assert tuple(header[i] for i in lists) == data.lists
-    draws = np.loadtxt(DRAWS / f"{name}.txt.gz", dtype=np.int64, ndmin=2)
-    assert draws.shape[1] == len(masks)
-    replicates = []
-    for draw in draws:
-        counts = np.zeros_like(data.counts)
-        counts[masks] = draw
-        replicates.append(data.with_counts(counts))
-    return data, replicates
 
 
 # R's count of replicates below the estimate, ``sum(bootreps < popest)``, where some
@@ -91,7 +69,7 @@ def bca_limits_as_r(
 
 @pytest.mark.parametrize("row", STEPWISE_BCA_ROWS, ids=lambda row: row["dataset"])
 def test_stepwise_bootstrap_on_r_draws_reproduces_sparsemse(row: dict[str, str]) -> None:
-    data, replicates = r_replicate_tables(row["dataset"])
+    data, replicates = r_replicate_tables(row["dataset"], DRAWS)
     assert len(replicates) == int(row["method"].split("=")[1])
     options = EstimateOptions(method="stepwise", profile=False)
     selection = stepwise(data, options.threshold())
