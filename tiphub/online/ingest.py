@@ -57,8 +57,8 @@ from xml.etree.ElementTree import Element, ParseError
 from xml.parsers import expat
 
 import charset_normalizer
-import defusedxml  # type: ignore[import-untyped]
-import defusedxml.ElementTree as SafeElementTree  # type: ignore[import-untyped]
+import defusedxml
+import defusedxml.ElementTree as SafeElementTree
 
 from tiphub.delimited import detect_in
 from tiphub.files import UnreadableFileError, open_regular_file
