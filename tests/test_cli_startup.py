@@ -77,7 +77,7 @@ def test_every_command_is_listed_in_the_order_typer_gave_them() -> None:
     names = list(_group().commands)
     assert names[:4] == ["estimate", "link", "serve", "screen"]
     assert names.index("history") < names.index("db") < names.index("cases")
-    assert names[-1] == "release"
+    assert names[-1] == "online"
     assert {entry.name for entry in LAZY_COMMANDS} <= set(names)
 
 

@@ -28,6 +28,8 @@ TASK_KINDS = (
     "service_follow_up",
     "hearing",
     "release",
+    "online_screening",
+    "online_referral",
     "other",
 )
 

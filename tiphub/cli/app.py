@@ -106,6 +106,13 @@ LAZY_COMMANDS = (
         "Share safely: k-anonymous or differentially private statistics and synthetic data.",
         group=True,
     ),
+    LazyEntry(
+        "online",
+        "tiphub.cli.online:online_app",
+        "Detect online: screen job ads for trafficking indicators, cluster templates, "
+        "keep the evidence.",
+        group=True,
+    ),
 )
 
 

@@ -344,9 +344,17 @@ class AdClassifier:
         weights = np.asarray(svm.coef_).ravel()
         row = vectorizer.transform([preprocess(text)]).tocsr()
         contributions = row.data * weights[row.indices]
-        names = vectorizer.get_feature_names_out()
+        names = self._feature_names(vectorizer)
         order = np.argsort(-contributions, kind="stable")[:top]
         return [str(names[row.indices[i]]) for i in order if contributions[i] > 0]
+
+    def _feature_names(self, vectorizer: TfidfVectorizer) -> np.ndarray:
+        # Building the names array costs a sort of the whole vocabulary: once per fit, not
+        # once per explained ad.
+        cached = self.__dict__.get("_names_of")
+        if cached is None or cached[0] is not vectorizer:
+            cached = self.__dict__["_names_of"] = (vectorizer, vectorizer.get_feature_names_out())
+        return cached[1]  # type: ignore[no-any-return]
 
     def describe(self) -> dict[str, Any]:
         """The settings a report should state next to a score."""

@@ -286,6 +286,8 @@ def blind_index(context: str, value: str | None) -> str | None:
 
 
 def encode_plain(kind: str, value: Any) -> bytes:
+    if kind == "bytes":
+        return bytes(value)
     if kind == "str":
         return str(value).encode()
     if kind == "date":
@@ -296,6 +298,8 @@ def encode_plain(kind: str, value: Any) -> bytes:
 
 
 def decode_plain(kind: str, raw: bytes) -> Any:
+    if kind == "bytes":
+        return raw
     text = raw.decode()
     if kind == "str":
         return text
@@ -324,7 +328,8 @@ def plain_for_storage(kind: str, value: Any) -> Any:
 
 
 class Sealed(TypeDecorator[Any]):
-    """A column stored as AES-GCM ciphertext; Python sees the plain ``str``, date, float or JSON.
+    """A column stored as AES-GCM ciphertext; Python sees the plain ``str``, date, float, JSON
+    or bytes.
 
     Equality in SQL cannot work on it (every seal uses a fresh nonce): search by blind index.
     """
@@ -352,7 +357,7 @@ class Sealed(TypeDecorator[Any]):
 
     @property
     def python_type(self) -> type[Any]:
-        return {"str": str, "date": dt.date, "float": float}.get(self.kind, dict)
+        return {"str": str, "date": dt.date, "float": float, "bytes": bytes}.get(self.kind, dict)
 
 
 def _open_with_reload(token: str, context: str) -> bytes:

@@ -758,3 +758,149 @@ class DataRelease(Base):
     approved_by: Mapped[str | None] = mapped_column(String(200))
     approved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     published_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# -- detect online: ads, their evidence and custody, clusters, hand-overs -------------------
+
+
+class OnlineAd(Base):
+    """A job ad or recruiter page an organisation collected, with what screening found.
+
+    The ad's words are sealed (its text with every contact masked); contacts live only as
+    keyed hashes in ``online_contact`` and in clear only inside the sealed original in
+    ``online_evidence``. Indicator ids are clear for the weekly statistics; the words that
+    triggered them are sealed with them."""
+
+    __tablename__ = "online_ad"
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "ad_id"),
+        # The review queue: one organisation's flagged ads, newest first.
+        Index("ix_online_ad_queue", "organisation_id", "flagged", "id"),
+    )
+    id: Mapped[uuid.UUID] = _id()
+    organisation_id: Mapped[uuid.UUID] = _parent("organisation")
+    ad_id: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(1000), default="")
+    row: Mapped[int | None] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(10))
+    media_type: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str | None] = mapped_column(Sealed("online_ad.title"))
+    text: Mapped[str] = mapped_column(Sealed("online_ad.text"))
+    url: Mapped[str | None] = mapped_column(Sealed("online_ad.url"))
+    location: Mapped[str | None] = mapped_column(String(1000))
+    salary: Mapped[str | None] = mapped_column(String(1000))
+    seen_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    sha256: Mapped[str] = mapped_column(String(64))
+    score: Mapped[float | None] = mapped_column(Float)
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    indicator_ids: Mapped[list[str]] = mapped_column(default=list)
+    indicators: Mapped[list[dict[str, Any]] | None] = mapped_column(
+        Sealed("online_ad.indicators", "json")
+    )
+    cluster_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    sector: Mapped[str | None] = mapped_column(String(60))
+    destination_country: Mapped[str | None] = mapped_column(String(2))
+    screened_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    review_status: Mapped[str] = mapped_column(String(20), default="new", index=True)
+    reviewed_by: Mapped[str | None] = mapped_column(String(200))
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    review_note: Mapped[str | None] = mapped_column(Sealed("online_ad.review_note"))
+    ingested_by: Mapped[str] = mapped_column(String(200))
+    ingested_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class OnlineContact(Base):
+    """A contact found in an ad, as a keyed hash: recurring contacts link ads without
+    anyone reading the number."""
+
+    __tablename__ = "online_contact"
+    id: Mapped[uuid.UUID] = _id()
+    ad_row_id: Mapped[uuid.UUID] = _parent("online_ad")
+    kind: Mapped[str] = mapped_column(String(10))
+    contact_hash: Mapped[str] = mapped_column(String(32), index=True)
+    region: Mapped[str | None] = mapped_column(String(2))
+
+
+class OnlineEvidence(Base):
+    """An ad's original bytes as captured (sealed), their SHA-256, where and when seen."""
+
+    __tablename__ = "online_evidence"
+    id: Mapped[uuid.UUID] = _id()
+    ad_row_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("online_ad.id", ondelete="CASCADE"), unique=True
+    )
+    original: Mapped[bytes] = mapped_column(Sealed("online_evidence.original", "bytes"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    media_type: Mapped[str] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(1000), default="")
+    row: Mapped[int | None] = mapped_column(Integer)
+    seen_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    captured_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    captured_by: Mapped[str] = mapped_column(String(200))
+
+
+class OnlineCustodyEvent(Base):
+    """One step of an evidence item's chain of custody: captured, flagged, reviewed,
+    handed over, exported. Details are codes and ids, never the ad's words."""
+
+    __tablename__ = "online_custody_event"
+    id: Mapped[uuid.UUID] = _id()
+    evidence_id: Mapped[uuid.UUID] = _parent("online_evidence")
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str] = mapped_column(String(1000), default="")
+
+
+class OnlineCluster(Base):
+    """A template that several of an organisation's ads share, as the last screening
+    found it. ``cluster_id`` is the clustering's own id; a surrogate key keeps the table
+    to one key column, as key rotation reseals row by row."""
+
+    __tablename__ = "online_cluster"
+    __table_args__ = (UniqueConstraint("organisation_id", "cluster_id"),)
+    id: Mapped[uuid.UUID] = _id()
+    organisation_id: Mapped[uuid.UUID] = _parent("organisation")
+    cluster_id: Mapped[str] = mapped_column(String(40))
+    template: Mapped[str] = mapped_column(Sealed("online_cluster.template"))
+    ad_ids: Mapped[list[str]] = mapped_column(default=list)
+    contact_hashes: Mapped[list[str]] = mapped_column(default=list)
+    computed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class OnlineHandover(Base):
+    """A reviewed ad or cluster passed on: to a screening, to the police or the labour
+    inspectorate (both as a task), or to the platform as a takedown request."""
+
+    __tablename__ = "online_handover"
+    id: Mapped[uuid.UUID] = _id()
+    organisation_id: Mapped[uuid.UUID] = _parent("organisation")
+    kind: Mapped[str] = mapped_column(String(30))
+    # The hand-over outlives the ad: it records what was passed on, and when.
+    ad_row_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("online_ad.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    cluster_id: Mapped[str | None] = mapped_column(String(40))
+    task_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    text: Mapped[str | None] = mapped_column(Sealed("online_handover.text"))
+    note: Mapped[str | None] = mapped_column(Sealed("online_handover.note"))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class OnlineAgency(Base):
+    """One entry of the recruitment-agency licence register an organisation loaded; the
+    entry (names, addresses, contacts) is sealed, the licence number is public."""
+
+    __tablename__ = "online_agency"
+    id: Mapped[uuid.UUID] = _id()
+    organisation_id: Mapped[uuid.UUID] = _parent("organisation")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    licence_number: Mapped[str | None] = mapped_column(String(200))
+    entry: Mapped[dict[str, Any]] = mapped_column(Sealed("online_agency.entry", "json"))
+    # The register file's name, and the country its nationally written numbers belong to.
+    source: Mapped[str] = mapped_column(String(1000), default="")
+    default_region: Mapped[str | None] = mapped_column(String(2))
+    loaded_by: Mapped[str] = mapped_column(String(200))
+    loaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -24,6 +24,7 @@ NAVIGATION = (
     ("/helpline", "Helpline", "helpline:record"),
     ("/imports", "Import", "import:run"),
     ("/review", "Linkage review", "linkage:review"),
+    ("/online", "Online", "online:read"),
     ("/statistics", "Statistics", "statistics:read"),
     ("/audit", "Audit", "audit:read"),
     ("/admin/users", "Users", "user:manage"),
