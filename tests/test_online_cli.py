@@ -5,6 +5,7 @@ with TIPHUB_TEST_DATABASE_URL)."""
 
 from __future__ import annotations
 
+import csv
 import json
 import zipfile
 from collections import Counter
@@ -209,3 +210,48 @@ def test_review_hand_over_and_weekly_chart(hub: Engine, tmp_path: Path) -> None:
         "flags": 1,
     } in weeks
     assert chart.read_bytes().startswith(b"\x89PNG")
+
+
+def test_hostile_ads_stay_inert_in_the_results_spreadsheet(hub: Engine, tmp_path: Path) -> None:
+    formula_id = '=HYPERLINK("http://attacker.example/x","click")'
+    page = tmp_path / "page.html"
+    page.write_text(
+        "<html><head><title>Jobs</title><script>alert(1)</script></head><body>"
+        f"<p>{DECEPTIVE}</p><img src=x onerror=alert(2)></body></html>",
+        encoding="utf-8",
+    )
+    ads = _write(tmp_path / "ads.csv", [{"ad_id": formula_id, "text": "=1+2 " + DECEPTIVE}])
+    assert tiphub("online", "ingest", str(ads), str(page)).exit_code == 0
+    results = tmp_path / "results.csv"
+    screened = tiphub("online", "screen", "--csv", str(results))
+    assert screened.exit_code == 0, screened.output
+    rows = list(csv.DictReader(results.open(encoding="utf-8")))
+    assert len(rows) == 2
+    hostile = next(row for row in rows if "HYPERLINK" in row["ad_id"])
+    assert hostile["ad_id"] == "'" + formula_id
+    assert hostile["flagged"] == "yes"
+    for row in rows:
+        assert all(not cell.startswith(("=", "+", "-", "@")) for cell in row.values())
+    shown = tiphub("online", "review", "list", "--json")
+    assert "<script>" not in shown.stdout and "alert(1)" not in shown.stdout
+
+
+def test_inputs_that_cannot_be_read_are_refused_by_file_and_row(
+    hub: Engine, tmp_path: Path
+) -> None:
+    binary = tmp_path / "scan.csv"
+    binary.write_bytes(bytes(range(256)) * 40)
+    empty_text = _write(tmp_path / "empty.csv", [{"ad_id": "x1", "text": ""}])
+    broken = tmp_path / "lines.jsonl"
+    broken.write_text(
+        '{"ad_id": "j1", "text": "fine"}\n{"ad_id": "j2", "text": \n', encoding="utf-8"
+    )
+    refused = tiphub("online", "ingest", str(binary), str(broken))
+    assert refused.exit_code == 2
+    flat = " ".join(refused.output.split())
+    assert "scan.csv" in flat and "lines.jsonl, row 2" in flat
+    warned = tiphub("online", "ingest", str(empty_text))
+    assert warned.exit_code == 0
+    assert "empty.csv, row 2" in " ".join(warned.output.split())
+    with hub.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM online_ad")).scalar() == 0

@@ -5,6 +5,7 @@ re-checked, private addresses and foreign schemes refused. Nothing leaves this m
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import io
 import ipaddress
@@ -554,3 +555,41 @@ def test_command_hides_the_testing_option() -> None:
     assert result.exit_code == 0
     assert "--interval" in result.output
     assert "--allow-private" not in result.output
+
+
+def test_a_fetched_page_is_ingested_with_its_address_and_fetch_time(tmp_path: Path) -> None:
+    from tiphub.online.ingest import read_inputs
+
+    page = b"<html><head><title>Pickers</title></head><body><p>Farm work abroad</p></body></html>"
+    saved = tmp_path / "0123456789abcdef.html"
+    saved.write_bytes(page)
+    edited = tmp_path / "fedcba9876543210.html"
+    edited.write_bytes(page.replace(b"Farm", b"Field"))
+    log = [
+        {
+            "url": "https://jobs.example.com/ad/7",
+            "final_url": "https://jobs.example.com/ad/7?ref=1",
+            "status": "saved",
+            "file": saved.name,
+            "sha256": hashlib.sha256(page).hexdigest(),
+            "fetched_at": "2026-11-28T09:15:00+00:00",
+        },
+        {
+            "url": "https://jobs.example.com/ad/8",
+            "status": "saved",
+            "file": edited.name,
+            "sha256": hashlib.sha256(page).hexdigest(),
+            "fetched_at": "2026-11-28T09:16:00+00:00",
+        },
+    ]
+    (tmp_path / "fetched.jsonl").write_text(
+        "".join(json.dumps(entry) + "\n" for entry in log), encoding="utf-8"
+    )
+    read = read_inputs([saved, edited])
+    assert not read.errors
+    fetched, changed = read.ads
+    assert fetched.url is not None and fetched.url.startswith("https://jobs.example.com/ad/7")
+    assert fetched.seen_at == dt.datetime(2026, 11, 28, 9, 15, tzinfo=dt.UTC)
+    # A page whose bytes no longer match the log's digest does not borrow its address or time.
+    assert changed.url is None and changed.seen_at is None
+    assert changed.ad_id == edited.stem

@@ -244,12 +244,18 @@ def screen_command(
     prevalence: Prevalence = 0.05,
     threshold: Threshold = None,
     show: Annotated[int, typer.Option("--show", help="Flagged ads to list.")] = 20,
+    csv_path: Annotated[
+        Path | None,
+        typer.Option("--csv", help="Also write every ad's result to FILE for a spreadsheet."),
+    ] = None,
     as_json: AsJson = False,
     acting_as: ActingAs = None,
 ) -> None:
     """Screen every stored ad: indicators with the words that triggered them, a calibrated
     score, the licence register, template clusters. Flagged ads go to the review queue."""
     run = _screen(prevalence, threshold, acting_as)
+    if csv_path is not None:
+        _write_results_csv(csv_path, run)
     if as_json:
         print(json.dumps(run.to_dict(), indent=2, ensure_ascii=False))
         return
@@ -272,6 +278,50 @@ def screen_command(
             item.result.cluster_id or "",
         )
     console.print(table)
+
+
+RESULT_COLUMNS = (
+    "organisation",
+    "ad_id",
+    "score",
+    "flagged",
+    "indicators",
+    "evidence",
+    "cluster_id",
+    "sector",
+    "destination_country",
+)
+
+
+def _write_results_csv(path: Path, run: Any) -> None:
+    """One row per ad. Ad IDs and evidence words come from the ads, which anyone may have
+    written: a cell a spreadsheet would run as a formula gets a leading apostrophe."""
+    from tiphub.exchange.spreadsheet import neutralise
+    from tiphub.files import staged_file
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(RESULT_COLUMNS)
+    for item in run.ads:
+        row = item.to_dict()
+        hits = row["indicators"]
+        cells = [
+            row["organisation"],
+            row["ad_id"],
+            "" if row["score"] is None else f"{row['score']:.4f}",
+            "yes" if row["flagged"] else "no",
+            " ".join(hit["id"] for hit in hits),
+            "; ".join(f"{hit['id']}: {', '.join(hit['evidence'])}" for hit in hits),
+            row["cluster_id"] or "",
+            row["sector"] or "",
+            row["destination_country"] or "",
+        ]
+        writer.writerow([neutralise(cell) for cell in cells])
+    try:
+        with staged_file(path) as temporary:
+            temporary.write_text(buffer.getvalue(), encoding="utf-8")
+    except OSError as error:
+        _fail(f"cannot write {path}: {error.strerror}")
 
 
 @online_app.command("clusters")

@@ -13,12 +13,14 @@ Inputs, chosen by the file's extension (an unknown extension is sniffed for a fe
   and ``<template>``; the URL is ``<link rel="canonical">``, else ``og:url``, else the
   "saved from url" comment browsers write. The ad's ID is that URL when the page names one
   (so the same ad saved twice under two file names is recognised as one), else the file
-  name without its extension.
+  name without its extension. A page saved by ``tiphub online fetch`` takes its address
+  and the time it was fetched (``seen_at``) from the ``fetched.jsonl`` beside it.
 * RSS 2.0 and Atom feeds saved as files (``.xml``, ``.rss``, ``.atom``), parsed with
   defusedxml (no entity expansion, no external references): one ad per ``item``/``entry``,
   its ID the ``guid``/``id``, else its link, else ``<file name>#<item number>``; the text is
   ``content:encoded``/``content``, else ``description``/``summary``, HTML reduced to text;
-  ``seen_at`` is ``pubDate``, ``updated`` or ``published``. A saved page has no ``seen_at``.
+  ``seen_at`` is ``pubDate``, ``updated`` or ``published``. A page saved by hand has no
+  ``seen_at``.
   ``original`` is the item element's exact bytes as found in the file, from its start tag
   to the end of its end tag, in the file's encoding.
 
@@ -44,6 +46,7 @@ import codecs
 import csv
 import datetime as dt
 import email.utils
+import hashlib
 import io
 import json
 import os
@@ -69,6 +72,8 @@ from tiphub.online.ads import Problem, RawAd, ReadResult
 MAX_RECORD_BYTES = 5 * 1024 * 1024
 # An ad's text longer than this is refused (a long ad is a few thousand characters).
 MAX_TEXT_CHARS = 200_000
+# Written by tiphub.online.fetcher beside the pages it saves (its LOG_NAME).
+FETCH_LOG = "fetched.jsonl"
 # A whole input file larger than this is refused before it is read into memory.
 MAX_FILE_BYTES = 512 * 1024 * 1024
 
@@ -736,12 +741,15 @@ def _read_html(reader: _Reader, data: bytes, source: str, path: Path) -> None:
     if len(page.text) > MAX_TEXT_CHARS:
         reader.error(source, None, "text", _too_long(page.text))
         return
+    fetched_url, fetched_at = _fetch_log_entry(path, data)
+    url = page.url or fetched_url
     reader.add(
         RawAd(
-            ad_id=page.url or path.stem,
+            ad_id=url or path.stem,
             text=page.text,
             title=page.title,
-            url=page.url,
+            url=url,
+            seen_at=fetched_at,
             source=source,
             row=None,
             kind="html",
@@ -749,6 +757,36 @@ def _read_html(reader: _Reader, data: bytes, source: str, path: Path) -> None:
             media_type=f"text/html; charset={decoded.codec}",
         )
     )
+
+
+def _fetch_log_entry(path: Path, data: bytes) -> tuple[str | None, dt.datetime | None]:
+    """Where and when ``tiphub online fetch`` got this page, from the ``fetched.jsonl`` it
+    writes beside the pages; only an entry whose SHA-256 matches the page's bytes counts,
+    so a page edited after fetching does not borrow the fetch's time."""
+    log = path.parent / FETCH_LOG
+    if not log.is_file():
+        return None, None
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        lines = log.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None, None
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(entry, dict) or entry.get("file") != path.name:
+            continue
+        if entry.get("sha256") != digest:
+            continue
+        url = entry.get("final_url") or entry.get("url")
+        stamp = entry.get("fetched_at")
+        return (
+            _web_address(url) if isinstance(url, str) else None,
+            parse_time(stamp) if isinstance(stamp, str) else None,
+        )
+    return None, None
 
 
 def _decode_page(data: bytes) -> _Decoded:
