@@ -15,6 +15,7 @@ from sqlalchemy import Engine, delete, select, update
 
 from tiphub.cases import accounts
 from tiphub.cases.access import local_operator
+from tiphub.demo.ads import load_demo_ads
 from tiphub.demo.providers import load_demo_providers
 from tiphub.store import models as m
 from tiphub.store.models import table_of
@@ -128,4 +129,6 @@ def ensure_demo_hub(engine: Engine) -> DemoHub:
                 )
     # A directory to search: the demo's fictional shelters, clinics and legal aid.
     load_demo_providers(engine, operator)
+    # Job ads for the labour inspectorate's online screening, with flags to review.
+    load_demo_ads(engine, operator)
     return DemoHub(tuple(usernames), password, generated, counts)
