@@ -255,3 +255,16 @@ def test_inputs_that_cannot_be_read_are_refused_by_file_and_row(
     assert "empty.csv, row 2" in " ".join(warned.output.split())
     with hub.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM online_ad")).scalar() == 0
+
+
+def test_region_reads_nationally_written_numbers(hub: Engine, tmp_path: Path) -> None:
+    # 020 7946 0xxx: Ofcom's range for drama, valid in form and never assigned.
+    local = "Farm work, call Ana on 020 7946 0123 today."
+    path = _write(tmp_path / "ads.csv", [{"ad_id": "n1", "text": local}])
+    assert tiphub("online", "ingest", str(path), "--region", "XX").exit_code == 2
+    assert tiphub("online", "ingest", str(path), "--region", "gb").exit_code == 0
+    listed = tiphub("online", "screen", "--json")
+    assert listed.exit_code == 0
+    with hub.connect() as connection:
+        kinds = [row[0] for row in connection.execute(text("SELECT kind FROM online_contact"))]
+    assert kinds == ["phone"]

@@ -184,6 +184,11 @@ def ingest_command(
     from tiphub.online.ingest import read_inputs
 
     region_code = region.strip().upper() if region else None
+    if region_code is not None:
+        import phonenumbers
+
+        if region_code not in phonenumbers.SUPPORTED_REGIONS:
+            _fail(f"--region: a country code such as GB, RO or UA, not {region_code!r}")
     read = read_inputs(paths, default_region=region_code)
     problems = [("error", p) for p in read.errors] + [("warning", p) for p in read.warnings]
     if report is not None:
@@ -195,7 +200,9 @@ def ingest_command(
     engine = _engine()
     try:
         slug = _organisation(engine, operator, organisation)
-        outcome = ingest_ads(engine, operator, read.ads, organisation=slug)
+        outcome = ingest_ads(
+            engine, operator, read.ads, organisation=slug, default_region=region_code
+        )
     except (ValueError, LookupError, PermissionError) as error:
         _fail(f"{error}; nothing was stored")
     if as_json:

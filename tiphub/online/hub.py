@@ -369,13 +369,18 @@ def _evidence_of(connection: Connection, row_ids: Sequence[uuid.UUID]) -> dict[u
 
 
 def ingest_ads(
-    engine: Engine, principal: Principal, ads: Sequence[RawAd], organisation: str | None = None
+    engine: Engine,
+    principal: Principal,
+    ads: Sequence[RawAd],
+    organisation: str | None = None,
+    default_region: str | None = None,
 ) -> IngestOutcome:
     """Store ``ads`` for the principal's organisation (``online:ingest``), all or nothing.
 
     ``IngestError`` lists the ads that cannot be stored (no ad_id, empty…); nothing is
-    written then. Contacts are extracted from the title, text and contact field with the
-    organisation's country as the default region for nationally written numbers."""
+    written then. Contacts are extracted from the title, text and contact field with
+    ``default_region``, else the organisation's country, as the country of nationally
+    written numbers."""
     principal.require("online:ingest")
     problems = _problems(ads)
     if problems:
@@ -386,7 +391,8 @@ def ingest_ads(
     fresh, unchanged, changed = _sort_out(ads, stored)
     # Finding contacts takes most of an ingest's time: it is done before the transaction,
     # which then holds the write lock only for the inserts.
-    prepared = [_prepare(principal, organisation_id, country, *entry) for entry in fresh]
+    region = default_region or country
+    prepared = [_prepare(principal, organisation_id, region, *entry) for entry in fresh]
     with engine.begin() as connection:
         # A concurrent ingest may have stored some of the same ads meanwhile.
         late = _fingerprints(connection, organisation_id, [entry.ad_id for entry in prepared])
