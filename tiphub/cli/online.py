@@ -231,7 +231,9 @@ def ingest_command(
     )
 
 
-def _screen(prevalence: float, threshold: float | None, acting_as: str | None) -> Any:
+def _screen(
+    prevalence: float, threshold: float | None, acting_as: str | None, model: str = "tfidf"
+) -> Any:
     from tiphub.online.pipeline import screen_stored
 
     try:
@@ -241,8 +243,9 @@ def _screen(prevalence: float, threshold: float | None, acting_as: str | None) -
             prevalence=prevalence,
             threshold=threshold,
             progress=_say,
+            model_name=model,
         )
-    except (ValueError, LookupError, PermissionError) as error:
+    except (ValueError, LookupError, PermissionError, ImportError) as error:
         _fail(str(error))
 
 
@@ -255,12 +258,20 @@ def screen_command(
         Path | None,
         typer.Option("--csv", help="Also write every ad's result to FILE for a spreadsheet."),
     ] = None,
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            help="tfidf (default) or embeddings (multilingual; pip install "
+            '"tiphub[embeddings]"; slower, weaker on English).',
+        ),
+    ] = "tfidf",
     as_json: AsJson = False,
     acting_as: ActingAs = None,
 ) -> None:
     """Screen every stored ad: indicators with the words that triggered them, a calibrated
     score, the licence register, template clusters. Flagged ads go to the review queue."""
-    run = _screen(prevalence, threshold, acting_as)
+    run = _screen(prevalence, threshold, acting_as, model)
     if csv_path is not None:
         _write_results_csv(csv_path, run)
     if as_json:

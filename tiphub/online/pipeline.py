@@ -31,6 +31,7 @@ STRENGTH_WEIGHTS = {"strong": 2.0, "medium": 1.0, "weak": 0.5}
 FLAG_WEIGHT = 4.0
 CLASSIFIER_BACKING = 1.0
 REGISTER_PREFIX = "agency-"
+MODELS = ("tfidf", "embeddings")
 # A contact is evidence of one network when it recurs across a cluster's ads.
 RECURRING_CONTACT_ADS = 2
 
@@ -66,6 +67,7 @@ class ScreenRun:
     prevalence: float = DEFAULT_PREVALENCE
     threshold: float = 0.5
     register_used: bool = False
+    model: str = "tfidf"
 
     @property
     def flagged(self) -> int:
@@ -82,6 +84,7 @@ class ScreenRun:
             "prevalence": self.prevalence,
             "threshold": round(self.threshold, 4),
             "register_used": self.register_used,
+            "model": self.model,
             "flagged": self.flagged,
         }
 
@@ -179,9 +182,12 @@ def screen_stored(
     threshold: float | None = None,
     progress: Progress | None = None,
     save: bool = True,
+    model_name: str = "tfidf",
 ) -> ScreenRun:
-    """Screen every stored ad in the principal's scope and store the decisions."""
-    from tiphub.online.classifier import default_classifier
+    """Screen every stored ad in the principal's scope and store the decisions.
+    ``model_name`` chooses the classifier: ``tfidf`` or ``embeddings``
+    (``tiphub.online.classifier.classifier_for``)."""
+    from tiphub.online.classifier import classifier_for
     from tiphub.online.hub import save_results, stored_ads
     from tiphub.online.indicators import (
         detect_destination,
@@ -196,7 +202,9 @@ def screen_stored(
         raise ValueError("--threshold: a probability between 0 and 1")
     say = progress or (lambda _message: None)
     ads = stored_ads(engine, principal)
-    run = ScreenRun(prevalence=prevalence)
+    run = ScreenRun(prevalence=prevalence, model=model_name)
+    if model_name not in MODELS:
+        raise ValueError(f"--model: one of {', '.join(MODELS)}, not {model_name!r}")
     if not ads:
         return run
     raw = [_as_raw(ad) for ad in ads]
@@ -206,7 +214,7 @@ def screen_stored(
     say("register check")
     register_hits, run.register_used = _register_hits(engine, principal, ads)
     say("classifier")
-    model = default_classifier(prevalence=prevalence)
+    model = classifier_for(model_name, prevalence=prevalence)
     run.threshold = model.threshold if threshold is None else threshold
     texts = [_text(ad) for ad in ads]
     scores = [float(score) for score in model.predict_proba(texts)]
