@@ -173,3 +173,20 @@ def test_contact_hash_depends_on_kind_and_key(keys: None, monkeypatch: pytest.Mo
     monkeypatch.setenv("TIPHUB_KEYS", crypto.Keyring.generate().to_json())
     crypto.forget_cached_keys()
     assert contact_hash(phone) != before
+
+
+def test_one_scan_gives_the_same_contacts_and_masks_as_two() -> None:
+    from tiphub.online.contacts import contacts_and_masked_fields
+
+    fields = [
+        "Pickers wanted: write to jobs@farm.example.com",
+        None,
+        "WhatsApp +44 7700 900123, Telegram @fruit_jobs",
+        "",
+        "see https://farm.example.com/apply or call +44 7700 900124",
+    ]
+    contacts, masked = contacts_and_masked_fields(fields)
+    joined = "\n".join(value for value in fields if value)
+    assert contacts == extract_contacts(joined)
+    assert masked == [mask_contacts(value) if value else value for value in fields]
+    assert all("7700" not in (value or "") for value in masked)

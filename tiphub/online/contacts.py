@@ -30,7 +30,7 @@ Choices, documented because they change what matches:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
@@ -165,6 +165,49 @@ def mask_contacts(text: str, default_region: str | None = None) -> str:
         position = finding.end
     parts.append(text[position:])
     return "".join(parts)
+
+
+def contacts_and_masked_fields(
+    fields: Sequence[str | None], default_region: str | None = None
+) -> tuple[list[Contact], list[str | None]]:
+    """The contacts of an ad's fields read together (joined by newlines, so a messenger
+    named in one field labels a handle in the next), each once, and every field masked —
+    from one search: finding phone numbers is most of an ingest's time."""
+    spans: list[tuple[int, int]] = []
+    pieces: list[str] = []
+    position = 0
+    for value in fields:
+        if value:
+            spans.append((position, position + len(value)))
+            pieces.append(value)
+            position += len(value) + 1
+        else:
+            spans.append((-1, -1))
+    joined = "\n".join(pieces)
+    findings = _findings(joined, default_region)
+    seen: set[tuple[str, str]] = set()
+    contacts: list[Contact] = []
+    for finding in findings:
+        for contact in finding.contacts:
+            if (contact.kind, contact.value) not in seen:
+                seen.add((contact.kind, contact.value))
+                contacts.append(contact)
+    masked: list[str | None] = []
+    for value, (start, end) in zip(fields, spans, strict=True):
+        if not value:
+            masked.append(value)
+            continue
+        parts: list[str] = []
+        cursor = start
+        for finding in findings:
+            if finding.end <= start or finding.start >= end:
+                continue
+            parts.append(joined[cursor : max(cursor, finding.start)])
+            parts.append(finding.placeholder)
+            cursor = min(end, finding.end)
+        parts.append(joined[cursor:end])
+        masked.append("".join(parts))
+    return contacts, masked
 
 
 def contact_hash(contact: Contact) -> str:

@@ -46,14 +46,13 @@ from tiphub.cases.access import NotFoundError, PermissionDeniedError, Principal
 from tiphub.cases.tasks import open_task
 from tiphub.online.ads import (
     INPUT_KINDS,
-    Contact,
     CustodyEvent,
     EvidenceItem,
     IndicatorHit,
     Problem,
     RawAd,
 )
-from tiphub.online.contacts import contact_hash, extract_contacts, mask_contacts
+from tiphub.online.contacts import contact_hash, contacts_and_masked_fields, mask_contacts
 from tiphub.store import crypto
 from tiphub.store import models as m
 from tiphub.store.bulk import BulkInserter
@@ -479,15 +478,6 @@ def _sort_out(
     return fresh, unchanged, changed
 
 
-def _masked(
-    value: str | None, region: str | None, has_contacts: bool, length: int | None = None
-) -> str | None:
-    if value is None:
-        return None
-    shown = mask_contacts(value, region) if has_contacts else value
-    return shown if length is None else _clip(shown, length)
-
-
 @dataclass(frozen=True)
 class _PreparedAd:
     """One new ad's rows, ready to insert."""
@@ -519,9 +509,10 @@ def _prepare(
     media_type = (item.media_type if item.original else FIELDS_MEDIA_TYPE)[:MEDIA_TYPE_LENGTH]
     # One search over everything the ad says; the fields are masked only when it found a
     # contact (finding phone numbers is most of an ingest's time).
-    scanned = "\n".join(part for part in (item.full_text, item.location, item.salary) if part)
-    contacts: list[Contact] = extract_contacts(scanned, region)
-    found = bool(contacts)
+    contacts, masked = contacts_and_masked_fields(
+        [item.title, item.text, item.contact, item.location, item.salary], region
+    )
+    title, text, _contact, location, salary = masked
     where = f"source {source}" + ("" if item.row is None else f", row {item.row}")
     how = "" if item.original else "; no original bytes given: the fields as received"
     return _PreparedAd(
@@ -537,11 +528,11 @@ def _prepare(
             "row": item.row,
             "kind": item.kind,
             "media_type": media_type,
-            "title": _masked(item.title, region, found),
-            "text": _masked(item.text or "", region, found) or "",
+            "title": title,
+            "text": text or "",
             "url": _clip(item.url, 100_000),
-            "location": _masked(item.location, region, found, CLEAR_TEXT_LENGTH),
-            "salary": _masked(item.salary, region, found, CLEAR_TEXT_LENGTH),
+            "location": _clip(location, CLEAR_TEXT_LENGTH),
+            "salary": _clip(salary, CLEAR_TEXT_LENGTH),
             "seen_at": item.seen_at,
             "sha256": digest,
             "flagged": False,
