@@ -16,12 +16,14 @@ import io
 import json
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+# The command line's shared shell: the database, the named operator, a refusal.
+from tiphub.cli.services import _engine, _fail, _operator
 from tiphub.cli.text import plural
 
 if TYPE_CHECKING:
@@ -75,23 +77,6 @@ Threshold = Annotated[
 ]
 SHOWN_PROBLEMS = 20
 LOCAL_ORGANISATION = "local"
-
-
-def _engine() -> Engine:
-    from tiphub.cli.app import _engine as engine
-
-    return engine()
-
-
-def _operator(name: str | None = None) -> Principal:
-    from tiphub.cases.access import local_operator
-
-    return local_operator(name)
-
-
-def _fail(message: str, code: int = 2) -> NoReturn:
-    errors.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
-    raise typer.Exit(code)
 
 
 def _say(message: str) -> None:
