@@ -340,18 +340,7 @@ def clusters_command(
     if as_json:
         print(
             json.dumps(
-                {
-                    "clusters": [
-                        {
-                            "id": cluster.id,
-                            "organisation": cluster.organisation,
-                            "template": cluster.template,
-                            "ad_ids": list(cluster.ad_ids),
-                            "contacts": list(cluster.contacts),
-                        }
-                        for cluster in clusters
-                    ]
-                },
+                {"clusters": [cluster.to_dict() for cluster in clusters]},
                 indent=2,
                 ensure_ascii=False,
             )
