@@ -286,3 +286,21 @@ def test_the_multilingual_embedding_model_is_an_option(hub: Engine, tmp_path: Pa
     (ad,) = result["ads"]
     assert 0.0 <= ad["score"] <= 1.0
     assert ad["flagged"], "its indicators flag it in Romanian"
+
+
+def test_a_folder_of_fetched_pages_is_ingested_without_its_log(hub: Engine, tmp_path: Path) -> None:
+    folder = tmp_path / "pages"
+    folder.mkdir()
+    for number in (1, 2):
+        (folder / f"page{number}.html").write_text(
+            f"<html><title>Job {number}</title><body><p>{DECEPTIVE} ({number})</p></body></html>",
+            encoding="utf-8",
+        )
+    (folder / "fetched.jsonl").write_text('{"url": "https://x.example/1"}\n', encoding="utf-8")
+    (folder / "notes.pdf").write_bytes(b"%PDF-1.4")
+    ingested = tiphub("online", "ingest", str(folder), "--json")
+    assert ingested.exit_code == 0, ingested.output
+    assert json.loads(ingested.stdout)["stored"] == 2
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert tiphub("online", "ingest", str(empty)).exit_code == 2

@@ -150,7 +150,10 @@ def _write_report(path: Path, problems: list[tuple[str, Problem]]) -> None:
 
 @online_app.command("ingest")
 def ingest_command(
-    paths: Annotated[list[Path], typer.Argument(help="CSV, JSON Lines, saved HTML pages, feeds.")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="CSV, JSON Lines, saved HTML pages, feeds, or folders of them."),
+    ],
     organisation: Organisation = None,
     region: Annotated[
         str | None,
@@ -168,6 +171,7 @@ def ingest_command(
     from tiphub.online.hub import ingest_ads
     from tiphub.online.ingest import read_inputs
 
+    paths = _expand_folders(paths)
     region_code = region.strip().upper() if region else None
     if region_code is not None:
         import phonenumbers
@@ -214,6 +218,31 @@ def ingest_command(
         "content kept as first stored. Next: `tiphub online screen`.",
         highlight=False,
     )
+
+
+INGESTED_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".html", ".htm", ".xml", ".rss", ".atom")
+FETCH_LOG = "fetched.jsonl"
+
+
+def _expand_folders(paths: list[Path]) -> list[Path]:
+    """A folder stands for the ad files in it (not in its subfolders), in name order; the
+    fetcher's own log is not an ad file."""
+    expanded: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            expanded.append(path)
+            continue
+        found = sorted(
+            child
+            for child in path.iterdir()
+            if child.is_file()
+            and child.suffix.lower() in INGESTED_SUFFIXES
+            and child.name != FETCH_LOG
+        )
+        if not found:
+            _fail(f"{path} holds no ad files ({' '.join(INGESTED_SUFFIXES)})")
+        expanded.extend(found)
+    return expanded
 
 
 def _screen(
@@ -454,9 +483,10 @@ def evidence_verify(
         for problem in check.problems:
             errors.print(f"problem: {problem}", highlight=False, markup=False)
         verdict = "verifies" if check.ok else "does NOT verify"
+        digest = f", manifest SHA-256 {check.manifest_sha256}" if check.manifest_sha256 else ""
         console.print(
-            f"{bundle} {verdict}: {plural(check.items, 'item')}, manifest SHA-256 "
-            f"{check.manifest_sha256}; signature: {check.signature}.",
+            f"{bundle} {verdict}: {plural(check.items, 'item')}{digest}; signature: "
+            f"{check.signature}.",
             highlight=False,
         )
     raise typer.Exit(0 if check.ok else 1)
