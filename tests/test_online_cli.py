@@ -304,3 +304,19 @@ def test_a_folder_of_fetched_pages_is_ingested_without_its_log(hub: Engine, tmp_
     empty = tmp_path / "empty"
     empty.mkdir()
     assert tiphub("online", "ingest", str(empty)).exit_code == 2
+
+
+def test_a_missing_embedding_package_names_the_extra_to_install(
+    hub: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tiphub.online import classifier, embeddings
+
+    path = _write(tmp_path / "ads.csv", [{"ad_id": "x1", "text": DECEPTIVE}])
+    assert tiphub("online", "ingest", str(path)).exit_code == 0
+    monkeypatch.setattr(embeddings, "_encoder", None)
+    monkeypatch.setattr(embeddings, "EMBEDDINGS_PACKAGE", "tiphub_test_no_such_package")
+    classifier.default_embedding_classifier.cache_clear()
+    refused = tiphub("online", "screen", "--model", "embeddings")
+    classifier.default_embedding_classifier.cache_clear()
+    assert refused.exit_code == 2
+    assert 'pip install "tiphub[embeddings]"' in " ".join(refused.output.split())
