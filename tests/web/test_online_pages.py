@@ -237,6 +237,12 @@ def test_decision_and_handover_change_the_ads_state(hub: Hub) -> None:
     page = client.get(f"/online/ads/{row_id}")
     assert "Referred to the labour inspectorate" in page.text
     assert 'href="/identification"' in page.text
+    custody = re.findall(
+        r'<tr class="online-custody"><td>[^<]+</td><td>([^<]+)</td><td>([^<]+)</td>', page.text
+    )
+    assert [action for _who, action in custody][-2:] == ["reviewed", "handed_over"]
+    assert custody[0][1] == "captured"
+    assert (f"caseworker@{NGO}", "reviewed") in custody
 
     assert (
         client.post(f"/online/ads/{row_id}/handover", data={"kind": "takedown"}).status_code == 303

@@ -12,6 +12,7 @@ audit trail are the domain's (``tiphub.online.hub``).
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import math
 import re
 import shutil
@@ -359,6 +360,15 @@ def _render_ad(
         decisions=list(DECISION_LABELS.items()),
         handover_kinds=list(HANDOVER_LABELS.items()),
         handovers=_handover_rows(handed),
+        custody=[
+            {
+                "at": event.at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+                "actor": event.actor,
+                "action": event.action,
+                "detail": event.detail,
+            }
+            for event in hub.custody_chain(engine, principal, ad.row_id)
+        ],
         can_review=principal.can("online:review"),
         messages=[("error", gettext(request_locale(request), problem))] if problem else [],
     )
