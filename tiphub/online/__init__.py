@@ -2,9 +2,12 @@
 cluster the templates that networks reuse, check agencies against a licence register, and
 preserve the evidence.
 
-The analysis modules are pure functions over :class:`tiphub.online.ads.RawAd` values
-(``ingest``, ``contacts``, ``indicators``, ``classifier``, ``templates``, ``register``,
-``evidence``); ``hub`` stores ads, results, reviews and hand-overs in the case store under
-the acting user's scope, and ``pipeline`` runs the analyses over what is stored.
-Nothing here fetches a third-party page unless a user lists the URL and asks for it.
+The analysis modules are pure functions over :class:`tiphub.online.ads.RawAd` values:
+``ingest`` (files in), ``contacts`` (found, normalised, masked, hashed), ``indicators``
+(the rules in ``data/indicators.json``), ``classifier`` (and the optional ``embeddings``),
+``templates`` (and ``generator``, templated ads with their truth), ``register`` and
+``evidence`` (bundles). ``hub`` stores ads, results, reviews and hand-overs in the case
+store under the acting user's scope; ``pipeline`` runs the analyses over what is stored;
+``charts`` draws the weekly statistics. Nothing here fetches a third-party page unless a
+user lists the URL and runs ``fetcher``.
 """
