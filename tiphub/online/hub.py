@@ -43,6 +43,7 @@ from sqlalchemy import (
 
 from tiphub.cases import audit
 from tiphub.cases.access import NotFoundError, PermissionDeniedError, Principal
+from tiphub.cases.helpline import iso_week
 from tiphub.cases.tasks import open_task
 from tiphub.online.ads import (
     INPUT_KINDS,
@@ -1158,8 +1159,8 @@ def handovers(engine: Engine, principal: Principal) -> list[Handover]:
 
 
 def _iso_week(moment: dt.datetime) -> str:
-    year, week, _ = (_aware(moment) or moment).astimezone(dt.UTC).date().isocalendar()
-    return f"{year}-W{week:02d}"
+    """The helpline's week label, of the moment's UTC day."""
+    return iso_week((_aware(moment) or moment).astimezone(dt.UTC).date())
 
 
 def weekly_statistics(engine: Engine, principal: Principal) -> list[dict[str, Any]]:
