@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 
 from tiphub.linkage.explain import explain_pair, explanation_columns
 from tiphub.linkage.linker import Backend, LinkResult, Stage, link_records
-from tiphub.linkage.records import IDENTITY_COLUMNS, RecordSet
+from tiphub.linkage.records import IDENTITY_COLUMNS, RecordSet, impossible_dates
 
 # Pairs whose probability lies in this band are sent to clerical review, most uncertain first.
 REVIEW_BAND = (0.1, 0.9)
@@ -110,6 +110,8 @@ def run_link(
         "estimated_precision_over_recall": round(choice.precision_over_recall, 4),
         "one_to_one_within_list": result.one_to_one,
         "reviewed_pairs_used": len(must_link) + len(cannot_link),
+        "training_notes": list(result.scored.training_notes),
+        "impossible_birth_dates": impossible_dates(records.frame),
     }
     if training is not None:
         summary["model_trained_on"] = f"{len(training.frame):,} records"

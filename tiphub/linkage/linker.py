@@ -51,6 +51,8 @@ class ScoredPairs:
     frame: pd.DataFrame
     comparisons: list[str]
     model_json: dict[str, Any] = field(repr=False)
+    # What training fell back on and why (EM that failed, comparisons given prior m).
+    training_notes: list[str] = field(default_factory=list)
 
 
 def _quiet_splink() -> None:
@@ -249,11 +251,24 @@ def subset_prior(prior: float, trained_records: int, scored_records: int) -> flo
     return min(prior * (trained_records - 1) / (scored_records - 1), 0.5)
 
 
-def train_model(prepared: pd.DataFrame, spec: ModelSpec, stage: Stage) -> dict[str, Any]:
+def train_model(
+    prepared: pd.DataFrame,
+    spec: ModelSpec,
+    stage: Stage,
+    notes: list[str] | None = None,
+    labelled_matches: Sequence[tuple[int, int]] = (),
+) -> dict[str, Any]:
     """Unsupervised training on DuckDB; returns the trained Splink model as a dictionary.
 
-    Raises ``LinkageDataError`` when the records give EM too little to learn from.
+    ``labelled_matches``: pairs of record positions that reviewers decided are one person;
+    from :data:`MIN_LABELLED_MATCHES` of them on, they re-estimate the m probabilities
+    (Splink's ``estimate_m_from_pairwise_labels``), weighted against EM's by their number.
+
+    EM that fails or finds no pairs for a comparison falls back to prior m probabilities
+    for it, and says so in ``notes``. Raises ``LinkageDataError`` only when no training step
+    could run at all: then nothing in the model comes from the records.
     """
+    notes = notes if notes is not None else []
     stage("estimating the prior match rate")
     prior = prior_match_probability(prepared)
     settings = dataclasses.replace(spec.settings, probability_two_random_records_match=prior)
@@ -263,6 +278,7 @@ def train_model(prepared: pd.DataFrame, spec: ModelSpec, stage: Stage) -> dict[s
     _quiet_splink()
     stage("estimating u (random pairs)")
     linker.training.estimate_u_using_random_sampling(max_pairs=_U_MAX_PAIRS, seed=_SEED)
+    linker = _sanitised(linker, table)
     date_step: tuple[_TrainingRule, ...] = _DATE_STEP
     if pairs_sharing(prepared, ("identifier",)) >= _MIN_IDENTIFIER_PAIRS:
         date_step = (_IDENTIFIER_RULE, *_DATE_STEP)
@@ -270,23 +286,141 @@ def train_model(prepared: pd.DataFrame, spec: ModelSpec, stage: Stage) -> dict[s
     used: set[tuple[str, ...]] = set()
     for step, learns in ((_NAME_STEP, "name"), (date_step, "date_of_birth")):
         useful = [rule for rule in step if _estimable(rule, spec.comparisons)]
-        linker, rule = _train_step(linker, table, prepared, useful, used, stage)
+        linker, rule = _train_step(linker, table, prepared, useful, used, stage, notes)
         if rule is None:
             untrained.append(learns)
         else:
             used.add(rule.columns)
     missing = [name for name in untrained if name in spec.comparisons]
-    if missing or len(untrained) == 2:
+    if not used:
         raise LinkageDataError(_untrainable_message(prepared, missing or untrained))
     model: dict[str, Any] = linker.misc.save_model_to_json()
+    if len(labelled_matches) >= MIN_LABELLED_MATCHES:
+        stage(f"re-estimating m from {len(labelled_matches):,} pairs reviewers linked")
+        model, relearned = _with_labelled_m(linker, model, labelled_matches, notes)
+        # A comparison the labels trained no longer needs the prior.
+        missing = [name for name in missing if name not in relearned]
+    for name in missing:
+        notes.append(
+            f"the {name.replace('_', ' ')} comparison could not be trained on these records "
+            f"({_LEARNS[name][1]} shared by too few pairs, or EM did not converge): it uses "
+            "tiphub's prior m probabilities instead"
+        )
+        model = with_prior_m(model, name)
     return neutralise_agreement(floor_m_probabilities(model), ("sex", "nationality"))
+
+
+# Reviewers' links re-estimate m from this many on; each counts as much as one of this
+# many pairs of EM's estimate, so a few dozen labels adjust the model and hundreds lead it.
+MIN_LABELLED_MATCHES = 20
+_EM_WEIGHT_IN_LABELS = 200
+
+
+def _with_labelled_m(
+    linker: Any,
+    model: dict[str, Any],
+    labelled_matches: Sequence[tuple[int, int]],
+    notes: list[str],
+) -> tuple[dict[str, Any], list[str]]:
+    """The model with m blended towards the labelled pairs' m, and the comparisons changed."""
+    labels = pd.DataFrame(
+        [(min(a, b), max(a, b)) for a, b in labelled_matches],
+        columns=["unique_id_l", "unique_id_r"],
+    ).drop_duplicates()
+    linker.table_management.register_table(labels, "__tiphub_labels", overwrite=True)
+    try:
+        linker.training.estimate_m_from_pairwise_labels("__tiphub_labels")
+    except (SplinkException, ArithmeticError, ValueError, KeyError) as error:
+        notes.append(f"re-estimating m from reviewers' links failed ({type(error).__name__})")
+        return model, []
+    learned = linker.misc.save_model_to_json()
+    weight = len(labels) / (len(labels) + _EM_WEIGHT_IN_LABELS)
+    trained: list[str] = []
+    for ours, theirs in zip(model["comparisons"], learned["comparisons"], strict=True):
+        changed = False
+        for level, label_level in zip(
+            ours["comparison_levels"], theirs["comparison_levels"], strict=True
+        ):
+            before, after = level.get("m_probability"), label_level.get("m_probability")
+            if isinstance(after, int | float):
+                if isinstance(before, int | float):
+                    level["m_probability"] = (1 - weight) * before + weight * after
+                else:
+                    level["m_probability"] = after
+                changed = True
+        if changed:
+            trained.append(str(ours.get("output_column_name")))
+    notes.append(
+        f"m re-estimated from {len(labels):,} pairs reviewers linked (weight {weight:.2f}) "
+        f"for: {', '.join(trained) or 'none'}"
+    )
+    return clip_probabilities(model), trained
+
+
+# m probabilities used where EM cannot estimate a comparison, level by level (null level
+# excluded, in the order of model.py). They are what the comparisons gave on labelled
+# multi-origin and FEBRL data, rounded: a fallback that is roughly right, not a fit.
+PRIOR_M: dict[str, tuple[float, ...]] = {
+    "name": (0.50, 0.02, 0.02, 0.06, 0.08, 0.08, 0.08, 0.05, 0.04, 0.03, 0.04),
+    "date_of_birth": (0.78, 0.06, 0.02, 0.05, 0.04, 0.03, 0.02),
+}
+
+
+def with_prior_m(model: dict[str, Any], comparison_name: str) -> dict[str, Any]:
+    """``model`` with the prior m probabilities of one comparison (levels matched in order)."""
+    prior = PRIOR_M.get(comparison_name)
+    for comparison in model["comparisons"]:
+        if comparison.get("output_column_name") != comparison_name or prior is None:
+            continue
+        levels = [
+            level for level in comparison["comparison_levels"] if not level.get("is_null_level")
+        ]
+        values = prior if len(prior) == len(levels) else (1.0 / len(levels),) * len(levels)
+        for level, m in zip(levels, values, strict=True):
+            level["m_probability"] = m
+    return model
+
+
+# Probabilities below this are clipped after every training step: EM can drive a level's
+# m or u towards 1e-322, which Splink then refuses to load ("below the minimum allowed").
+_PROBABILITY_FLOOR = 1e-9
+
+
+def clip_probabilities(model: dict[str, Any]) -> dict[str, Any]:
+    for comparison in model["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            for key in ("m_probability", "u_probability"):
+                value = level.get(key)
+                if isinstance(value, int | float) and not value >= _PROBABILITY_FLOOR:
+                    level[key] = _PROBABILITY_FLOOR
+    prior = model.get("probability_two_random_records_match")
+    if isinstance(prior, int | float):
+        model["probability_two_random_records_match"] = min(max(prior, 1e-9), 0.5)
+    return model
+
+
+def _sanitised(linker: Any, table: Any) -> Any:
+    """The linker rebuilt from its own model with every probability clipped."""
+    model = clip_probabilities(linker.misc.save_model_to_json())
+    rebuilt = Linker(table, model, log_level=None)
+    _quiet_splink()
+    return rebuilt
 
 
 # The prepared columns each comparison reads (the others read the column they are named
 # after): EM on a rule blocking on any of them cannot estimate that comparison.
 _COMPARISON_COLUMNS: dict[str, frozenset[str]] = {
     "name": frozenset(
-        ("given_sk", "family_sk", "name_sk", "given_std", "family_std", "given_ph", "family_ph")
+        (
+            "given_sk",
+            "family_sk",
+            "name_sk",
+            "given_std",
+            "family_std",
+            "given_ph",
+            "family_ph",
+            "name_tokens",
+        )
     ),
     "date_of_birth": frozenset(("dob", "dob_year", "dob_month", "dob_day")),
 }
@@ -307,6 +441,7 @@ def _train_step(
     candidates: Sequence[_TrainingRule],
     used: set[tuple[str, ...]],
     stage: Stage,
+    notes: list[str],
 ) -> tuple[Any, _TrainingRule | None]:
     """Run EM on the first candidate rule that has pairs and on which EM converges."""
     for rule in candidates:
@@ -320,13 +455,17 @@ def _train_step(
                 max_pairs=_EM_MAX_PAIRS,
                 estimate_without_term_frequencies=True,
             )
-        except (SplinkException, ValueError, ZeroDivisionError, OverflowError):
-            # EM collapsed (every pair taken for a match, or none): Splink has already
-            # altered the model, so the next candidate starts again from the snapshot.
+            return _sanitised(linker, table), rule
+        except (SplinkException, ArithmeticError, ValueError, TypeError, KeyError) as error:
+            # EM collapsed (every pair taken for a match, or none, or a probability that
+            # underflowed): Splink has already altered the model, so the next candidate
+            # starts again from the snapshot.
+            notes.append(
+                f"EM on pairs sharing {rule.description} failed ({type(error).__name__}); "
+                "the next training rule was tried"
+            )
             linker = Linker(table, snapshot, log_level=None)
             _quiet_splink()
-            continue
-        return linker, rule
     return linker, None
 
 
@@ -501,6 +640,7 @@ def score_records(
     backend: Backend = "duckdb",
     stage: Stage = _noop,
     training: RecordSet | None = None,
+    labelled_matches: Sequence[tuple[int, int]] = (),
 ) -> tuple[pd.DataFrame, ScoredPairs]:
     """Train the model (on ``training`` when given, a superset of ``records``) and score.
 
@@ -513,12 +653,13 @@ def score_records(
     prepared = prepare(records.frame)
     check_block_sizes(prepared)
     spec = build_settings(prepared)
+    notes: list[str] = []
     if training is None:
-        model = train_model(prepared, spec, stage)
+        model = train_model(prepared, spec, stage, notes, labelled_matches)
     else:
         learned_from = prepare(training.frame)
         spec = build_settings(learned_from)
-        model = train_model(learned_from, spec, stage)
+        model = train_model(learned_from, spec, stage, notes)
         model["probability_two_random_records_match"] = subset_prior(
             float(model["probability_two_random_records_match"]),
             len(learned_from),
@@ -526,7 +667,7 @@ def score_records(
         )
     stage(f"scoring candidate pairs on {backend}")
     frame = score_pairs(prepared, model, backend=backend)
-    return prepared, ScoredPairs(frame, spec.comparisons, model)
+    return prepared, ScoredPairs(frame, spec.comparisons, model, notes)
 
 
 @dataclass
@@ -573,7 +714,9 @@ def link_records(
     override the model's probability (1 or 0) and must-links count as strong evidence.
     ``training``: see :func:`score_records`.
     """
-    prepared, scored = score_records(records, backend=backend, stage=stage, training=training)
+    prepared, scored = score_records(
+        records, backend=backend, stage=stage, training=training, labelled_matches=must_link
+    )
     pairs = _apply_decisions(scored.frame, must_link, cannot_link)
     scored.frame = pairs
     left = pairs["unique_id_l"].to_numpy(np.int64)

@@ -45,6 +45,9 @@ def name_comparison() -> Any:
                 "given_sk_l = family_sk_r AND family_sk_l = given_sk_r",
                 "names swapped",
             ),
+            cll.ExactMatchLevel("name_tokens").configure(
+                label_for_charts="same name parts, other fields or order"
+            ),
             cll.And(
                 cll.ExactMatchLevel("family_sk"), cll.JaroWinklerLevel("given_std", _JW_CLOSE)
             ).configure(label_for_charts="family agrees, given close"),

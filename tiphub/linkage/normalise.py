@@ -113,6 +113,54 @@ def parse_partial_date(text: str | None) -> tuple[int | None, int | None, int | 
     return year, month, day
 
 
+def is_date_shaped(text: str) -> bool:
+    """Whether ``text`` is written as an ISO date, possible or not (``2086-21-01`` is)."""
+    return _DATE.match(text.strip()) is not None
+
+
+# Birth years outside this range are typing slips (2086 for 1986), not dates of birth.
+_FIRST_BIRTH_YEAR = 1900
+_LAST_BIRTH_YEAR = 2030
+
+
+def parse_lenient_date(text: str | None) -> tuple[int | None, int | None, int | None]:
+    """(year, month, day) of a date as typed, keeping what is possible of an impossible one.
+
+    A typed month above 12 with a day of 12 or less is read as day and month swapped (the
+    commonest slip); otherwise each impossible part is missing, so ``1986-21-40`` still
+    agrees with ``1986-12-01`` on its year. Text not shaped as a date gives all missing.
+    """
+    if text is None:
+        return None, None, None
+    match = _DATE.match(text.strip())
+    if match is None:
+        return None, None, None
+    year: int | None = int(match.group(1))
+    month = int(match.group(2)) if match.group(2) else None
+    day = int(match.group(3)) if match.group(3) else None
+    if month is not None and month > 12 and day is not None and 1 <= day <= 12:
+        month, day = day, month
+    if year is not None and not _FIRST_BIRTH_YEAR <= year <= _LAST_BIRTH_YEAR:
+        year = None
+    if month is not None and not 1 <= month <= 12:
+        month = None
+    if day is not None and not 1 <= day <= 31:
+        day = None
+    return year, month, day
+
+
+def is_possible_date(text: str | None) -> bool:
+    """Whether a present, date-shaped value is a possible date of birth as written."""
+    if text is None or not text.strip():
+        return True
+    parsed = parse_partial_date(text)
+    return (
+        parsed is not None
+        and parsed[0] is not None
+        and _FIRST_BIRTH_YEAR <= parsed[0] <= _LAST_BIRTH_YEAR
+    )
+
+
 def normalise_identifier(text: str | None) -> str | None:
     """Upper-case letters and digits only: 'ab 12-345' and 'AB12345' agree."""
     if text is None:

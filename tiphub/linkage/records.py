@@ -26,9 +26,11 @@ from tiphub.errors import LocatedError
 from tiphub.exchange.spreadsheet import is_dangerous
 from tiphub.linkage.inputs import csv_cell_limit, csv_problem, not_utf8, open_text
 from tiphub.linkage.normalise import (
+    is_date_shaped,
+    is_possible_date,
     normalise_identifier,
     normalise_name,
-    parse_partial_date,
+    parse_lenient_date,
     phonetic,
     skeleton,
     split_full_name,
@@ -337,8 +339,10 @@ def _check_values(frame: pd.DataFrame, rows: npt.NDArray[np.int64], source: str)
             row=int(rows[row]),
             column="record_id",
         )
+    # An impossible date written as a date (a typed month of 21) is evidence to weigh, not
+    # a reason to refuse the file; text that is no date at all is a misplaced column.
     for position, value in _first_per_value(frame["date_of_birth"]):
-        if parse_partial_date(value) is None:
+        if not is_date_shaped(value):
             raise LinkageInputError(
                 "not an ISO date (YYYY, YYYY-MM or YYYY-MM-DD)",
                 source=source,
@@ -486,7 +490,7 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
     prepared["given_ph"] = _mapped(given, phonetic).to_numpy()
     prepared["family_ph"] = _mapped(family, phonetic).to_numpy()
 
-    dates = _mapped(frame["date_of_birth"], parse_partial_date)
+    dates = _mapped(frame["date_of_birth"], parse_lenient_date)
     for index, name in enumerate(("dob_year", "dob_month", "dob_day")):
         parts = dates.map(lambda value, i=index: value[i] if value else None)
         prepared[name] = pd.array(parts.tolist(), dtype="Int64")
@@ -508,7 +512,11 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
     prepared["initials_year"] = (initials + ":" + year).where(
         (initials.str.len() > 0) & year.notna(), None
     )
-    bands = minhash_bands(_name_signature_text(prepared))
+    signature = _name_signature_text(prepared)
+    # Every name part in one field, sorted: "Thi Lan Nguyen" and "Nguyen Thi Lan" agree
+    # whichever parts went into the given and the family field.
+    prepared["name_tokens"] = np.array(signature, dtype=object)
+    bands = minhash_bands(signature)
     for band in range(bands.shape[1]):
         keys = bands[:, band]
         _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
@@ -550,11 +558,17 @@ def _capped_block_key(prepared: pd.DataFrame, columns: Sequence[str]) -> pd.Seri
 
 
 def _full_date(text: str | None) -> str | None:
-    parsed = parse_partial_date(text)
-    if not parsed or None in parsed:
+    year, month, day = parse_lenient_date(text)
+    if year is None or month is None or day is None:
         return None
-    year, month, day = parsed
     return f"{year:04d}-{month:02d}-{day:02d}"
+
+
+def impossible_dates(frame: pd.DataFrame) -> int:
+    """Records whose date of birth is written as a date but impossible as one (2086-21-01):
+    linked on what of it is possible, and counted in the run's report."""
+    possible = _mapped(frame["date_of_birth"], is_possible_date)
+    return int((possible == False).sum())  # noqa: E712 - missing values are neither
 
 
 def _name_signature_text(prepared: pd.DataFrame) -> list[str | None]:
