@@ -12,8 +12,12 @@ from rich.console import Console
 from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from tests.linkage.test_cluster_constraints import stub_scoring, triangle_records
 from tiphub.linkage import review
+from tiphub.linkage.api import run_link
 from tiphub.linkage.review import (
+    BRIDGES_CANNOT_LINK,
+    REASON_FIELD,
     EnqueueResult,
     PairLabel,
     ReviewCandidate,
@@ -252,6 +256,8 @@ SECRET = "Amina Secretname"
         {"left_values": {"given_name": SECRET, "date_of_birth": math.nan}},
         {"right_values": {"given_name": SECRET, "seen": object()}},
         {"right_values": {1: SECRET}},
+        {"reason": ""},
+        {"reason": "r" * 201},
     ],
 )
 def test_one_bad_candidate_fails_the_whole_batch(
@@ -430,3 +436,56 @@ def test_item_table_renders_values_literally(engine: Engine, run: int) -> None:
     assert "check [red]dob" in rendered
     assert "both names agree" in rendered and "+8.25" in rendered
     assert "decided unsure by alice" in format_item(decided)
+
+
+# -- why a pair was queued ----------------------------------------------------------------
+
+
+def test_a_reason_is_stored_and_shown_apart_from_the_evidence(engine: Engine, run: int) -> None:
+    enqueue(
+        engine,
+        run,
+        [candidate(probability=0.97, reason=BRIDGES_CANNOT_LINK), candidate("x:1", "y:1")],
+    )
+    reasoned, plain = sorted(pending(engine), key=lambda item: item.left_key)
+    assert reasoned.reason == BRIDGES_CANNOT_LINK
+    assert plain.reason is None
+    assert plain.explanation == EXPLANATION
+    # The evidence is kept whole behind the reason.
+    assert reasoned.explanation[1:] == EXPLANATION
+    lines = format_item(reasoned).splitlines()
+    assert f"{REASON_FIELD}: {BRIDGES_CANNOT_LINK}" in lines[:6]
+    assert not any(line.startswith(REASON_FIELD) for line in lines[6:])
+    assert not any(line.startswith(REASON_FIELD) for line in format_item(plain).splitlines())
+
+
+def test_a_link_bridging_a_cannot_link_goes_to_the_review_queue(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17: a reviewer's non_match on a-c is neither overridden through b nor dropped
+    in silence; the link that would bridge it waits for a reviewer."""
+    stub_scoring(monkeypatch)
+    earlier = start_run(engine, inputs="earlier run", settings={})
+    enqueue(engine, earlier, [candidate("a", "c", 0.4, left_list="ngo", right_list="shelter")])
+    [decided] = pending(engine)
+    decide(engine, decided.id, "non_match", reviewer="alice")
+
+    linked = run_link(triangle_records(), threshold=0.5, engine=engine, inputs="test")
+
+    clusters = linked.clusters.set_index("record_id")["cluster_id"]
+    assert clusters["a"] != clusters["c"]
+    assert linked.summary["reviewed_pairs_used"] == 1
+    assert linked.summary["cannot_link_conflicts"] == 1
+    assert linked.summary["review_cannot_link_conflicts_queued"] == 1
+    assert linked.conflicts[["record_id_l", "record_id_r"]].values.tolist() == [["b", "c"]]
+    [queued] = pending(engine)
+    assert (queued.left_key, queued.right_key) == ("b", "c")
+    assert queued.reason == BRIDGES_CANNOT_LINK
+    assert queued.run_id == linked.summary["review_run"]
+    assert queued.match_probability == pytest.approx(0.93)
+    assert queued.left_values["given_name"] == "Ana"
+
+    again = run_link(triangle_records(), threshold=0.5, engine=engine, inputs="test")
+    assert again.summary["cannot_link_conflicts"] == 1
+    assert again.summary["review_cannot_link_conflicts_queued"] == 0
+    assert len(pending(engine)) == 1

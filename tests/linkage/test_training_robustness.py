@@ -104,14 +104,21 @@ def test_a_comparison_em_cannot_train_falls_back_to_priors_and_says_so(
 ) -> None:
     # Without nationality or identifiers the dates can be learned only from pairs sharing
     # names; scatter the dates so that the name step has no pair sharing a birth date.
-    frame = demo[0][["record_id", "list", "given_name", "family_name", "date_of_birth"]].copy()
-    rng = np.random.default_rng(3)
-    years = rng.integers(1950, 2005, len(frame))
-    frame["date_of_birth"] = [f"{year}" for year in years]
+    records, truth = demo
+    frame = records[["record_id", "list", "given_name", "family_name", "date_of_birth"]].copy()
+    # Birth years only, one per person: no two records share a full date to learn from.
+    person = truth.set_index("record_id")["true_id"].reindex(frame["record_id"])
+    codes = pd.factorize(person)[0]
+    years = np.random.default_rng(3).integers(1950, 2005, codes.max() + 1)
+    frame["date_of_birth"] = [str(years[code]) for code in codes]
     result = link_records(_record_set(frame))
     notes = " ".join(result.scored.training_notes)
     assert "prior m probabilities" in notes
+    linked = result.clusters_frame().assign(person=person.to_numpy())
+    # Clusters are formed, and mostly of one person each.
     assert result.clustering.n_clusters < len(frame)
+    purity = linked.groupby("cluster_id")["person"].nunique().eq(1).mean()
+    assert purity > 0.9
 
 
 @pytest.mark.parametrize(

@@ -479,6 +479,7 @@ def _render_report(run: dict[str, Any], summary: dict[str, Any]) -> str:
         comparisons=link_run.result.scored.comparisons,
         model=link_run.result.scored.model_json,
         extra_sections=sections,
+        conflicts=link_run.conflicts,
     )
 
 
@@ -650,3 +651,54 @@ def graph_command(
         print(json.dumps(summary, indent=2, default=str))
     else:
         console.print_json(json.dumps(summary, default=str))
+
+
+@linkage_app.command("population")
+def population_command(
+    output: Annotated[Path, typer.Option("--output", help="Records CSV to write.")],
+    truth: Annotated[Path, typer.Option("--truth", help="Ground-truth CSV to write.")],
+    records: Annotated[
+        int, typer.Option("--records", min=1, help="Records over all lists (list mode).")
+    ] = 5_000,
+    lists: Annotated[int, typer.Option("--lists", min=1, help="How many lists.")] = 5,
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same people.")] = 0,
+    register: Annotated[
+        bool, typer.Option("--register", help="One register, each person 3-21 times.")
+    ] = False,
+    people: Annotated[
+        int, typer.Option("--people", min=1, help="People in the register (--register).")
+    ] = 4_738,
+) -> None:
+    """Synthetic multi-origin person records and their truth, for tests and benchmarks."""
+    from tiphub.files import open_private, staged_file
+    from tiphub.linkage.population import generate_population, generate_register
+
+    try:
+        _check_outputs({"--output": output, "--truth": truth}, [])
+    except _input_errors() as error:
+        raise _fail(error) from None
+    started = time.perf_counter()
+    if register:
+        frame, truth_frame = generate_register(people, seed=seed)
+    else:
+        frame, truth_frame = generate_population(records, n_lists=lists, seed=seed)
+    elapsed = time.perf_counter() - started
+
+    def write_csv(table: pd.DataFrame) -> Callable[[Path], None]:
+        def write(path: Path) -> None:
+            with (
+                staged_file(path) as staged,
+                open_private(staged, "w", encoding="utf-8", newline="") as handle,
+            ):
+                table.to_csv(handle, index=False)
+
+        return write
+
+    _write(output, write_csv(frame))
+    _write(truth, write_csv(truth_frame))
+    console.print(
+        Text(
+            f"{plural(len(frame), 'record')} of {plural(truth_frame['true_id'].nunique(), 'person')}"
+            f" in {plural(frame['list'].nunique(), 'list')} to {output} ({elapsed:.1f}s)"
+        )
+    )

@@ -26,12 +26,13 @@ The screenings that come before (:mod:`tiphub.demo.screenings`) are stored apart
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import random
 import unicodedata
 from bisect import bisect_right as _bisect
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
 from tiphub.cases.schema import (
@@ -569,8 +570,53 @@ _POOLS: dict[str, _NamePool] = {
 _POOL_OF_COUNTRY = {"SD": "AR", "MA": "AR"}
 
 
+# Origins whose pools are widened from the linkage population's large frequency tables:
+# with a few dozen names each, most pairs of victims with identical names were different
+# people, which no real caseload looks like.
+_POPULATION_ORIGIN = {
+    "GB": "GBR",
+    "RO": "ROU",
+    "MD": "MDA",
+    "UA": "UKR",
+    "AL": "ALB",
+    "NG": "NGA",
+    "VN": "VNM",
+    "TH": "THA",
+    "IN": "IND",
+}
+_WIDER_GIVEN = 200
+_WIDER_FAMILY = 900
+
+
+@functools.cache
 def _pool_for(country: str) -> _NamePool:
-    return _POOLS[_POOL_OF_COUNTRY.get(country, country)]
+    return _widened(_POOLS[_POOL_OF_COUNTRY.get(country, country)])
+
+
+def _widened(pool: _NamePool) -> _NamePool:
+    """The pool with the population tables' names added after its own (the order is kept)."""
+    origin = _POPULATION_ORIGIN.get(pool.key)
+    if origin is None:
+        return pool
+    from tiphub.linkage.population import name_pairs
+
+    def added(current: tuple[str, ...], pairs: Sequence[tuple[str, str]]) -> tuple[str, ...]:
+        known = set(current)
+        fresh = [latin for latin, _ in pairs if latin not in known]
+        if origin == "UKR":
+            for latin, cyrillic in pairs:
+                _CYRILLIC.setdefault(latin, cyrillic)
+        return current + tuple(dict.fromkeys(fresh))
+
+    female = added(pool.female, name_pairs(origin, "F")[:_WIDER_GIVEN])
+    male = added(pool.male, name_pairs(origin, "M")[:_WIDER_GIVEN])
+    family = pool.family
+    # The Vietnamese surnames repeat to carry their real shares (Nguyễn is every third).
+    if origin != "VNM":
+        known = {form for forms in family for form in forms}
+        surnames = added(tuple(known), name_pairs(origin, "F", "family")[:_WIDER_FAMILY])
+        family += tuple((name, name) for name in surnames if name not in known)
+    return replace(pool, female=female, male=male, family=family)
 
 
 # Spelling variants that a different transliteration (or a different clerk) produces.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -12,6 +12,9 @@ from sqlalchemy.engine import Engine
 from tiphub.linkage.explain import explain_pair, explanation_columns
 from tiphub.linkage.linker import Backend, LinkResult, Stage, link_records
 from tiphub.linkage.records import IDENTITY_COLUMNS, RecordSet, impossible_dates
+
+if TYPE_CHECKING:
+    from tiphub.linkage.review import ReviewCandidate
 
 # Pairs whose probability lies in this band are sent to clerical review, most uncertain first.
 REVIEW_BAND = (0.1, 0.9)
@@ -39,6 +42,32 @@ class LinkRun:
                 "record_id_r": ids[pairs["unique_id_r"].to_numpy(np.int64)],
             }
         )
+
+    @property
+    def conflicts(self) -> pd.DataFrame:
+        """Links refused because they would bridge a reviewer's cannot-link decision: the
+        refused pair, the cannot-linked pair it would have joined, and the pair's probability
+        (record IDs only)."""
+        return cannot_link_conflicts_frame(self.result)
+
+
+def cannot_link_conflicts_frame(result: LinkResult) -> pd.DataFrame:
+    ids = result.records.frame["record_id"].to_numpy()
+    conflicts = result.cannot_link_conflicts
+    probability = result.pairs["match_probability"].to_numpy(float)
+
+    def column(values: list[int]) -> np.ndarray:
+        return np.asarray(ids[np.asarray(values, dtype=np.int64)])
+
+    return pd.DataFrame(
+        {
+            "record_id_l": column([conflict.left for conflict in conflicts]),
+            "record_id_r": column([conflict.right for conflict in conflicts]),
+            "cannot_link_record_id_l": column([conflict.cannot_left for conflict in conflicts]),
+            "cannot_link_record_id_r": column([conflict.cannot_right for conflict in conflicts]),
+            "match_probability": probability[[conflict.edge for conflict in conflicts]],
+        }
+    )
 
 
 def scored_pairs_with_ids(result: LinkResult) -> pd.DataFrame:
@@ -110,6 +139,8 @@ def run_link(
         "estimated_precision_over_recall": round(choice.precision_over_recall, 4),
         "one_to_one_within_list": result.one_to_one,
         "reviewed_pairs_used": len(must_link) + len(cannot_link),
+        # Links refused because they would join records a reviewer decided apart.
+        "cannot_link_conflicts": len(result.cannot_link_conflicts),
         "training_notes": list(result.scored.training_notes),
         "impossible_birth_dates": impossible_dates(records.frame),
     }
@@ -146,10 +177,34 @@ def _identity_values(frame: pd.DataFrame, index: int) -> dict[str, str]:
     }
 
 
+def _review_candidate(
+    result: LinkResult, scored: pd.DataFrame, position: int, reason: str | None = None
+) -> ReviewCandidate:
+    from tiphub.linkage.review import ReviewCandidate
+
+    row = scored.iloc[position]
+    pairs = result.pairs
+    left = int(pairs["unique_id_l"].iloc[position])
+    right = int(pairs["unique_id_r"].iloc[position])
+    frame = result.records.frame
+    return ReviewCandidate(
+        left_key=str(row["record_id_l"]),
+        right_key=str(row["record_id_r"]),
+        left_list=str(row["list_l"]),
+        right_list=str(row["list_r"]),
+        match_probability=float(row["match_probability"]),
+        match_weight=float(row["match_weight"]),
+        explanation=explain_pair(row.to_dict(), result.scored.comparisons),
+        left_values=_identity_values(frame, left),
+        right_values=_identity_values(frame, right),
+        reason=reason,
+    )
+
+
 def _queue_for_review(
     engine: Engine, result: LinkResult, scored: pd.DataFrame, inputs: str
 ) -> dict[str, Any]:
-    from tiphub.linkage.review import ReviewCandidate, enqueue, finish_run, start_run
+    from tiphub.linkage.review import BRIDGES_CANNOT_LINK, enqueue, finish_run, start_run
 
     low, high = REVIEW_BAND
     probability = scored["match_probability"].to_numpy(float)
@@ -158,30 +213,19 @@ def _queue_for_review(
     uncertain = uncertain[:REVIEW_LIMIT]
     frame = result.records.frame
     pairs = result.pairs
-    comparisons = result.scored.comparisons
     run_id = start_run(
         engine,
         inputs=inputs,
         settings={"backend": result.backend, "threshold": result.threshold.threshold},
     )
-    candidates = []
-    for position in uncertain.tolist():
-        row = scored.iloc[position]
-        left = int(pairs["unique_id_l"].iloc[position])
-        right = int(pairs["unique_id_r"].iloc[position])
-        candidates.append(
-            ReviewCandidate(
-                left_key=str(row["record_id_l"]),
-                right_key=str(row["record_id_r"]),
-                left_list=str(row["list_l"]),
-                right_list=str(row["list_r"]),
-                match_probability=float(row["match_probability"]),
-                match_weight=float(row["match_weight"]),
-                explanation=explain_pair(row.to_dict(), comparisons),
-                left_values=_identity_values(frame, left),
-                right_values=_identity_values(frame, right),
-            )
-        )
+    # Queued first, in a batch of their own: a refused link that is also uncertain keeps the
+    # reason, and however sure the model is of it, a reviewer must settle the contradiction.
+    conflicting = [
+        _review_candidate(result, scored, conflict.edge, BRIDGES_CANNOT_LINK)
+        for conflict in result.cannot_link_conflicts[:REVIEW_LIMIT]
+    ]
+    conflicts_outcome = enqueue(engine, run_id, conflicting)
+    candidates = [_review_candidate(result, scored, position) for position in uncertain.tolist()]
     outcome = enqueue(engine, run_id, candidates)
     finish_run(
         engine,
@@ -197,6 +241,7 @@ def _queue_for_review(
     )
     return {
         "review_run": run_id,
-        "review_queued": outcome.added,
-        "review_already_pending": outcome.already_pending,
+        "review_queued": outcome.added + conflicts_outcome.added,
+        "review_already_pending": outcome.already_pending + conflicts_outcome.already_pending,
+        "review_cannot_link_conflicts_queued": conflicts_outcome.added,
     }

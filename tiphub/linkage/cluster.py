@@ -11,11 +11,18 @@ F1, keeps a prevalence estimate unbiased. Without labels, the model's match prob
 give the expected number of true matching pairs, ``M = Σ p``; the clusters at threshold t
 imply ``L(t)`` pairs, of which about ``Σ p`` over those pairs are true. Then
 ``precision = TP/L`` and ``recall = TP/M`` and precision ÷ recall ``= M / L(t)``.
+
+A reviewer's cannot-link decision holds against every path, not only the direct pair: an
+edge that would put two cannot-linked records into one cluster is refused, even a strong
+one, and recorded as a conflict for a reviewer to settle, so that a third record bridging
+the pair can never override the decision silently.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -27,6 +34,65 @@ STRONG_PROBABILITY = 0.999999
 
 
 @njit(cache=True)
+def _cannot_link_index(
+    n_records: int, cannot_left: np.ndarray, cannot_right: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each record's cannot-link partners (CSR) and, per root, a chain of its constrained
+    records; empty arrays without constraints, so that an unconstrained run allocates
+    nothing per record."""
+    size = n_records if len(cannot_left) else 0
+    offsets = np.zeros(size + 1, dtype=np.int64)
+    for pair in range(len(cannot_left)):
+        offsets[cannot_left[pair] + 1] += 1
+        offsets[cannot_right[pair] + 1] += 1
+    for node in range(size):
+        offsets[node + 1] += offsets[node]
+    partners = np.empty(2 * len(cannot_left), dtype=np.int64)
+    filled = offsets[:-1].copy()
+    for pair in range(len(cannot_left)):
+        a, b = cannot_left[pair], cannot_right[pair]
+        partners[filled[a]] = b
+        filled[a] += 1
+        partners[filled[b]] = a
+        filled[b] += 1
+    chain_head = np.full(size, -1, dtype=np.int64)
+    chain_tail = np.full(size, -1, dtype=np.int64)
+    chain_next = np.full(size, -1, dtype=np.int64)
+    chain_count = np.zeros(size, dtype=np.int64)
+    for pair in range(len(cannot_left)):
+        for node in (cannot_left[pair], cannot_right[pair]):
+            chain_head[node] = node
+            chain_tail[node] = node
+            chain_count[node] = 1
+    return offsets, partners, chain_head, chain_tail, chain_next, chain_count
+
+
+@njit(cache=True)
+def _forbidden_pair(
+    parent: np.ndarray,
+    root: int,
+    other: int,
+    offsets: np.ndarray,
+    partners: np.ndarray,
+    chain_head: np.ndarray,
+    chain_next: np.ndarray,
+) -> tuple[int, int]:
+    """A cannot-linked pair split between the clusters ``root`` and ``other``, or (-1, -1).
+
+    Walks the constrained records of ``root`` only (the caller passes the shorter chain):
+    constraints are few, so this stays cheap even when one cluster grows large.
+    """
+    member = chain_head[root]
+    while member >= 0:
+        for slot in range(offsets[member], offsets[member + 1]):
+            partner = partners[slot]
+            if find_root(parent, partner) == other:
+                return member, partner
+        member = chain_next[member]
+    return -1, -1
+
+
+@njit(cache=True)
 def _greedy_components(
     n_records: int,
     left: np.ndarray,
@@ -34,10 +100,19 @@ def _greedy_components(
     accepted: np.ndarray,
     strong: np.ndarray,
     list_mask: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
+    cannot_left: np.ndarray,
+    cannot_right: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Roots, used edges, and conflicts as rows (edge, cannot-linked record, its partner)."""
     parent = np.arange(n_records)
     masks = list_mask.copy()
     used = np.zeros(len(left), dtype=np.bool_)
+    constrained = len(cannot_left) > 0
+    offsets, partners, chain_head, chain_tail, chain_next, chain_count = _cannot_link_index(
+        n_records, cannot_left, cannot_right
+    )
+    conflicts = np.empty((16 if constrained else 0, 3), dtype=np.int64)
+    n_conflicts = 0
     for edge in range(len(left)):
         if not accepted[edge]:
             continue
@@ -48,17 +123,53 @@ def _greedy_components(
             continue
         if (masks[a] & masks[b]) != 0 and not strong[edge]:
             continue
+        if constrained and chain_count[a] > 0 and chain_count[b] > 0:
+            shorter, longer = (a, b) if chain_count[a] <= chain_count[b] else (b, a)
+            member, partner = _forbidden_pair(
+                parent, shorter, longer, offsets, partners, chain_head, chain_next
+            )
+            if member >= 0:
+                if n_conflicts == len(conflicts):
+                    grown = np.empty((2 * len(conflicts), 3), dtype=np.int64)
+                    grown[:n_conflicts] = conflicts
+                    conflicts = grown
+                conflicts[n_conflicts, 0] = edge
+                conflicts[n_conflicts, 1] = member
+                conflicts[n_conflicts, 2] = partner
+                n_conflicts += 1
+                continue
         if a < b:
-            parent[b] = a
-            masks[a] |= masks[b]
+            root, child = a, b
         else:
-            parent[a] = b
-            masks[b] |= masks[a]
+            root, child = b, a
+        parent[child] = root
+        masks[root] |= masks[child]
+        if constrained and chain_count[child] > 0:
+            if chain_count[root] > 0:
+                chain_next[chain_tail[root]] = chain_head[child]
+            else:
+                chain_head[root] = chain_head[child]
+            chain_tail[root] = chain_tail[child]
+            chain_count[root] += chain_count[child]
         used[edge] = True
     roots = np.empty(n_records, dtype=np.int64)
     for node in range(n_records):
         roots[node] = find_root(parent, node)
-    return roots, used
+    return roots, used, conflicts[:n_conflicts].copy()
+
+
+class CannotLinkConflict(NamedTuple):
+    """An edge accepted by the threshold (and the one-to-one rule) that was refused only
+    because it would have joined a reviewer's cannot-linked pair into one cluster.
+
+    ``edge`` indexes the pairs given to :func:`cluster`; the others are record positions.
+    """
+
+    edge: int
+    left: int
+    right: int
+    cannot_left: int
+    cannot_right: int
 
 
 @dataclass(frozen=True)
@@ -68,6 +179,8 @@ class Clustering:
     cluster: np.ndarray
     used_edges: np.ndarray
     threshold: float
+    # Strongest refused edge first; empty without cannot-links.
+    conflicts: tuple[CannotLinkConflict, ...] = ()
 
     @property
     def n_clusters(self) -> int:
@@ -91,6 +204,19 @@ def list_masks(list_codes: np.ndarray) -> np.ndarray:
     return np.left_shift(np.int64(1), (list_codes % 63).astype(np.int64))
 
 
+def cannot_link_array(
+    n_records: int, cannot_link: Sequence[tuple[int, int]] | np.ndarray | None
+) -> np.ndarray:
+    """Cannot-linked pairs as an (n, 2) array of record positions, checked."""
+    pairs = np.asarray([] if cannot_link is None else cannot_link, dtype=np.int64)
+    pairs = pairs.reshape(-1, 2)
+    if len(pairs) and (pairs.min() < 0 or pairs.max() >= n_records):
+        raise ValueError(f"a cannot-link names a record position outside 0..{n_records - 1}")
+    if np.any(pairs[:, 0] == pairs[:, 1]):
+        raise ValueError("a cannot-link pairs a record with itself")
+    return pairs
+
+
 def cluster(
     n_records: int,
     left: np.ndarray,
@@ -101,27 +227,56 @@ def cluster(
     *,
     strong: np.ndarray | None = None,
     one_to_one: bool = True,
+    cannot_link: Sequence[tuple[int, int]] | np.ndarray | None = None,
+    within_probability: np.ndarray | None = None,
 ) -> Clustering:
-    """Greedy clustering of the pairs at or above ``threshold``, strongest first."""
+    """Greedy clustering of the pairs at or above ``threshold``, strongest first.
+
+    ``within_probability``: each pair's probability under the within-list prior (see
+    :mod:`tiphub.linkage.calibrate`). Given, an edge may join two clusters that share a list
+    when that probability clears the threshold too: the one-to-one rule becomes the
+    estimated rate at which a list records one person twice, not a wall.
+
+    ``cannot_link``: pairs of record positions that must end in different clusters; an edge
+    that would join one is refused and reported in ``Clustering.conflicts``.
+    """
+    forbidden = cannot_link_array(n_records, cannot_link)
     order = np.lexsort((right, left, -probability))
     accepted = probability[order] >= threshold
     strong_sorted = (
         np.zeros(len(order), dtype=np.bool_) if strong is None else strong[order].astype(bool)
     )
-    strong_sorted |= probability[order] >= STRONG_PROBABILITY
+    if within_probability is None:
+        strong_sorted |= probability[order] >= STRONG_PROBABILITY
+    else:
+        strong_sorted |= within_probability[order] >= threshold
     if not one_to_one:
         strong_sorted[:] = True
-    roots, used_sorted = _greedy_components(
+    left_sorted = left[order].astype(np.int64)
+    right_sorted = right[order].astype(np.int64)
+    roots, used_sorted, refused = _greedy_components(
         n_records,
-        left[order].astype(np.int64),
-        right[order].astype(np.int64),
+        left_sorted,
+        right_sorted,
         accepted,
         strong_sorted,
         list_masks(list_codes),
+        np.ascontiguousarray(forbidden[:, 0]),
+        np.ascontiguousarray(forbidden[:, 1]),
     )
     used = np.zeros(len(order), dtype=bool)
     used[order] = used_sorted
-    return Clustering(roots, used, threshold)
+    conflicts = tuple(
+        CannotLinkConflict(
+            edge=int(order[sorted_edge]),
+            left=int(left_sorted[sorted_edge]),
+            right=int(right_sorted[sorted_edge]),
+            cannot_left=int(min(member, partner)),
+            cannot_right=int(max(member, partner)),
+        )
+        for sorted_edge, member, partner in refused.tolist()
+    )
+    return Clustering(roots, used, threshold, conflicts)
 
 
 @dataclass(frozen=True)
@@ -177,15 +332,20 @@ def choose_threshold(
     one_to_one: bool = True,
     fixed: float | None = None,
     grid: np.ndarray | None = None,
+    cannot_link: Sequence[tuple[int, int]] | np.ndarray | None = None,
+    within_probability: np.ndarray | None = None,
 ) -> ThresholdChoice:
     """The threshold whose clusters have estimated precision ÷ recall closest to 1.
 
     Ties (a flat stretch of the curve) go to the highest such threshold: fewer links for the
-    same balance.
+    same balance. ``cannot_link`` holds at every threshold (see :func:`cluster`).
     """
+    forbidden = cannot_link_array(n_records, cannot_link)
     if grid is None:
         grid = np.unique(
-            np.concatenate([np.linspace(0.05, 0.95, 19), [0.5, 0.8, 0.9, 0.97, 0.99, 0.995]])
+            np.concatenate(
+                [np.linspace(0.05, 0.95, 19), [0.01, 0.02, 0.03, 0.97, 0.99, 0.995]]
+            )
         )
     if fixed is not None:
         grid = np.unique(np.concatenate([grid, [fixed]]))
@@ -204,6 +364,8 @@ def choose_threshold(
             float(threshold),
             strong=strong,
             one_to_one=one_to_one,
+            cannot_link=forbidden,
+            within_probability=within_probability,
         )
         precision, recall, implied, true_links = estimate_quality(
             clustering, left, right, probability

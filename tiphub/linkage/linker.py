@@ -22,7 +22,13 @@ from splink import DuckDBAPI, Linker, block_on
 from splink.internals.exceptions import SplinkException
 
 from tiphub.files import private_subdir
-from tiphub.linkage.cluster import Clustering, ThresholdChoice, choose_threshold
+from tiphub.linkage.calibrate import FittedPriors, fit_priors
+from tiphub.linkage.cluster import (
+    CannotLinkConflict,
+    Clustering,
+    ThresholdChoice,
+    choose_threshold,
+)
 from tiphub.linkage.model import ModelSpec, build_settings, prediction_rule_columns
 from tiphub.linkage.records import (
     MAX_CANDIDATE_PAIRS,
@@ -53,6 +59,27 @@ class ScoredPairs:
     model_json: dict[str, Any] = field(repr=False)
     # What training fell back on and why (EM that failed, comparisons given prior m).
     training_notes: list[str] = field(default_factory=list)
+    # The match rates refitted to the scored pairs (see tiphub.linkage.calibrate).
+    priors: FittedPriors | None = None
+
+
+def refit_probabilities(scored: ScoredPairs, list_codes: np.ndarray) -> FittedPriors:
+    """Refit the prior across and within lists and rewrite the pairs' probabilities with it.
+
+    The frame gains ``within_probability`` (see :func:`tiphub.linkage.calibrate.fit_priors`).
+    """
+    frame = scored.frame
+    fitted = fit_priors(
+        frame["match_weight"].to_numpy(float),
+        float(scored.model_json["probability_two_random_records_match"]),
+        frame["unique_id_l"].to_numpy(np.int64),
+        frame["unique_id_r"].to_numpy(np.int64),
+        list_codes,
+    )
+    frame["match_probability"] = fitted.probability
+    frame["within_probability"] = fitted.probability_within
+    frame["match_weight"] = np.log2(fitted.probability / np.maximum(1 - fitted.probability, 1e-300))
+    return fitted
 
 
 def _quiet_splink() -> None:
@@ -361,7 +388,7 @@ def _with_labelled_m(
 # excluded, in the order of model.py). They are what the comparisons gave on labelled
 # multi-origin and FEBRL data, rounded: a fallback that is roughly right, not a fit.
 PRIOR_M: dict[str, tuple[float, ...]] = {
-    "name": (0.50, 0.02, 0.02, 0.06, 0.08, 0.08, 0.08, 0.05, 0.04, 0.03, 0.04),
+    "name": (0.48, 0.02, 0.02, 0.06, 0.06, 0.06, 0.08, 0.06, 0.05, 0.04, 0.03, 0.04),
     "date_of_birth": (0.78, 0.06, 0.02, 0.05, 0.04, 0.03, 0.02),
 }
 
@@ -686,6 +713,11 @@ class LinkResult:
     def pairs(self) -> pd.DataFrame:
         return self.scored.frame
 
+    @property
+    def cannot_link_conflicts(self) -> tuple[CannotLinkConflict, ...]:
+        """Links refused because they would bridge a reviewer's cannot-link decision."""
+        return self.clustering.conflicts
+
     def clusters_frame(self) -> pd.DataFrame:
         """``record_id, cluster_id, list`` for every input record, in input order."""
         frame = self.records.frame
@@ -712,18 +744,27 @@ def link_records(
 
     ``must_link`` / ``cannot_link`` are pairs of record positions decided by reviewers; they
     override the model's probability (1 or 0) and must-links count as strong evidence.
+    A cannot-link also holds against links through third records: those are refused and
+    listed in ``LinkResult.cannot_link_conflicts``.
     ``training``: see :func:`score_records`.
     """
     prepared, scored = score_records(
         records, backend=backend, stage=stage, training=training, labelled_matches=must_link
     )
+    list_codes = pd.factorize(records.frame["list"])[0].astype(np.int64)
+    stage("fitting the match rates across and within lists")
+    scored.priors = refit_probabilities(scored, list_codes)
     pairs = _apply_decisions(scored.frame, must_link, cannot_link)
+    # A decided pair is as certain within a list as across lists.
+    pairs["within_probability"] = pairs["within_probability"].fillna(pairs["match_probability"])
+    decided = pairs["reviewed"].notna() if "reviewed" in pairs.columns else None
+    if decided is not None and decided.any():
+        pairs.loc[decided, "within_probability"] = pairs.loc[decided, "match_probability"]
     scored.frame = pairs
     left = pairs["unique_id_l"].to_numpy(np.int64)
     right = pairs["unique_id_r"].to_numpy(np.int64)
     probability = pairs["match_probability"].to_numpy(float)
     strong = _strong_evidence(pairs)
-    list_codes = pd.factorize(records.frame["list"])[0].astype(np.int64)
     # With a single list the task is deduplication, where within-list merges are the point.
     one_to_one = len(set(list_codes.tolist())) > 1
     n_records = len(records.frame)
@@ -737,6 +778,8 @@ def link_records(
         strong=strong,
         one_to_one=one_to_one,
         fixed=threshold,
+        within_probability=pairs["within_probability"].to_numpy(float),
+        cannot_link=cannot_link,
     )
     clustering = choice.clustering
     return LinkResult(records, prepared, scored, clustering, choice, one_to_one, backend)

@@ -15,30 +15,50 @@ from functools import lru_cache
 from metaphone import doublemetaphone
 from unidecode import unidecode
 
+from tiphub.linkage.thai import romanise_thai
+
 _NOT_LETTER = re.compile(r"[^a-z ]+")
 _SPACES = re.compile(r"\s+")
 _DOUBLED = re.compile(r"(.)\1+")
 
 # Applied in order; each folds a pair of spellings that transliteration systems disagree on.
 _SKELETON_RULES: tuple[tuple[str, str], ...] = (
-    ("sch", "sh"),
-    ("tch", "ch"),
+    # Щ, Ш, Ч, Ж, Ц as Polish, German, English-style and ISO 9 (after unidecode) write them.
+    ("szcz", "sc"),
+    ("shch", "sc"),
+    ("tsch", "c"),
+    ("sch", "s"),
+    ("sz", "s"),
+    ("sh", "s"),
+    ("tch", "c"),
+    ("cz", "c"),
+    ("ch", "c"),
+    ("dzh", "j"),
+    ("zh", "z"),
     ("kh", "h"),
     ("ph", "f"),
     ("th", "t"),
-    ("dzh", "j"),
-    ("zh", "j"),
     ("ck", "k"),
     ("q", "k"),
     ("x", "ks"),
+    # Thai final ว written -o (RTGS) or -w; long vowels written doubled in informal spellings.
+    ("aew", "aeo"),
+    ("oo", "u"),
+    ("ou", "u"),
+    ("ee", "i"),
     ("w", "v"),
     ("iy", "i"),
     ("yi", "i"),
     ("ij", "i"),
     ("ii", "i"),
     ("y", "i"),
+    # j is the y-glide in Polish, German, Romanian and ISO 9 (Jurij, Yurii).
+    ("j", "i"),
     ("c", "k"),
 )
+
+
+_THAI = re.compile(r"[\u0e00-\u0e7f]")
 
 
 @lru_cache(maxsize=200_000)
@@ -46,7 +66,11 @@ def normalise_name(text: str | None) -> str | None:
     """Lower-case ASCII letters and single spaces; ``None`` for missing or letter-less text."""
     if text is None:
         return None
-    ascii_text = unidecode(unicodedata.normalize("NFC", text)).lower()
+    text = unicodedata.normalize("NFC", text)
+    # unidecode reads Thai letter by letter ("สมศักดิ์" as "smskdi'"), never as "Somsak".
+    if _THAI.search(text):
+        text = romanise_thai(text)
+    ascii_text = unidecode(text).lower()
     # Apostrophes (soft signs, Arabic hamza) vanish rather than split a name in two.
     ascii_text = ascii_text.replace("'", "").replace("`", "")
     letters = _SPACES.sub(" ", _NOT_LETTER.sub(" ", ascii_text)).strip()

@@ -126,6 +126,31 @@ def _explanations_table(links: pd.DataFrame, comparisons: Sequence[str], limit: 
     )
 
 
+def _conflicts_section(conflicts: pd.DataFrame, limit: int = 50) -> list[str]:
+    """Links the clustering refused because they would join records a reviewer decided apart."""
+    if conflicts.empty:
+        return []
+    rows = "".join(
+        f"<tr><td>{html.escape(str(row.record_id_l))}</td>"
+        f"<td>{html.escape(str(row.record_id_r))}</td>"
+        f"<td class=n>{float(row.match_probability):.3f}</td>"
+        f"<td>{html.escape(str(row.cannot_link_record_id_l))}</td>"
+        f"<td>{html.escape(str(row.cannot_link_record_id_r))}</td></tr>"
+        for row in conflicts.head(limit).itertuples(index=False)
+    )
+    shown = f" The first {limit} are listed." if len(conflicts) > limit else ""
+    return [
+        "<h2>Links refused by reviewers' cannot-link decisions</h2>",
+        f"<p class=note>{len(conflicts):,} link(s) cleared the threshold but would have put "
+        "two records that a reviewer decided are different people into one cluster, through "
+        "a third record. They were not made and are queued for review: either the refused "
+        f"link or the earlier decision is wrong.{shown}</p>",
+        "<table><tr><th>record</th><th>record</th><th>p</th>"
+        "<th>cannot-linked record</th><th>cannot-linked record</th></tr>"
+        f"{rows}</table>",
+    ]
+
+
 def _page(summary: Mapping[str, Any], body: Sequence[str]) -> str:
     items = "".join(
         f"<tr><th>{html.escape(str(key))}</th><td>{html.escape(str(value))}</td></tr>"
@@ -150,9 +175,15 @@ def render_report(
     comparisons: Sequence[str],
     model: Mapping[str, Any] | None,
     extra_sections: Sequence[str] = (),
+    conflicts: pd.DataFrame | None = None,
 ) -> str:
-    """The report as HTML; ``extra_sections`` are HTML fragments (e.g. the route map)."""
+    """The report as HTML; ``extra_sections`` are HTML fragments (e.g. the route map).
+
+    ``conflicts``: links refused by cannot-link decisions (see ``LinkRun.conflicts``).
+    """
     parts: list[str] = []
+    if conflicts is not None:
+        parts += _conflicts_section(conflicts)
     if choice is not None:
         parts += [
             "<h2>Operating threshold</h2>",
@@ -188,6 +219,7 @@ def write_report(
     comparisons: Sequence[str],
     model: Mapping[str, Any] | None,
     extra_sections: Sequence[str] = (),
+    conflicts: pd.DataFrame | None = None,
 ) -> None:
     """Write :func:`render_report` to ``path`` (0600, staged)."""
     text = render_report(
@@ -198,6 +230,7 @@ def write_report(
         comparisons=comparisons,
         model=model,
         extra_sections=extra_sections,
+        conflicts=conflicts,
     )
     write_text(path, text)
 

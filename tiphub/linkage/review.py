@@ -31,7 +31,9 @@ from tiphub.store.db import insert_if_absent
 from tiphub.store.models import LinkageReviewItem, LinkageRun, utcnow
 
 __all__ = [
+    "BRIDGES_CANNOT_LINK",
     "DECISIONS",
+    "REASON_FIELD",
     "STATUSES",
     "Decision",
     "EnqueueResult",
@@ -59,6 +61,13 @@ Decision = Literal["match", "non_match", "unsure"]
 STATUSES: tuple[Status, ...] = get_args(Status)
 DECISIONS: tuple[Decision, ...] = get_args(Decision)
 
+# Why a pair was queued, when not simply for an uncertain probability. The reason travels as
+# the first entry of the explanation, so that every view of an item shows it and the stored
+# schema stays as it is.
+REASON_FIELD = "queued because"
+BRIDGES_CANNOT_LINK = "bridges a cannot-link decision"
+_REASON_LENGTH = 200
+
 # Column sizes in tiphub.store.models, checked here because SQLite does not enforce them.
 _KEY_LENGTH = 300
 _LIST_LENGTH = 200
@@ -85,7 +94,8 @@ class ReviewCandidate:
     ``explanation`` lists ``{"field", "level", "weight"}`` per compared field (``weight`` the
     log2 Bayes factor); ``left_values`` / ``right_values`` are the identity values to show the
     reviewer, JSON-serialisable (``None`` for a missing value, never NaN). Values keyed like an
-    explanation field are shown on that field's row.
+    explanation field are shown on that field's row. ``reason`` says why the pair needs a
+    reviewer when that is not its uncertain probability (such as ``BRIDGES_CANNOT_LINK``).
     """
 
     left_key: str
@@ -97,6 +107,7 @@ class ReviewCandidate:
     explanation: list[dict[str, Any]]
     left_values: dict[str, Any]
     right_values: dict[str, Any]
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +137,14 @@ class ReviewItem:
     decided_by: str | None
     decided_at: dt.datetime | None
     note: str | None
+
+    @property
+    def reason(self) -> str | None:
+        """Why the pair was queued, if not for its uncertain probability alone."""
+        for entry in self.explanation:
+            if entry.get("field") == REASON_FIELD:
+                return str(entry.get("level"))
+        return None
 
 
 @dataclass(frozen=True)
@@ -420,6 +439,8 @@ def _summary(item: ReviewItem) -> list[str]:
     if item.status != "pending":
         decided_at = item.decided_at.isoformat(timespec="seconds") if item.decided_at else "?"
         lines.append(f"decided {item.status} by {item.decided_by} at {decided_at}")
+    if item.reason is not None:
+        lines.append(f"{REASON_FIELD}: {_cell(item.reason)}")
     if item.note:
         lines.append(f"note: {_cell(item.note)}")
     return lines
@@ -427,7 +448,11 @@ def _summary(item: ReviewItem) -> list[str]:
 
 def _display_rows(item: ReviewItem) -> list[tuple[str, str, str, str, str]]:
     """Value fields in the order given, each with its explanation; then evidence-only fields."""
-    evidence = {str(entry.get("field")): entry for entry in item.explanation}
+    evidence = {
+        str(entry.get("field")): entry
+        for entry in item.explanation
+        if entry.get("field") != REASON_FIELD
+    }
     fields = list(item.left_values)
     fields += [field for field in item.right_values if field not in item.left_values]
     fields += [field for field in evidence if field not in fields]
@@ -479,6 +504,10 @@ def _candidate_row(candidate: Any, position: int) -> dict[str, Any]:
     if left[0] > right[0]:
         left, right = right, left
     probability = _fraction(candidate.match_probability, f"{where}: match_probability")
+    explanation = _explanation(candidate.explanation, f"{where}: explanation")
+    if candidate.reason is not None:
+        reason = _text(candidate.reason, f"{where}: reason", _REASON_LENGTH)
+        explanation.insert(0, {"field": REASON_FIELD, "level": reason, "weight": 0.0})
     return {
         "left_key": left[0],
         "right_key": right[0],
@@ -488,7 +517,7 @@ def _candidate_row(candidate: Any, position: int) -> dict[str, Any]:
         "right_values": right[2],
         "match_probability": probability,
         "match_weight": _finite(candidate.match_weight, f"{where}: match_weight"),
-        "explanation": _explanation(candidate.explanation, f"{where}: explanation"),
+        "explanation": explanation,
     }
 
 
