@@ -20,6 +20,7 @@ the pair can never override the decision silently.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -295,6 +296,135 @@ class ThresholdChoice:
         return self.estimated_precision / self.estimated_recall if self.estimated_recall else 0.0
 
 
+# Clusters above this size take their path products from the mean tree edge instead:
+# summing over every pair costs the square of the size.
+_PATH_CLUSTER_LIMIT = 200
+
+
+@njit(cache=True)
+def _path_true_pairs(
+    n_records: int,
+    roots: np.ndarray,
+    tree_left: np.ndarray,
+    tree_right: np.ndarray,
+    tree_probability: np.ndarray,
+) -> float:
+    """Expected true pairs inside the clusters: each pair counts the product of the edge
+    probabilities on its path through the cluster's maximum spanning tree."""
+    degree = np.zeros(n_records + 1, dtype=np.int64)
+    for edge in range(len(tree_left)):
+        degree[tree_left[edge] + 1] += 1
+        degree[tree_right[edge] + 1] += 1
+    for node in range(n_records):
+        degree[node + 1] += degree[node]
+    neighbour = np.empty(2 * len(tree_left), dtype=np.int64)
+    weight = np.empty(2 * len(tree_left), dtype=np.float64)
+    filled = degree[:-1].copy()
+    for edge in range(len(tree_left)):
+        a, b = tree_left[edge], tree_right[edge]
+        neighbour[filled[a]] = b
+        weight[filled[a]] = tree_probability[edge]
+        filled[a] += 1
+        neighbour[filled[b]] = a
+        weight[filled[b]] = tree_probability[edge]
+        filled[b] += 1
+    size = np.zeros(n_records, dtype=np.int64)
+    for node in range(n_records):
+        size[roots[node]] += 1
+    total = 0.0
+    stack_node = np.empty(n_records, dtype=np.int64)
+    stack_from = np.empty(n_records, dtype=np.int64)
+    stack_product = np.empty(n_records, dtype=np.float64)
+    for start in range(n_records):
+        if size[roots[start]] < 2 or size[roots[start]] > _PATH_CLUSTER_LIMIT:
+            continue
+        top = 0
+        stack_node[0], stack_from[0], stack_product[0] = start, -1, 1.0
+        top = 1
+        while top > 0:
+            top -= 1
+            node, came_from, product = stack_node[top], stack_from[top], stack_product[top]
+            if node > start:
+                total += product
+            for slot in range(degree[node], degree[node + 1]):
+                nxt = neighbour[slot]
+                if nxt != came_from:
+                    stack_node[top] = nxt
+                    stack_from[top] = node
+                    stack_product[top] = product * weight[slot]
+                    top += 1
+    return total
+
+
+def expected_true_pairs(
+    clustering: Clustering, left: np.ndarray, right: np.ndarray, probability: np.ndarray
+) -> float:
+    """Expected true pairs among those the clusters imply, by paths through each cluster.
+
+    A pair's own comparison may be poor (its names written differently) while both its
+    records match a third one closely; what makes it a link is the chain. Each implied
+    pair counts the product of the probabilities along its path in the cluster's maximum
+    spanning tree, whether or not the pair itself was scored.
+    """
+    roots = clustering.cluster
+    inside = np.flatnonzero(roots[left] == roots[right])
+    order = inside[np.lexsort((right[inside], left[inside], -probability[inside]))]
+    n_records = len(roots)
+    parent = np.arange(n_records)
+    in_tree = _spanning_edges(parent, left[order].astype(np.int64), right[order].astype(np.int64))
+    tree = order[in_tree]
+    total = _path_true_pairs(
+        n_records,
+        roots.astype(np.int64),
+        left[tree].astype(np.int64),
+        right[tree].astype(np.int64),
+        probability[tree].astype(np.float64),
+    )
+    cluster_ids, sizes = np.unique(roots, return_counts=True)
+    large = sizes > _PATH_CLUSTER_LIMIT
+    if large.any():
+        in_large = np.isin(roots[left[tree]], cluster_ids[large])
+        mean_edge = float(probability[tree][in_large].mean()) if in_large.any() else 0.0
+        total += float((sizes[large] * (sizes[large] - 1) // 2).sum()) * mean_edge
+    return float(total)
+
+
+@njit(cache=True)
+def _spanning_edges(parent: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Kruskal over edges already sorted strongest first: which of them form the forest."""
+    chosen = np.zeros(len(left), dtype=np.bool_)
+    for edge in range(len(left)):
+        a = find_root(parent, left[edge])
+        b = find_root(parent, right[edge])
+        if a != b:
+            parent[b] = a
+            chosen[edge] = True
+    return chosen
+
+
+def expected_missed_pairs(
+    clustering: Clustering, left: np.ndarray, right: np.ndarray, probability: np.ndarray
+) -> float:
+    """Expected true pairs the clusters keep apart, counted cluster pair by cluster pair.
+
+    Two clusters that are one person miss every pair between them, scored or not: the
+    chance of that is taken as the strongest scored pair between them, and it counts
+    ``size_a × size_b`` pairs.
+    """
+    roots = clustering.cluster
+    apart = np.flatnonzero(roots[left] != roots[right])
+    if not len(apart):
+        return 0.0
+    first = np.minimum(roots[left[apart]], roots[right[apart]]).astype(np.int64)
+    second = np.maximum(roots[left[apart]], roots[right[apart]]).astype(np.int64)
+    order = np.lexsort((second, first))
+    first, second, strongest = first[order], second[order], probability[apart][order]
+    starts = np.flatnonzero(np.r_[True, (first[1:] != first[:-1]) | (second[1:] != second[:-1])])
+    chance = np.maximum.reduceat(strongest, starts)
+    sizes = np.bincount(roots.astype(np.int64), minlength=len(roots)).astype(np.float64)
+    return float((sizes[first[starts]] * sizes[second[starts]] * chance).sum())
+
+
 def estimate_quality(
     clustering: Clustering,
     left: np.ndarray,
@@ -303,22 +433,17 @@ def estimate_quality(
 ) -> tuple[float, float, int, float]:
     """(precision, recall, implied pairs, expected true links) estimated from probabilities.
 
-    Pairs that a cluster implies but that were never scored (joined only through others)
-    are counted as true with the probability of the weakest edge on their path, which is
-    approximated here by the mean probability of the used edges of their cluster.
+    True links inside the clusters are counted along paths (:func:`expected_true_pairs`);
+    the true matches the clusters miss are the probabilities of the scored pairs they keep
+    apart. So ``precision = TP / implied`` and ``recall = TP / (TP + missed)``.
     """
-    expected_matches = float(probability.sum())
-    same = clustering.cluster[left] == clustering.cluster[right]
-    scored_in = float(probability[same].sum())
-    scored_count = int(same.sum())
     implied = clustering.implied_pairs()
-    unscored = implied - scored_count
-    used_probability = probability[clustering.used_edges]
-    mean_used = float(used_probability.mean()) if len(used_probability) else 0.0
-    true_links = scored_in + max(unscored, 0) * mean_used
+    true_links = expected_true_pairs(clustering, left, right, probability)
+    missed = expected_missed_pairs(clustering, left, right, probability)
     precision = true_links / implied if implied else 1.0
-    recall = true_links / expected_matches if expected_matches else 1.0
-    return precision, min(recall, 1.0), implied, true_links
+    matches = true_links + missed
+    recall = true_links / matches if matches else 1.0
+    return min(precision, 1.0), min(recall, 1.0), implied, true_links
 
 
 def choose_threshold(
@@ -343,9 +468,7 @@ def choose_threshold(
     forbidden = cannot_link_array(n_records, cannot_link)
     if grid is None:
         grid = np.unique(
-            np.concatenate(
-                [np.linspace(0.05, 0.95, 19), [0.01, 0.02, 0.03, 0.97, 0.99, 0.995]]
-            )
+            np.concatenate([np.linspace(0.05, 0.95, 19), [0.01, 0.02, 0.03, 0.97, 0.99, 0.995]])
         )
     if fixed is not None:
         grid = np.unique(np.concatenate([grid, [fixed]]))
@@ -354,14 +477,16 @@ def choose_threshold(
     best: tuple[float, float] | None = None
     best_entry: dict[str, float] = {}
     best_clustering: Clustering | None = None
-    for threshold in grid:
+
+    def evaluate(threshold: float) -> None:
+        nonlocal best, best_entry, best_clustering
         clustering = cluster(
             n_records,
             left,
             right,
             probability,
             list_codes,
-            float(threshold),
+            threshold,
             strong=strong,
             one_to_one=one_to_one,
             cannot_link=forbidden,
@@ -372,7 +497,7 @@ def choose_threshold(
         )
         ratio = precision / recall if recall else float("inf")
         entry = {
-            "threshold": float(threshold),
+            "threshold": threshold,
             "estimated_precision": precision,
             "estimated_recall": recall,
             "precision_over_recall": ratio,
@@ -383,10 +508,25 @@ def choose_threshold(
         distance = abs(np.log(ratio)) if 0 < ratio < float("inf") else float("inf")
         if fixed is not None:
             distance = 0.0 if threshold == fixed else float("inf")
-        if best is None or distance <= best[0] + 1e-12:
-            best = (distance, float(threshold))
+        better = best is None or distance < best[0] - 1e-12
+        # Ties (a flat stretch) go to the higher threshold: fewer links, same balance.
+        tied = best is not None and abs(distance - best[0]) <= 1e-12 and threshold > best[1]
+        if better or tied:
+            best = (distance, threshold)
             best_entry = entry
             best_clustering = clustering
+
+    for threshold in grid:
+        evaluate(float(threshold))
+    if fixed is None:
+        # Where the curve crosses 1 between two grid points, look closer: merges of large
+        # clusters make it steep there.
+        ordered = sorted(curve, key=lambda entry: entry["threshold"])
+        for below, above in itertools.pairwise(ordered):
+            if (below["precision_over_recall"] - 1) * (above["precision_over_recall"] - 1) < 0:
+                for step in np.linspace(below["threshold"], above["threshold"], 6)[1:-1]:
+                    evaluate(float(step))
+        curve.sort(key=lambda entry: entry["threshold"])
     assert best is not None and best_clustering is not None
     return ThresholdChoice(
         threshold=best[1],
