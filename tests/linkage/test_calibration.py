@@ -97,3 +97,14 @@ def test_within_list_pairs_get_their_own_rate() -> None:
     # Across-list pairs judged under the within-list rate are less likely matches.
     assert np.all(fitted.probability_within[:n] < fitted.probability[:n])
     assert log_bayes_factor([0.0], 0.5)[0] == pytest.approx(0.0)
+
+
+def test_a_lone_look_alike_pair_between_clusters_counts_for_less() -> None:
+    # {0, 1, 2, 3} is one cluster; 4 looks like 3 only (p 0.5). Were 4 the same person, the
+    # other three pairs would look alike too: the chance is 0.5 × √(1/4), over 4 pairs.
+    left, right, probability = _edges((0, 1, 0.99), (1, 2, 0.99), (2, 3, 0.99), (3, 4, 0.5))
+    clustering = cluster(
+        5, left, right, probability, np.zeros(5, dtype=np.int64), 0.9, one_to_one=False
+    )
+    assert clustering.n_clusters == 2
+    assert expected_missed_pairs(clustering, left, right, probability) == pytest.approx(1.0)

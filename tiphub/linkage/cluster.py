@@ -218,6 +218,11 @@ def cannot_link_array(
     return pairs
 
 
+def strongest_first(left: np.ndarray, right: np.ndarray, probability: np.ndarray) -> np.ndarray:
+    """Edge positions by falling probability, ties by record positions (deterministic)."""
+    return np.lexsort((right, left, -probability))
+
+
 def cluster(
     n_records: int,
     left: np.ndarray,
@@ -230,8 +235,12 @@ def cluster(
     one_to_one: bool = True,
     cannot_link: Sequence[tuple[int, int]] | np.ndarray | None = None,
     within_probability: np.ndarray | None = None,
+    order: np.ndarray | None = None,
 ) -> Clustering:
     """Greedy clustering of the pairs at or above ``threshold``, strongest first.
+
+    ``order``: the edges strongest first, as :func:`strongest_first` gives them, when the
+    caller clusters the same edges at several thresholds.
 
     ``within_probability``: each pair's probability under the within-list prior (see
     :mod:`tiphub.linkage.calibrate`). Given, an edge may join two clusters that share a list
@@ -242,7 +251,8 @@ def cluster(
     that would join one is refused and reported in ``Clustering.conflicts``.
     """
     forbidden = cannot_link_array(n_records, cannot_link)
-    order = np.lexsort((right, left, -probability))
+    if order is None:
+        order = strongest_first(left, right, probability)
     accepted = probability[order] >= threshold
     strong_sorted = (
         np.zeros(len(order), dtype=np.bool_) if strong is None else strong[order].astype(bool)
@@ -296,8 +306,8 @@ class ThresholdChoice:
         return self.estimated_precision / self.estimated_recall if self.estimated_recall else 0.0
 
 
-# Clusters above this size take their path products from the mean tree edge instead:
-# summing over every pair costs the square of the size.
+# Clusters above this size count only their scored pairs: summing paths over every pair
+# costs the square of the size, and no person has this many records.
 _PATH_CLUSTER_LIMIT = 200
 
 
@@ -383,9 +393,10 @@ def expected_true_pairs(
     cluster_ids, sizes = np.unique(roots, return_counts=True)
     large = sizes > _PATH_CLUSTER_LIMIT
     if large.any():
-        in_large = np.isin(roots[left[tree]], cluster_ids[large])
-        mean_edge = float(probability[tree][in_large].mean()) if in_large.any() else 0.0
-        total += float((sizes[large] * (sizes[large] - 1) // 2).sum()) * mean_edge
+        # A cluster this large is nearly always a chain of wrong merges: only its scored
+        # pairs count, at their own probability, and its other implied pairs as false.
+        in_large = np.isin(roots[left[inside]], cluster_ids[large])
+        total += float(probability[inside][in_large].sum())
     return float(total)
 
 
@@ -407,9 +418,9 @@ def expected_missed_pairs(
 ) -> float:
     """Expected true pairs the clusters keep apart, counted cluster pair by cluster pair.
 
-    Two clusters that are one person miss every pair between them, scored or not: the
-    chance of that is taken as the strongest scored pair between them, and it counts
-    ``size_a × size_b`` pairs.
+    Two clusters that are one person miss every pair between them, scored or not
+    (``size_a × size_b``); the chance of that is the strongest scored pair between them,
+    discounted by the share of their pairs that were scored at all.
     """
     roots = clustering.cluster
     apart = np.flatnonzero(roots[left] != roots[right])
@@ -420,9 +431,13 @@ def expected_missed_pairs(
     order = np.lexsort((second, first))
     first, second, strongest = first[order], second[order], probability[apart][order]
     starts = np.flatnonzero(np.r_[True, (first[1:] != first[:-1]) | (second[1:] != second[:-1])])
-    chance = np.maximum.reduceat(strongest, starts)
     sizes = np.bincount(roots.astype(np.int64), minlength=len(roots)).astype(np.float64)
-    return float((sizes[first[starts]] * sizes[second[starts]] * chance).sum())
+    between = sizes[first[starts]] * sizes[second[starts]]
+    # Records of one person mostly look alike pair by pair: the strongest pair counts as
+    # far as the share of the pairs between the clusters that blocking found alike at all.
+    scored = np.diff(np.r_[starts, len(first)]).astype(np.float64)
+    chance = np.maximum.reduceat(strongest, starts) * np.sqrt(np.minimum(scored / between, 1.0))
+    return float((between * chance).sum())
 
 
 def estimate_quality(
@@ -467,12 +482,13 @@ def choose_threshold(
     """
     forbidden = cannot_link_array(n_records, cannot_link)
     if grid is None:
-        grid = np.unique(
-            np.concatenate([np.linspace(0.05, 0.95, 19), [0.01, 0.02, 0.03, 0.97, 0.99, 0.995]])
-        )
+        # Coarse, then refined where the curve crosses 1 (below): each point clusters every
+        # edge, which on a million records takes seconds.
+        grid = np.array([0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.97, 0.99])
     if fixed is not None:
         grid = np.unique(np.concatenate([grid, [fixed]]))
     expected_matches = float(probability.sum())
+    order = strongest_first(left, right, probability)
     curve: list[dict[str, float]] = []
     best: tuple[float, float] | None = None
     best_entry: dict[str, float] = {}
@@ -491,6 +507,7 @@ def choose_threshold(
             one_to_one=one_to_one,
             cannot_link=forbidden,
             within_probability=within_probability,
+            order=order,
         )
         precision, recall, implied, true_links = estimate_quality(
             clustering, left, right, probability

@@ -158,6 +158,9 @@ RULE_DESCRIPTIONS: dict[tuple[str, ...], str] = {
     ("given_ph", "family_ph"): "the sound of both names",
     ("family_sk", "dob_year"): "a family name and birth year",
     ("initials_year",): "initials and birth year",
+    ("block_names_sound",): "the sound of both names",
+    ("block_family_year",): "a family name and birth year",
+    ("block_initials_year",): "initials and birth year",
     ("given_sk", "dob"): "a given name and date of birth",
     ("block_identifier",): "an identifier",
     ("block_dob_nationality",): "a date of birth and nationality",
@@ -189,10 +192,12 @@ def broad_rules(prepared: pd.DataFrame, budget: int = BROAD_RULE_BUDGET) -> list
 
 
 def _prediction_columns(present: Sequence[str]) -> list[tuple[str, ...]]:
+    # The name rules are keyed by block numbers whose oversized blocks are split (see
+    # records.NAME_BLOCKS), so that a million records stay within memory.
     columns: list[tuple[str, ...]] = [
-        ("given_ph", "family_ph"),
-        ("family_sk", "dob_year"),
-        ("initials_year",),
+        ("block_names_sound",),
+        ("block_family_year",),
+        ("block_initials_year",),
         ("given_sk", "dob"),
     ]
     # Evidence blocks are keyed by a column without oversized blocks (see records.prepare).

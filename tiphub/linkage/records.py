@@ -525,7 +525,52 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
         prepared[f"lsh_{band}"] = column
     for name, columns in EVIDENCE_BLOCKS.items():
         prepared[name] = _capped_block_key(prepared, columns)
+    for name, columns in NAME_BLOCKS.items():
+        prepared[name] = _refined_block_key(prepared, columns)
     return prepared
+
+
+# Name blocks larger than this are split by birth year, then month, then sex and
+# nationality, and what is still larger is dropped from that rule: "Nguyen Thi Lan" is
+# thousands of records in a million, and comparing them all would cost quadratic time and
+# memory for pairs that the other rules (dates with nationality, the name index) find.
+# Below the size, blocking is exactly the plain rule, so small files are unaffected.
+MAX_NAME_BLOCK = 50
+NAME_BLOCKS: dict[str, tuple[str, ...]] = {
+    "block_names_sound": ("given_ph", "family_ph"),
+    "block_family_year": ("family_sk", "dob_year"),
+    "block_initials_year": ("initials_year",),
+}
+_REFINEMENTS: tuple[tuple[str, ...], ...] = (("dob_year",), ("dob_month",), ("sex", "nationality"))
+
+
+def _refined_block_key(
+    prepared: pd.DataFrame, columns: Sequence[str], limit: int = MAX_NAME_BLOCK
+) -> pd.Series:
+    """A block number per record on ``columns``, oversized blocks split by the refinements.
+
+    Missing where a key value is missing or a block stays above ``limit`` after every split.
+    """
+    key = np.full(len(prepared), -1, dtype=np.int64)
+    pending = np.ones(len(prepared), dtype=bool)
+    used: list[str] = []
+    next_number = 0
+    for added in ((), *_REFINEMENTS):
+        used.extend(name for name in (*columns, *added) if name not in used)
+        rows = np.flatnonzero(pending)
+        if not len(rows):
+            break
+        groups = prepared.iloc[rows].groupby(used, sort=False, dropna=True).ngroup()
+        number = groups.fillna(-1).to_numpy(np.int64)
+        sizes = np.bincount(number[number >= 0], minlength=1)
+        small = (number >= 0) & (sizes[np.maximum(number, 0)] <= limit)
+        key[rows[small]] = number[small] + next_number
+        next_number += len(sizes)
+        # Rows missing a value of this step's columns cannot be placed by a finer one.
+        pending[rows[(number < 0) | small]] = False
+    column = pd.array(key, dtype="Int64")
+    column[key < 0] = pd.NA
+    return pd.Series(column, index=prepared.index)
 
 
 # Blocks on shared evidence (an identifier, an address, a postcode, a date of birth with a
