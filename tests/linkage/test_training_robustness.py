@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from splink import DuckDBAPI, Linker
 
+from tests.linkage.test_linker import _record_set
 from tiphub.linkage import datasets
 from tiphub.linkage.linker import clip_probabilities, link_records, score_records
 from tiphub.linkage.normalise import is_possible_date, parse_lenient_date
@@ -21,20 +22,10 @@ from tiphub.linkage.records import (
     IDENTITY_COLUMNS,
     LinkageDataError,
     LinkageInputError,
-    RecordSet,
     impossible_dates,
     prepare,
     read_records,
 )
-
-
-def _record_set(frame: pd.DataFrame) -> RecordSet:
-    frame = frame.copy()
-    for name in IDENTITY_COLUMNS:
-        if name not in frame.columns:
-            frame[name] = None
-    frame = frame.astype(object).where(frame.notna(), None)
-    return RecordSet(frame.reset_index(drop=True), ("test",))
 
 
 @pytest.fixture(scope="module")
@@ -183,9 +174,7 @@ def test_reviewers_links_re_estimate_the_model(demo: tuple[pd.DataFrame, pd.Data
     records, truth = demo
     position = {key: index for index, key in enumerate(records["record_id"])}
     groups = truth.groupby("true_id")["record_id"].apply(list)
-    pairs = [
-        (position[ids[0]], position[ids[1]]) for ids in groups if len(ids) >= 2
-    ][:60]
+    pairs = [(position[ids[0]], position[ids[1]]) for ids in groups if len(ids) >= 2][:60]
     plain = link_records(_record_set(records))
     labelled = link_records(_record_set(records), must_link=pairs)
     notes = " ".join(labelled.scored.training_notes)

@@ -35,6 +35,31 @@ STRONG_PROBABILITY = 0.999999
 
 
 @njit(cache=True)
+def _adjacency(
+    n_nodes: int, left: np.ndarray, right: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Undirected edges as CSR: ``offsets`` per node, each slot's neighbour and its edge."""
+    offsets = np.zeros(n_nodes + 1, dtype=np.int64)
+    for edge in range(len(left)):
+        offsets[left[edge] + 1] += 1
+        offsets[right[edge] + 1] += 1
+    for node in range(n_nodes):
+        offsets[node + 1] += offsets[node]
+    neighbour = np.empty(2 * len(left), dtype=np.int64)
+    edge_of_slot = np.empty(2 * len(left), dtype=np.int64)
+    filled = offsets[:-1].copy()
+    for edge in range(len(left)):
+        a, b = left[edge], right[edge]
+        neighbour[filled[a]] = b
+        edge_of_slot[filled[a]] = edge
+        filled[a] += 1
+        neighbour[filled[b]] = a
+        edge_of_slot[filled[b]] = edge
+        filled[b] += 1
+    return offsets, neighbour, edge_of_slot
+
+
+@njit(cache=True)
 def _cannot_link_index(
     n_records: int, cannot_left: np.ndarray, cannot_right: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -42,20 +67,7 @@ def _cannot_link_index(
     records; empty arrays without constraints, so that an unconstrained run allocates
     nothing per record."""
     size = n_records if len(cannot_left) else 0
-    offsets = np.zeros(size + 1, dtype=np.int64)
-    for pair in range(len(cannot_left)):
-        offsets[cannot_left[pair] + 1] += 1
-        offsets[cannot_right[pair] + 1] += 1
-    for node in range(size):
-        offsets[node + 1] += offsets[node]
-    partners = np.empty(2 * len(cannot_left), dtype=np.int64)
-    filled = offsets[:-1].copy()
-    for pair in range(len(cannot_left)):
-        a, b = cannot_left[pair], cannot_right[pair]
-        partners[filled[a]] = b
-        filled[a] += 1
-        partners[filled[b]] = a
-        filled[b] += 1
+    offsets, partners, _ = _adjacency(size, cannot_left, cannot_right)
     chain_head = np.full(size, -1, dtype=np.int64)
     chain_tail = np.full(size, -1, dtype=np.int64)
     chain_next = np.full(size, -1, dtype=np.int64)
@@ -321,23 +333,8 @@ def _path_true_pairs(
 ) -> float:
     """Expected true pairs inside the clusters: each pair counts the product of the edge
     probabilities on its path through the cluster's maximum spanning tree."""
-    degree = np.zeros(n_records + 1, dtype=np.int64)
-    for edge in range(len(tree_left)):
-        degree[tree_left[edge] + 1] += 1
-        degree[tree_right[edge] + 1] += 1
-    for node in range(n_records):
-        degree[node + 1] += degree[node]
-    neighbour = np.empty(2 * len(tree_left), dtype=np.int64)
-    weight = np.empty(2 * len(tree_left), dtype=np.float64)
-    filled = degree[:-1].copy()
-    for edge in range(len(tree_left)):
-        a, b = tree_left[edge], tree_right[edge]
-        neighbour[filled[a]] = b
-        weight[filled[a]] = tree_probability[edge]
-        filled[a] += 1
-        neighbour[filled[b]] = a
-        weight[filled[b]] = tree_probability[edge]
-        filled[b] += 1
+    degree, neighbour, edge_of_slot = _adjacency(n_records, tree_left, tree_right)
+    weight = tree_probability[edge_of_slot]
     size = np.zeros(n_records, dtype=np.int64)
     for node in range(n_records):
         size[roots[node]] += 1
