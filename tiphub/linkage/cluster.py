@@ -481,7 +481,7 @@ def choose_threshold(
     if grid is None:
         # Coarse, then refined where the curve crosses 1 (below): each point clusters every
         # edge, which on a million records takes seconds.
-        grid = np.array([0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.97, 0.99])
+        grid = np.array([0.01, 0.03, 0.1, 0.2, 0.3, 0.4, 0.5, 0.65, 0.8, 0.9, 0.97, 0.99])
     if fixed is not None:
         grid = np.unique(np.concatenate([grid, [fixed]]))
     expected_matches = float(probability.sum())

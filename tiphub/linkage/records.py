@@ -494,7 +494,7 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
     for index, name in enumerate(("dob_year", "dob_month", "dob_day")):
         parts = dates.map(lambda value, i=index: value[i] if value else None)
         prepared[name] = pd.array(parts.tolist(), dtype="Int64")
-    prepared["dob"] = frame["date_of_birth"].map(_full_date).to_numpy()
+    prepared["dob"] = _mapped(frame["date_of_birth"], _full_date).to_numpy()
 
     prepared["sex"] = frame["sex"].map(lambda v: _SEX_CODES.get(v.lower(), "x") if v else None)
     prepared["nationality"] = frame["nationality"].map(lambda v: v.upper() if v else None)
