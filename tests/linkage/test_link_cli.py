@@ -10,12 +10,18 @@ import pandas as pd
 
 from tests.test_cli import tiphub
 from tiphub.linkage import datasets
+from tiphub.linkage.normalise import is_possible_date
+from tiphub.linkage.population import generate_register
 
 
 def _write_lists(tmp_path: Path) -> tuple[list[Path], pd.DataFrame, pd.DataFrame]:
     frame, truth = datasets.demo_person_records(1200, seed=9)
-    frame["region"] = frame["nationality"].fillna("unknown").map(
-        lambda code: "europe" if code in {"GBR", "UKR", "ROU", "POL", "BGR", "ALB"} else "other"
+    frame["region"] = (
+        frame["nationality"]
+        .fillna("unknown")
+        .map(
+            lambda code: "europe" if code in {"GBR", "UKR", "ROU", "POL", "BGR", "ALB"} else "other"
+        )
     )
     paths = []
     for name in ("gb-police", "gb-nra", "gb-harbour"):
@@ -162,7 +168,12 @@ def test_link_reports_bad_input_without_values(database_url: str, tmp_path: Path
 
 def test_link_database_persons(database_url: str, tmp_path: Path) -> None:
     truth = tmp_path / "truth.csv"
-    assert tiphub(database_url, "demo", "--cases", "400", "--seed", "4", "--truth", str(truth)).returncode == 0
+    assert (
+        tiphub(
+            database_url, "demo", "--cases", "400", "--seed", "4", "--truth", str(truth)
+        ).returncode
+        == 0
+    )
     out = tmp_path / "clusters.csv"
     graph = tmp_path / "graph.graphml"
     done = tiphub(database_url, "link", "--output", str(out), "--report", str(tmp_path / "r.html"))
@@ -180,3 +191,36 @@ def test_link_database_persons(database_url: str, tmp_path: Path) -> None:
     exported = tiphub(database_url, "linkage", "graph", str(out), "--graphml", str(graph))
     assert exported.returncode == 0, exported.stderr
     assert graph.exists()
+
+
+def test_link_a_register_with_impossible_dates_deduplicates_it(
+    database_url: str, tmp_path: Path
+) -> None:
+    records, truth = generate_register(300, seed=4)
+    path = tmp_path / "register.csv"
+    records.to_csv(path, index=False)
+    truth_path = tmp_path / "truth.csv"
+    truth.to_csv(truth_path, index=False)
+    out = tmp_path / "clusters.csv"
+    done = tiphub(
+        database_url,
+        "link",
+        str(path),
+        "--output",
+        str(out),
+        "--truth",
+        str(truth_path),
+        "--no-review",
+        "--json",
+    )
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    impossible = sum(
+        1 for value in records["date_of_birth"].dropna() if not is_possible_date(value)
+    )
+    assert impossible > 0
+    assert summary["impossible_birth_dates"] == impossible
+    assert summary["one_to_one_within_list"] is False
+    assert summary["evaluation"]["f1"] > 0.8
+    assert summary["clusters"] < len(records)
+    assert isinstance(summary["training_notes"], list)

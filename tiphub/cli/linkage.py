@@ -490,6 +490,10 @@ def _print_summary(summary: dict[str, Any]) -> None:
             for inner, inner_value in value.items():
                 if not isinstance(inner_value, dict | list):
                     table.add_row(Text(f"{key}: {inner}"), Text(str(inner_value)))
+        elif isinstance(value, list):
+            # Notes (what training fell back on) one per line; none, no row.
+            if value:
+                table.add_row(Text(key.replace("_", " ")), Text("\n".join(map(str, value))))
         else:
             table.add_row(Text(key.replace("_", " ")), Text(str(value)))
     console.print(table)

@@ -107,7 +107,19 @@ def _duckdb_api() -> Any:
     # Its progress bar would go to standard output, into the JSON of 'tiphub link --json'.
     connection.execute("SET enable_progress_bar = false")
     connection.execute(f"SET temp_directory = {_sql_text(_spill_directory())}")
+    # DuckDB takes 80% of the machine by default; the scored pairs are then copied into
+    # pandas, so both together would pass it. Beyond this it spills to the private folder.
+    connection.execute(f"SET memory_limit = {_sql_text(_duckdb_memory_limit())}")
     return DuckDBAPI(connection=connection)
+
+
+def _duckdb_memory_limit() -> str:
+    """``TIPHUB_DUCKDB_MEMORY`` (DuckDB's syntax, e.g. ``6GB``), else a third of the memory."""
+    configured = os.environ.get("TIPHUB_DUCKDB_MEMORY")
+    if configured:
+        return configured
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return f"{max(total // 3 // 2**20, 512)}MB"
 
 
 @contextlib.contextmanager
