@@ -114,12 +114,15 @@ def _duckdb_api() -> Any:
 
 
 def _duckdb_memory_limit() -> str:
-    """``TIPHUB_DUCKDB_MEMORY`` (DuckDB's syntax, e.g. ``6GB``), else a third of the memory."""
+    """``TIPHUB_DUCKDB_MEMORY`` (DuckDB's syntax, e.g. ``6GB``), else a sixth of the memory.
+
+    A million records peaked at 9.1 GB with DuckDB unbounded and at 6.7 GB with 3 GB.
+    """
     configured = os.environ.get("TIPHUB_DUCKDB_MEMORY")
     if configured:
         return configured
     total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return f"{max(total // 3 // 2**20, 512)}MB"
+    return f"{max(total // 6 // 2**20, 512)}MB"
 
 
 @contextlib.contextmanager
