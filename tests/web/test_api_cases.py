@@ -122,10 +122,16 @@ def test_an_analyst_never_receives_identity_fields(hub: Hub) -> None:
         assert body["editable"] is False
         keys = {key for _, key, _ in walk_json(body)}
         assert not keys & IDENTITY_KEYS, keys & IDENTITY_KEYS
-    # The same case read by a caseworker does carry identity: the check above can fail.
-    caseworker = hub.client_for("caseworker@demo-ngo").get(f"/api/v1/cases/{listing[0]['id']}")
-    keys = {key for _, key, _ in walk_json(caseworker.json())}
-    assert keys & IDENTITY_KEYS
+    # The same cases read by a caseworker do carry identity: the check above can fail. (Not
+    # every case does: a victim may be recorded without a name or date of birth.)
+    caseworker = hub.client_for("caseworker@demo-ngo")
+    carrying = [
+        item["id"]
+        for item in listing[:5]
+        if {key for _, key, _ in walk_json(caseworker.get(f"/api/v1/cases/{item['id']}").json())}
+        & IDENTITY_KEYS
+    ]
+    assert carrying
 
 
 def test_patch_needs_a_fresh_etag_and_never_writes_over_a_newer_version(hub: Hub) -> None:
