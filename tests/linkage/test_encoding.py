@@ -530,3 +530,14 @@ def test_diffusion_removes_bit_positions_tied_to_q_grams() -> None:
     # ...but a statistical correlation survives; it shrinks with the fill and the taps.
     assert diffused[1] < plain[1] - 0.1
     assert strong[1] < 0.5 * plain[1]
+
+
+def test_an_impossible_typed_date_is_encoded_for_what_of_it_is_possible() -> None:
+    # A typed month of 21 with a day of 12 or less is read as day and month swapped, so the
+    # record shares its date tokens with the one written correctly.
+    frame = pd.DataFrame(
+        {"record_id": ["a", "b"], "list": "x", "date_of_birth": ["1998-07-21", "1998-21-07"]}
+    )
+    bits = encode(frame, SECRET).bits
+    assert bits[0].any() and bits[1].any()
+    assert (bits[0] == bits[1]).all()

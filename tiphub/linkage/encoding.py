@@ -139,9 +139,10 @@ from tiphub.exchange.spreadsheet import is_dangerous
 from tiphub.files import open_private, staged_file, write_private_text
 from tiphub.linkage.inputs import csv_cell_limit, csv_problem, not_utf8, open_text, read_bytes
 from tiphub.linkage.normalise import (
+    is_date_shaped,
     normalise_identifier,
     normalise_name,
-    parse_partial_date,
+    parse_lenient_date,
     phonetic,
     skeleton,
     split_full_name,
@@ -364,10 +365,11 @@ def _canon_address(text: str) -> str | None:
 
 
 def _canon_date(text: str) -> str | None:
-    parsed = parse_partial_date(text)
-    if parsed is None:
+    # As in plain linkage, a date typed impossibly (2086-21-01) keeps what of it is
+    # possible; text that is no date at all is refused.
+    if not is_date_shaped(text):
         raise ValueError("not an ISO date")
-    year, month, day = parsed
+    year, month, day = parse_lenient_date(text)
     if year is None:
         return None
     return f"{year}-{month or ''}-{day or ''}"
