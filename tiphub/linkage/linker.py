@@ -400,8 +400,8 @@ def _with_labelled_m(
 
 
 # m probabilities used where EM cannot estimate a comparison, level by level (null level
-# excluded, in the order of model.py). They are what the comparisons gave on labelled
-# multi-origin and FEBRL data, rounded: a fallback that is roughly right, not a fit.
+# excluded, in the order of model.py). Set by hand, in round numbers, to the shape EM gives
+# on FEBRL and on the multi-origin generator: a fallback that is roughly right, not a fit.
 PRIOR_M: dict[str, tuple[float, ...]] = {
     "name": (0.48, 0.02, 0.02, 0.06, 0.06, 0.06, 0.08, 0.06, 0.05, 0.04, 0.03, 0.04),
     "date_of_birth": (0.78, 0.06, 0.02, 0.05, 0.04, 0.03, 0.02),
