@@ -770,10 +770,10 @@ def link_records(
     stage("fitting the match rates across and within lists")
     scored.priors = refit_probabilities(scored, list_codes)
     pairs = _apply_decisions(scored.frame, must_link, cannot_link)
-    # A decided pair is as certain within a list as across lists.
-    pairs["within_probability"] = pairs["within_probability"].fillna(pairs["match_probability"])
-    decided = pairs["reviewed"].notna() if "reviewed" in pairs.columns else None
-    if decided is not None and decided.any():
+    # A decided pair is as certain within a list as across lists (pairs the decisions added
+    # have no within-list probability of their own).
+    if "reviewed" in pairs.columns:
+        decided = pairs["reviewed"].notna()
         pairs.loc[decided, "within_probability"] = pairs.loc[decided, "match_probability"]
     scored.frame = pairs
     left = pairs["unique_id_l"].to_numpy(np.int64)

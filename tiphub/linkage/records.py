@@ -613,7 +613,8 @@ def impossible_dates(frame: pd.DataFrame) -> int:
     """Records whose date of birth is written as a date but impossible as one (2086-21-01):
     linked on what of it is possible, and counted in the run's report."""
     possible = _mapped(frame["date_of_birth"], is_possible_date)
-    return int((possible == False).sum())  # noqa: E712 - missing values are neither
+    # Missing values map to None: neither possible nor impossible.
+    return int(possible.eq(False).sum())
 
 
 def _name_signature_text(prepared: pd.DataFrame) -> list[str | None]:
