@@ -29,6 +29,15 @@ from tiphub.linkage.cluster import (
     ThresholdChoice,
     choose_threshold,
 )
+from tiphub.linkage.conditional import (
+    CONDITIONED,
+    MIN_PAIRS,
+    ConditionalFit,
+    fit_conditional,
+    level_count,
+    model_probabilities,
+    with_conditional,
+)
 from tiphub.linkage.model import ModelSpec, build_settings, prediction_rule_columns
 from tiphub.linkage.records import (
     MAX_CANDIDATE_PAIRS,
@@ -349,7 +358,82 @@ def train_model(
             "tiphub's prior m probabilities instead"
         )
         model = with_prior_m(model, name)
-    return neutralise_agreement(floor_m_probabilities(model), ("sex", "nationality"))
+    conditional = _conditional_step(prepared, model, spec, stage)
+    if conditional is None:
+        return neutralise_agreement(floor_m_probabilities(model), ("sex", "nationality"))
+    return floor_m_probabilities(with_conditional(model, conditional))
+
+
+# Pairs sharing the sound of both names: the pairs on which dates, sex and nationality are
+# re-weighed with the name's weight held fixed (see tiphub.linkage.conditional).
+_ALIKE_NAMES = ("given_ph", "family_ph")
+
+
+def _sample_for_pairs(
+    prepared: pd.DataFrame, columns: Sequence[str], max_pairs: int
+) -> pd.DataFrame:
+    """A random share of the records small enough that pairs sharing ``columns`` stay
+    within ``max_pairs``; pairs of a share f of the records are a share f² of the pairs."""
+    total = pairs_sharing(prepared, columns)
+    if total <= max_pairs:
+        return prepared
+    return prepared.sample(frac=float(np.sqrt(max_pairs / total)), random_state=_SEED % 2**32)
+
+
+def _conditional_step(
+    prepared: pd.DataFrame, model: dict[str, Any], spec: ModelSpec, stage: Stage
+) -> ConditionalFit | None:
+    """Dates, sex and nationality re-weighed among pairs with alike names, or None when
+    there are too few such pairs (the model then neutralises sex and nationality)."""
+    conditioned = [name for name in CONDITIONED if name in spec.comparisons]
+    if "name" not in spec.comparisons or not conditioned:
+        return None
+    sample = _sample_for_pairs(prepared, _ALIKE_NAMES, _EM_MAX_PAIRS)
+    if pairs_sharing(sample, _ALIKE_NAMES) < MIN_PAIRS:
+        return None
+    stage("weighing dates, sex and nationality among alike names")
+    settings = dict(model)
+    rule = " AND ".join(f'l."{column}" = r."{column}"' for column in _ALIKE_NAMES)
+    settings["blocking_rules_to_generate_predictions"] = [
+        {"blocking_rule": rule, "sql_dialect": "duckdb"}
+    ]
+    linker = Linker(_duckdb_api().register(sample), settings, log_level=None)
+    _quiet_splink()
+    predictions = linker.inference.predict()
+    names = {column.unquote().name for column in predictions.columns}
+    wanted = [f"gamma_{name}" for name in conditioned] + ["mw_name"]
+    if "mw_tf_adj_name" in names:
+        wanted.append("mw_tf_adj_name")
+    sql = f"SELECT {', '.join(wanted)} FROM {predictions.physical_name}"
+    frame: pd.DataFrame = linker.misc.query_sql(sql, output_type="pandas")  # type: ignore[no-untyped-call]
+    if len(frame) < MIN_PAIRS:
+        return None
+    log2_factor = frame["mw_name"].to_numpy(float)
+    if "mw_tf_adj_name" in frame.columns:
+        log2_factor = log2_factor + frame["mw_tf_adj_name"].fillna(0).to_numpy(float)
+    prior = subset_prior(
+        float(model["probability_two_random_records_match"]), len(prepared), len(sample)
+    )
+    return fit_conditional(
+        np.log(prior / (1 - prior)) + log2_factor * np.log(2),
+        {name: frame[f"gamma_{name}"].to_numpy(np.int64) for name in conditioned},
+        {name: level_count(model, name) for name in conditioned},
+        {name: _start_m(model, name) for name in conditioned},
+        # Names say nothing of when two different people were born: the date's u among
+        # namesakes is its u among random pairs. Estimating it here let EM hide true matches
+        # among the "namesakes" (u of an exact date 15 times too high).
+        {name: model_probabilities(model, name, "u_probability") for name in conditioned},
+        fixed_u=("date_of_birth",),
+    )
+
+
+def _start_m(model: Mapping[str, Any], comparison: str) -> list[float]:
+    """Where EM starts: tiphub's prior for dates (the date step's own m may be the
+    namesake solution this step exists to leave), the trained m otherwise."""
+    prior = PRIOR_M.get(comparison)
+    if prior is not None and len(prior) == level_count(model, comparison):
+        return list(reversed(prior))
+    return model_probabilities(model, comparison, "m_probability")
 
 
 # Reviewers' links re-estimate m from this many on; each counts as much as one of this
