@@ -358,6 +358,8 @@ def train_model(
             "tiphub's prior m probabilities instead"
         )
         model = with_prior_m(model, name)
+    # Training's database is done with: its memory goes back before the next step's.
+    db_api._con.close()
     conditional = _conditional_step(prepared, model, spec, stage)
     if conditional is None:
         return neutralise_agreement(floor_m_probabilities(model), ("sex", "nationality"))
@@ -367,6 +369,8 @@ def train_model(
 # Pairs sharing the sound of both names: the pairs on which dates, sex and nationality are
 # re-weighed with the name's weight held fixed (see tiphub.linkage.conditional).
 _ALIKE_NAMES = ("given_ph", "family_ph")
+# EM there estimates a dozen probabilities: half a million pairs fix them to the third decimal.
+_CONDITIONAL_MAX_PAIRS = 500_000
 
 
 def _sample_for_pairs(
@@ -388,7 +392,7 @@ def _conditional_step(
     conditioned = [name for name in CONDITIONED if name in spec.comparisons]
     if "name" not in spec.comparisons or not conditioned:
         return None
-    sample = _sample_for_pairs(prepared, _ALIKE_NAMES, _EM_MAX_PAIRS)
+    sample = _sample_for_pairs(prepared, _ALIKE_NAMES, _CONDITIONAL_MAX_PAIRS)
     if pairs_sharing(sample, _ALIKE_NAMES) < MIN_PAIRS:
         return None
     stage("weighing dates, sex and nationality among alike names")
@@ -397,15 +401,22 @@ def _conditional_step(
     settings["blocking_rules_to_generate_predictions"] = [
         {"blocking_rule": rule, "sql_dialect": "duckdb"}
     ]
-    linker = Linker(_duckdb_api().register(sample), settings, log_level=None)
-    _quiet_splink()
-    predictions = linker.inference.predict()
-    names = {column.unquote().name for column in predictions.columns}
-    wanted = [f"gamma_{name}" for name in conditioned] + ["mw_name"]
-    if "mw_tf_adj_name" in names:
-        wanted.append("mw_tf_adj_name")
-    sql = f"SELECT {', '.join(wanted)} FROM {predictions.physical_name}"
-    frame: pd.DataFrame = linker.misc.query_sql(sql, output_type="pandas")  # type: ignore[no-untyped-call]
+    db_api = _duckdb_api()
+    try:
+        linker = Linker(db_api.register(sample), settings, log_level=None)
+        _quiet_splink()
+        register_person_frequencies(linker, db_api, sample, settings)
+        predictions = linker.inference.predict()
+        names = {column.unquote().name for column in predictions.columns}
+        wanted = [f"gamma_{name}" for name in conditioned] + ["mw_name"]
+        if "mw_tf_adj_name" in names:
+            wanted.append("mw_tf_adj_name")
+        sql = f"SELECT {', '.join(wanted)} FROM {predictions.physical_name}"
+        frame: pd.DataFrame = linker.misc.query_sql(sql, output_type="pandas")  # type: ignore[no-untyped-call]
+    finally:
+        # Its memory is returned now, before scoring needs it, not whenever Splink's
+        # objects are collected.
+        db_api._con.close()
     if len(frame) < MIN_PAIRS:
         return None
     log2_factor = frame["mw_name"].to_numpy(float)
@@ -685,6 +696,54 @@ def score_pairs(
         _finish_spark(spark, created)
 
 
+# A value no other person has is not impossible in a namesake: it counts as this many.
+_LONE_VALUE_PEOPLE = 0.5
+
+
+def person_frequencies(prepared: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Each value's term frequency among *other* people, for Splink's term-frequency lookup.
+
+    Splink counts records, the pair's own included: a name that only one person has,
+    recorded twice, looks as common as a name two people share, and two records sharing it
+    look far less alike than they are (pairs scored 0.2–0.4 were 0.7–0.8 true). Here a
+    value's people are counted by its distinct birth dates (records without one add no
+    person where a dated record has the value), and the frequency is that of the others:
+    one person fewer, at least :data:`_LONE_VALUE_PEOPLE`.
+    """
+    values = prepared[column]
+    present = values.notna().to_numpy()
+    if "dob" in prepared.columns:
+        years = prepared["dob"].to_numpy(dtype=object)[present]
+    else:
+        years = np.full(int(present.sum()), np.nan)
+    people = pd.DataFrame({column: values.to_numpy()[present], "year": years})
+    dated = people.dropna(subset=["year"]).drop_duplicates()[column].value_counts()
+    counts = pd.Series(1, index=pd.unique(people[column]), dtype=np.float64)
+    counts.loc[dated.index] = dated.to_numpy()
+    others = np.maximum(counts.to_numpy() - 1.0, _LONE_VALUE_PEOPLE)
+    return pd.DataFrame({column: counts.index.to_numpy(), f"tf_{column}": others / counts.sum()})
+
+
+def _frequency_columns(settings: Mapping[str, Any]) -> list[str]:
+    columns = {
+        level["tf_adjustment_column"]
+        for comparison in settings["comparisons"]
+        for level in comparison["comparison_levels"]
+        if level.get("tf_adjustment_column")
+    }
+    return sorted(columns)
+
+
+def register_person_frequencies(
+    linker: Any, db_api: Any, prepared: pd.DataFrame, settings: Mapping[str, Any]
+) -> None:
+    """Give Splink :func:`person_frequencies` for every term-frequency column."""
+    for column in _frequency_columns(settings):
+        if column in prepared.columns:
+            table = db_api.register(person_frequencies(prepared, column))
+            linker.table_management.register_term_frequency_lookup(table, column)
+
+
 def _predict(
     db_api: Any,
     prepared: pd.DataFrame,
@@ -702,6 +761,7 @@ def _predict(
         settings = transplant_parameters(model, blank.misc.save_model_to_json())
     linker = Linker(table, settings, log_level=None)
     _quiet_splink()
+    register_person_frequencies(linker, db_api, prepared, settings)
     predictions = linker.inference.predict(threshold_match_probability=floor)
     names = [column.unquote().name for column in predictions.columns]
     kept = [name for name in names if name in _KEPT or name.startswith(_KEPT_PREFIXES)]
