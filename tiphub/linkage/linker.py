@@ -498,7 +498,7 @@ def _with_labelled_m(
 # excluded, in the order of model.py). Set by hand, in round numbers, to the shape EM gives
 # on FEBRL and on the multi-origin generator: a fallback that is roughly right, not a fit.
 PRIOR_M: dict[str, tuple[float, ...]] = {
-    "name": (0.48, 0.02, 0.02, 0.06, 0.06, 0.06, 0.08, 0.06, 0.05, 0.04, 0.03, 0.04),
+    "name": (0.48, 0.02, 0.02, 0.06, 0.05, 0.04, 0.06, 0.05, 0.06, 0.05, 0.04, 0.07),
     "date_of_birth": (0.78, 0.06, 0.02, 0.05, 0.04, 0.03, 0.02),
 }
 
@@ -557,6 +557,7 @@ _COMPARISON_COLUMNS: dict[str, frozenset[str]] = {
             "given_ph",
             "family_ph",
             "name_tokens",
+            "name_parts",
         )
     ),
     "date_of_birth": frozenset(("dob", "dob_year", "dob_month", "dob_day")),

@@ -66,6 +66,9 @@ def name_comparison() -> Any:
                 ),
                 cll.And(cll.ExactMatchLevel("given_ph"), cll.ExactMatchLevel("family_ph")),
             ).configure(label_for_charts="both close or sound alike"),
+            cll.ArrayIntersectLevel("name_parts", 2).configure(
+                label_for_charts="two name parts shared, others missing or different"
+            ),
             cll.ExactMatchLevel("family_sk")
             .configure(tf_adjustment_column="family_sk")
             .configure(label_for_charts="family agrees only"),

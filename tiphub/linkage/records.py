@@ -516,6 +516,11 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
     # Every name part in one field, sorted: "Thi Lan Nguyen" and "Nguyen Thi Lan" agree
     # whichever parts went into the given and the family field.
     prepared["name_tokens"] = np.array(signature, dtype=object)
+    # The same parts as a list, for "two parts shared": a middle name or a second surname
+    # dropped by one agency ("Ana Sophia / Macedo" and "Ana Sophia Maria / Silva Macedo").
+    prepared["name_parts"] = pd.Series(
+        [text.split() if text else None for text in signature], dtype=object
+    ).to_numpy()
     bands = minhash_bands(signature)
     for band in range(bands.shape[1]):
         keys = bands[:, band]
