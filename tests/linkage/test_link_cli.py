@@ -148,7 +148,8 @@ def test_review_decisions_feed_back(database_url: str, tmp_path: Path) -> None:
             ReviewCandidate("a-x", "b-x", "A", "B", 0.4, -0.5, [], {}, {}),
         ],
     )
-    item = next(entry for entry in pending(engine, limit=100) if entry.left_key == "a-x")
+    queued = pending(engine, limit=None, run_id=run_id)
+    item = next(entry for entry in queued if entry.left_key == "a-x")
     decided = tiphub(database_url, "linkage", "review", str(item.id), "--decision", "match")
     assert decided.returncode == 0, decided.stderr
     assert tiphub(database_url, *args).returncode == 0
