@@ -191,3 +191,37 @@ def test_reviewers_links_re_estimate_the_model(demo: tuple[pd.DataFrame, pd.Data
     assert m_values(plain.scored.model_json) != pytest.approx(
         m_values(labelled.scored.model_json), abs=1e-4
     )
+
+
+def test_a_dropped_middle_name_or_surname_leaves_two_shared_parts() -> None:
+    import duckdb
+
+    from tiphub.linkage.model import _shared_parts_sql
+
+    people = [
+        ("Ana Sophia Maria Luiza", "Silva Macedo"),
+        ("Ana Sophia", "Macedo"),  # the same person, two parts dropped
+        ("Nguyen Quang Huy", None),  # every part in one field
+        ("Huy", "Nguyen"),  # the same person
+        ("Ana", "Pereira"),  # shares only the common "Ana"
+    ]
+    # Common first names and surnames elsewhere in the file.
+    people += [("Ana", f"Family{k}") for k in range(30)]
+    people += [("Maria", f"Other{k}") for k in range(30)] + [
+        (f"Given{k}", "Silva") for k in range(30)
+    ]
+    people += [(f"Van{k}", "Nguyen") for k in range(30)]
+    frame = pd.DataFrame(people, columns=["given_name", "family_name"])
+    for name in IDENTITY_COLUMNS:
+        if name not in frame.columns:
+            frame[name] = None
+    frame["list"] = "A"
+    prepared = prepare(frame.astype(object).where(frame.notna(), None))
+    parts = prepared[[f"name_part_{k}" for k in range(1, 5)]]
+    left = parts.iloc[[0, 2, 1, 0]].add_suffix("_l").reset_index(drop=True)
+    right = parts.iloc[[1, 3, 4, 4]].add_suffix("_r").reset_index(drop=True)
+    connection = duckdb.connect()
+    connection.register("pairs", pd.concat([left, right], axis=1))
+    query = f"SELECT {_shared_parts_sql(2)} AS shared FROM pairs"
+    shared = connection.sql(query).df()["shared"]
+    assert shared.tolist() == [True, True, False, False]

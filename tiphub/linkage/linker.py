@@ -557,7 +557,10 @@ _COMPARISON_COLUMNS: dict[str, frozenset[str]] = {
             "given_ph",
             "family_ph",
             "name_tokens",
-            "name_parts",
+            "name_part_1",
+            "name_part_2",
+            "name_part_3",
+            "name_part_4",
         )
     ),
     "date_of_birth": frozenset(("dob", "dob_year", "dob_month", "dob_day")),

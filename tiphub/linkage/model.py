@@ -17,7 +17,7 @@ import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import SettingsCreator, block_on
 
-from tiphub.linkage.records import LSH_BANDS
+from tiphub.linkage.records import LSH_BANDS, NAME_PARTS_COMPARED
 
 # Fuzzy-agreement cut-offs on Jaro-Winkler similarity of romanised names.
 _JW_CLOSE = 0.92
@@ -29,6 +29,19 @@ def _null_either(*columns: str) -> Any:
     left = " AND ".join(f"{name}_l IS NULL" for name in columns)
     right = " AND ".join(f"{name}_r IS NULL" for name in columns)
     return cll.CustomLevel(f"({left}) OR ({right})", "missing").configure(is_null_level=True)
+
+
+def _shared_parts_sql(at_least: int) -> str:
+    """Whether two records share ``at_least`` of their rarest name parts (a record's parts
+    are distinct, so each left part equals at most one right part). Plain equality and
+    COALESCE: the same SQL in DuckDB and Spark."""
+    parts = range(1, NAME_PARTS_COMPARED + 1)
+    terms = [
+        f"CASE WHEN name_part_{left}_l = name_part_{right}_r THEN 1 ELSE 0 END"
+        for left in parts
+        for right in parts
+    ]
+    return f"({' + '.join(terms)}) >= {at_least}"
 
 
 def name_comparison() -> Any:
@@ -66,7 +79,7 @@ def name_comparison() -> Any:
                 ),
                 cll.And(cll.ExactMatchLevel("given_ph"), cll.ExactMatchLevel("family_ph")),
             ).configure(label_for_charts="both close or sound alike"),
-            cll.ArrayIntersectLevel("name_parts", 2).configure(
+            cll.CustomLevel(_shared_parts_sql(2), "two name parts shared").configure(
                 label_for_charts="two name parts shared, others missing or different"
             ),
             cll.ExactMatchLevel("family_sk")
