@@ -9,10 +9,11 @@ cannot tell a namesake from the same person: on 200,000 generated records it set
 
 Here EM runs again on those pairs with the name's trained weight, term frequencies
 included, held fixed: a rare shared name says "same person", a common one does not, and
-that anchors the classes. Each comparison's u is estimated among pairs of *different*
-people with alike names, which is what the chain rule needs after the name's own weight:
-two namesakes share a nationality nine times in ten where two random records do so once in
-eight, so agreement counts for little and disagreement for much, as it should.
+that anchors the classes. The u of sex and nationality is estimated among pairs of
+*different* people with alike names, which is what the chain rule needs after the name's
+own weight: two namesakes share a nationality nine times in ten where two random records do
+so once in eight, so agreement counts for little and disagreement for much, as it should.
+The date's u stays that of random pairs: names say nothing of when two people were born.
 """
 
 from __future__ import annotations

@@ -33,8 +33,8 @@ def _null_either(*columns: str) -> Any:
 
 def _shared_parts_sql(at_least: int) -> str:
     """Whether two records share ``at_least`` of their rarest name parts (a record's parts
-    are distinct, so each left part equals at most one right part). Plain equality and
-    COALESCE: the same SQL in DuckDB and Spark."""
+    are distinct, so each left part equals at most one right part). Equality inside CASE,
+    where a missing part counts 0: the same SQL in DuckDB and Spark."""
     parts = range(1, NAME_PARTS_COMPARED + 1)
     terms = [
         f"CASE WHEN name_part_{left}_l = name_part_{right}_r THEN 1 ELSE 0 END"
