@@ -196,7 +196,7 @@ def test_reviewers_links_re_estimate_the_model(demo: tuple[pd.DataFrame, pd.Data
 def test_a_dropped_middle_name_or_surname_leaves_two_shared_parts() -> None:
     import duckdb
 
-    from tiphub.linkage.model import _shared_parts_sql
+    from tiphub.linkage.model import shared_parts_level_sql
 
     people = [
         ("Ana Sophia Maria Luiza", "Silva Macedo"),
@@ -204,6 +204,8 @@ def test_a_dropped_middle_name_or_surname_leaves_two_shared_parts() -> None:
         ("Nguyen Quang Huy", None),  # every part in one field
         ("Huy", "Nguyen"),  # the same person
         ("Ana", "Pereira"),  # shares only the common "Ana"
+        ("Maria Julia", "Rodrigues"),
+        ("Maria Julia", "Santos"),  # a double first name is not two shared parts
     ]
     # Common first names and surnames elsewhere in the file.
     people += [("Ana", f"Family{k}") for k in range(30)]
@@ -217,11 +219,11 @@ def test_a_dropped_middle_name_or_surname_leaves_two_shared_parts() -> None:
             frame[name] = None
     frame["list"] = "A"
     prepared = prepare(frame.astype(object).where(frame.notna(), None))
-    parts = prepared[[f"name_part_{k}" for k in range(1, 5)]]
-    left = parts.iloc[[0, 2, 1, 0]].add_suffix("_l").reset_index(drop=True)
-    right = parts.iloc[[1, 3, 4, 4]].add_suffix("_r").reset_index(drop=True)
+    parts = prepared[["given_sk", *(f"name_part_{k}" for k in range(1, 5))]]
+    left = parts.iloc[[0, 2, 1, 0, 5]].add_suffix("_l").reset_index(drop=True)
+    right = parts.iloc[[1, 3, 4, 4, 6]].add_suffix("_r").reset_index(drop=True)
     connection = duckdb.connect()
     connection.register("pairs", pd.concat([left, right], axis=1))
-    query = f"SELECT {_shared_parts_sql(2)} AS shared FROM pairs"
+    query = f"SELECT {shared_parts_level_sql()} AS shared FROM pairs"
     shared = connection.sql(query).df()["shared"]
-    assert shared.tolist() == [True, True, False, False]
+    assert shared.tolist() == [True, True, False, False, False]

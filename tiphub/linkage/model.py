@@ -44,6 +44,13 @@ def _shared_parts_sql(at_least: int) -> str:
     return f"({' + '.join(terms)}) >= {at_least}"
 
 
+def shared_parts_level_sql() -> str:
+    """Two rarest parts shared, unless the given names agree whole: "Maria Julia Rodrigues"
+    and "Maria Julia Santos" are two people with a double first name as often as not (in a
+    register they chained namesakes together), and "given agrees only" weighs them."""
+    return f"{_shared_parts_sql(2)} AND NOT COALESCE(given_sk_l = given_sk_r, FALSE)"
+
+
 def name_comparison() -> Any:
     """Given and family name together, so that swapped and one-sided names are levels."""
     return cl.CustomComparison(
@@ -79,7 +86,7 @@ def name_comparison() -> Any:
                 ),
                 cll.And(cll.ExactMatchLevel("given_ph"), cll.ExactMatchLevel("family_ph")),
             ).configure(label_for_charts="both close or sound alike"),
-            cll.CustomLevel(_shared_parts_sql(2), "two name parts shared").configure(
+            cll.CustomLevel(shared_parts_level_sql(), "two name parts shared").configure(
                 label_for_charts="two name parts shared, others missing or different"
             ),
             cll.ExactMatchLevel("family_sk")
