@@ -717,11 +717,11 @@ def person_frequencies(prepared: pd.DataFrame, column: str) -> pd.DataFrame:
     values = prepared[column]
     present = values.notna().to_numpy()
     if "dob" in prepared.columns:
-        years = prepared["dob"].to_numpy(dtype=object)[present]
+        dates = prepared["dob"].to_numpy(dtype=object)[present]
     else:
-        years = np.full(int(present.sum()), np.nan)
-    people = pd.DataFrame({column: values.to_numpy()[present], "year": years})
-    dated = people.dropna(subset=["year"]).drop_duplicates()[column].value_counts()
+        dates = np.full(int(present.sum()), np.nan)
+    people = pd.DataFrame({column: values.to_numpy()[present], "date": dates})
+    dated = people.dropna(subset=["date"]).drop_duplicates()[column].value_counts()
     counts = pd.Series(1, index=pd.unique(people[column]), dtype=np.float64)
     counts.loc[dated.index] = dated.to_numpy()
     others = np.maximum(counts.to_numpy() - 1.0, _LONE_VALUE_PEOPLE)
