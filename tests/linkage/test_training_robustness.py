@@ -227,3 +227,18 @@ def test_a_dropped_middle_name_or_surname_leaves_two_shared_parts() -> None:
     query = f"SELECT {shared_parts_level_sql()} AS shared FROM pairs"
     shared = connection.sql(query).df()["shared"]
     assert shared.tolist() == [True, True, False, False, False]
+
+
+def test_every_prior_m_has_one_value_per_level(demo: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    # A prior with the wrong number of values is silently replaced by uniform ones: the name
+    # prior had 12 values for 11 levels until the shared-parts level came in.
+    from tiphub.linkage.conditional import level_count
+    from tiphub.linkage.linker import PRIOR_M
+    from tiphub.linkage.model import build_settings
+
+    records, _ = demo
+    prepared = prepare(_record_set(records).frame)
+    model = build_settings(prepared).settings.get_settings("duckdb").as_dict()
+    for comparison, prior in PRIOR_M.items():
+        assert len(prior) == level_count(model, comparison), comparison
+        assert sum(prior) == pytest.approx(1.0), comparison

@@ -129,35 +129,30 @@ def fit_conditional(
     return ConditionalFit(len(anchor), expected, m, u, iterations)
 
 
-def level_count(model: Mapping[str, Any], comparison: str) -> int:
+def scored_levels(model: Mapping[str, Any], comparison: str) -> list[dict[str, Any]]:
+    """The levels of ``comparison`` in a Splink model dictionary, the null level left out,
+    top level first (gamma ``len - 1`` down to 0); empty if the model lacks it."""
     for item in model["comparisons"]:
         if item.get("output_column_name") == comparison:
-            return sum(not level.get("is_null_level") for level in item["comparison_levels"])
-    return 0
+            return [level for level in item["comparison_levels"] if not level.get("is_null_level")]
+    return []
+
+
+def level_count(model: Mapping[str, Any], comparison: str) -> int:
+    return len(scored_levels(model, comparison))
 
 
 def model_probabilities(model: Mapping[str, Any], comparison: str, key: str) -> list[float]:
     """The model's ``m_probability`` or ``u_probability`` of ``comparison`` indexed by gamma
     (0 = last level); a level Splink left without a number gets 0.01."""
-    for item in model["comparisons"]:
-        if item.get("output_column_name") != comparison:
-            continue
-        values = [
-            level.get(key) for level in item["comparison_levels"] if not level.get("is_null_level")
-        ]
-        return [float(v) if isinstance(v, int | float) else 0.01 for v in reversed(values)]
-    return []
+    values = [level.get(key) for level in reversed(scored_levels(model, comparison))]
+    return [float(v) if isinstance(v, int | float) else 0.01 for v in values]
 
 
 def with_conditional(model: dict[str, Any], fit: ConditionalFit) -> dict[str, Any]:
     """``model`` with m and u of the fitted comparisons replaced by the conditional ones."""
-    for item in model["comparisons"]:
-        name = item.get("output_column_name")
-        if name not in fit.m:
-            continue
-        levels = [level for level in item["comparison_levels"] if not level.get("is_null_level")]
-        for position, level in enumerate(levels):
-            gamma = len(levels) - 1 - position
+    for name in fit.m:
+        for gamma, level in enumerate(reversed(scored_levels(model, name))):
             level["m_probability"] = float(fit.m[name][gamma])
             level["u_probability"] = float(fit.u[name][gamma])
     return model

@@ -36,11 +36,13 @@ from tiphub.linkage.conditional import (
     fit_conditional,
     level_count,
     model_probabilities,
+    scored_levels,
     with_conditional,
 )
 from tiphub.linkage.model import ModelSpec, build_settings, prediction_rule_columns
 from tiphub.linkage.records import (
     MAX_CANDIDATE_PAIRS,
+    NAME_PARTS_COMPARED,
     LinkageDataError,
     RecordSet,
     check_linkable,
@@ -506,15 +508,12 @@ PRIOR_M: dict[str, tuple[float, ...]] = {
 def with_prior_m(model: dict[str, Any], comparison_name: str) -> dict[str, Any]:
     """``model`` with the prior m probabilities of one comparison (levels matched in order)."""
     prior = PRIOR_M.get(comparison_name)
-    for comparison in model["comparisons"]:
-        if comparison.get("output_column_name") != comparison_name or prior is None:
-            continue
-        levels = [
-            level for level in comparison["comparison_levels"] if not level.get("is_null_level")
-        ]
-        values = prior if len(prior) == len(levels) else (1.0 / len(levels),) * len(levels)
-        for level, m in zip(levels, values, strict=True):
-            level["m_probability"] = m
+    levels = scored_levels(model, comparison_name)
+    if prior is None or not levels:
+        return model
+    values = prior if len(prior) == len(levels) else (1.0 / len(levels),) * len(levels)
+    for level, m in zip(levels, values, strict=True):
+        level["m_probability"] = m
     return model
 
 
@@ -557,10 +556,7 @@ _COMPARISON_COLUMNS: dict[str, frozenset[str]] = {
             "given_ph",
             "family_ph",
             "name_tokens",
-            "name_part_1",
-            "name_part_2",
-            "name_part_3",
-            "name_part_4",
+            *(f"name_part_{position}" for position in range(1, NAME_PARTS_COMPARED + 1)),
         )
     ),
     "date_of_birth": frozenset(("dob", "dob_year", "dob_month", "dob_day")),
