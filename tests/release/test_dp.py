@@ -19,6 +19,7 @@ from opendp.mod import OpenDPException
 
 from tiphub.release.codebook import codebook
 from tiphub.release.dp import (
+    DESIGNS,
     MAX_LENGTH,
     CombinationLengthError,
     DpRefusedError,
@@ -26,7 +27,10 @@ from tiphub.release.dp import (
     TableTooSmallError,
     _cap_rows,
     _choose_cap,
+    _consistent_tables,
     _count_query,
+    _count_tables,
+    _design_for,
     _Layout,
     _polish,
     _triple_targets,
@@ -171,8 +175,10 @@ def test_capping_one_row_never_changes_another(table: ReleaseTable) -> None:
 
 
 # -- what is released -------------------------------------------------------------------------
-def test_released_combinations_are_codebook_values(table: ReleaseTable) -> None:
-    released = dp_aggregates(table, epsilon=4.0, delta=1e-6, max_length=3, seed=0)
+@pytest.mark.parametrize("design", list(DESIGNS))
+def test_released_combinations_are_codebook_values(table: ReleaseTable, design: str) -> None:
+    released = dp_aggregates(table, epsilon=4.0, delta=1e-6, max_length=3, seed=0, design=design)
+    assert released.parameters["design"]["name"] == design
     assert set(released.counts) >= {()}
     lengths = set()
     for combination, count in released.counts.items():
@@ -188,8 +194,12 @@ def test_released_combinations_are_codebook_values(table: ReleaseTable) -> None:
     json.dumps(released.parameters)  # privacy.json material
 
 
-def test_longer_combinations_are_built_only_on_released_ones(table: ReleaseTable) -> None:
-    released = dp_aggregates(table, epsilon=4.0, delta=1e-6, max_length=3, seed=0)
+@pytest.mark.parametrize("design", list(DESIGNS))
+def test_longer_combinations_are_built_only_on_released_ones(
+    table: ReleaseTable, design: str
+) -> None:
+    released = dp_aggregates(table, epsilon=4.0, delta=1e-6, max_length=3, seed=0, design=design)
+    assert released.parameters["design"]["name"] == design
     counts = released.counts
     for combination in counts:
         if len(combination) >= 2:
@@ -198,16 +208,20 @@ def test_longer_combinations_are_built_only_on_released_ones(table: ReleaseTable
                 assert shorter in counts
 
 
-def test_values_absent_from_the_data_are_rarely_released() -> None:
-    # Two columns hold 3 + 2 values; the other 556 values of the codebook domain are absent.
+@pytest.mark.parametrize("design", list(DESIGNS))
+def test_values_absent_from_the_data_are_rarely_released(design: str) -> None:
+    # Two columns hold 3 + 2 values; every other value of the codebook domain is absent.
     rows = [{"gender": g, "ageBroad": a} for g in ("Man", "Woman") for a in ("18--20", "48+")]
     rows = rows * 500 + [{"gender": "Man", "ageBroad": "0--8"}] * 100
-    sparse = table_from_rows(rows)
+    # the tables design on the first 6 columns (its noise grows with the square root of
+    # the number of column pairs: 351 tables of 27 columns would drown a count of 100)
+    names = [column.name for column in codebook()]
+    sparse = table_from_rows(rows, names if design == "capped" else names[:6])
     present = {(1, sparse.code(1, "Man")), (1, sparse.code(1, "Woman"))}
     present |= {(2, sparse.code(2, age)) for age in ("18--20", "48+", "0--8")}
     fabricated = 0
     for _ in range(3):
-        released = dp_aggregates(sparse, epsilon=1.0, delta=1e-6, max_length=2)
+        released = dp_aggregates(sparse, epsilon=1.0, delta=1e-6, max_length=2, design=design)
         singles = {combination[0] for combination in released.counts if len(combination) == 1}
         assert present <= singles  # 500+ rows each, far above the threshold
         fabricated += len(singles - present)
@@ -222,7 +236,7 @@ def test_noise_is_centred_on_the_count_with_the_stated_scale() -> None:
     rows = [dict.fromkeys(flags, "1") | {"gender": "Woman"}] * 5000
     rows += [{"gender": "Man", "isForcedLabour": "1"}] * 3000
     big = table_from_rows(rows)
-    released = dp_aggregates(big, epsilon=1.0, delta=1e-6, max_length=2, seed=0)
+    released = dp_aggregates(big, epsilon=1.0, delta=1e-6, max_length=2, seed=0, design="capped")
     parameters = released.parameters
     singles = parameters["lengths"]["1"]
     pairs = parameters["lengths"]["2"]
@@ -255,9 +269,156 @@ def test_noise_is_centred_on_the_count_with_the_stated_scale() -> None:
     assert abs(pair_errors.mean()) <= 5 * pairs["noise_scale"] / math.sqrt(len(pair_errors))
 
 
+# -- the two-way tables design ---------------------------------------------------------------
+def test_a_row_is_one_cell_of_every_two_way_table(table: ReleaseTable) -> None:
+    sizes = np.array([len(column.domain) + 1 for column in table.columns], dtype=np.int64)
+    tables = list(itertools.combinations(range(len(sizes)), 2))
+    counted = _count_tables(table.codes, sizes, tables)
+    assert counted.sum() == table.n_rows * len(tables)
+    # a neighbour (one row removed) differs in exactly one cell of each table, by 1: the
+    # L2 sensitivity is the square root of the number of tables
+    for row in (0, 17, table.n_rows - 1):
+        without = _count_tables(np.delete(table.codes, row, axis=0), sizes, tables)
+        difference = counted - without
+        assert sorted(set(difference.tolist())) == [0, 1]
+        assert int(difference.sum()) == len(tables)
+    # a cell is the number of rows holding both values (0: empty)
+    first, second = 3, 5
+    start = sum(int(sizes[a] * sizes[b]) for a, b in tables[: tables.index((first, second))])
+    cell = start + 2 * int(sizes[second]) + 1
+    expected = int(((table.codes[:, first] == 2) & (table.codes[:, second] == 1)).sum())
+    assert counted[cell] == expected
+
+
+def least_squares_reference(
+    noisy: list[np.ndarray],
+    tables: list[tuple[int, int]],
+    variance: float,
+    total: tuple[float, float],
+) -> tuple[float, list[np.ndarray]]:
+    """The weighted least-squares fit under the tables' shared margins, solved directly:
+    minimise Σ (x - y)² / variance + (N - t)² / s² over every cell x and N, subject to
+    every table of a column having the same counts of that column and summing to N."""
+    sizes = [t.size for t in noisy]
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    n = int(starts[-1]) + 1  # the cells, then N
+    measured = np.concatenate([t.ravel() for t in noisy] + [[total[0]]])
+    weights = np.concatenate([np.full(n - 1, 1 / variance), [1 / total[1] ** 2]])
+    constraints = []
+    for index in range(len(noisy)):  # every table sums to N
+        row = np.zeros(n)
+        row[starts[index] : starts[index + 1]] = 1
+        row[-1] = -1
+        constraints.append(row)
+    for column in {c for pair in tables for c in pair}:
+        holding = [i for i, pair in enumerate(tables) if column in pair]
+        for a, b in itertools.pairwise(holding):
+            for value in range(noisy[a].shape[tables[a].index(column)]):
+                row = np.zeros(n)
+                for sign, index in ((1, a), (-1, b)):
+                    mask = np.zeros(noisy[index].shape)
+                    if tables[index].index(column) == 0:
+                        mask[value, :] = 1
+                    else:
+                        mask[:, value] = 1
+                    row[starts[index] : starts[index + 1]] += sign * mask.ravel()
+                constraints.append(row)
+    a = np.array(constraints)
+    inverse = np.diag(1 / weights)
+    # the closest point of {z: A z = 0} to the measurement in the weighted norm
+    solution = measured - inverse @ a.T @ np.linalg.pinv(a @ inverse @ a.T) @ a @ measured
+    fitted = [solution[starts[i] : starts[i + 1]].reshape(y.shape) for i, y in enumerate(noisy)]
+    return float(solution[-1]), fitted
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_consistent_tables_are_the_least_squares_fit(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    sizes = (3, 2, 4, 2)
+    codes = np.stack([rng.integers(0, size, 500) for size in sizes], axis=1)
+    tables = list(itertools.combinations(range(len(sizes)), 2))
+    exact = np.split(
+        _count_tables(codes, np.array(sizes), tables),
+        np.cumsum([sizes[a] * sizes[b] for a, b in tables])[:-1],
+    )
+    exact = [cells.reshape(sizes[a], sizes[b]) for cells, (a, b) in zip(exact, tables, strict=True)]
+    # exact tables are already consistent: nothing moves
+    rows, margins, _variances, fitted = _consistent_tables(
+        [t.astype(float) for t in exact], tables, 100.0, (500.0, 10.0)
+    )
+    assert rows == pytest.approx(500.0)
+    assert all(np.allclose(f, t) for f, t in zip(fitted, exact, strict=True))
+    assert np.allclose(margins[0], np.bincount(codes[:, 0], minlength=3))
+    # noisy tables: the fit is the weighted least-squares one, found here by brute force
+    noisy = [t + rng.normal(0, 10, t.shape) for t in exact]
+    total = (500.0 + rng.normal(0, 30), 30.0)
+    rows, margins, variances, fitted = _consistent_tables(noisy, tables, 100.0, total)
+    expected_rows, expected = least_squares_reference(noisy, tables, 100.0, total)
+    assert rows == pytest.approx(expected_rows, abs=1e-6)
+    for f, e in zip(fitted, expected, strict=True):
+        assert np.allclose(f, e, atol=1e-6)
+    for (a, b), f in zip(tables, fitted, strict=True):
+        assert np.allclose(f.sum(1), margins[a]) and np.allclose(f.sum(0), margins[b])
+    # a column's counts combine its tables: less noise than any one table's row sums
+    assert (variances < 100.0 * 2).all()
+
+
+def test_the_design_with_less_noise_on_pairs_is_chosen() -> None:
+    rhos = {"total": 0.01, "row_lengths": 0.01, "length_1": 0.4, "length_2": 0.58}
+    # 13 columns, rows of up to 11 values: 78 tables on ρ₁ + ρ₂ against 55 pairs on ρ₂
+    assert _design_for(13, 11, rhos) == "tables"
+    # 27 columns, 14 values: 351 tables against 91 pairs
+    assert _design_for(27, 14, rhos) == "capped"
+    assert _design_for(13, 9, rhos) == "capped"  # 36 pairs on ρ₂ is less than 78 on ρ
+    # nothing but single values measured: no tables
+    assert _design_for(13, 11, {"total": 0.01, "row_lengths": 0.01, "length_1": 0.98}) == "capped"
+
+
+def test_noise_of_the_tables_design_is_centred_with_the_stated_scale() -> None:
+    flags = [column.name for column in codebook() if column.kind == "flag"][:5]
+    rows = [dict.fromkeys(flags, "1") | {"gender": "Woman"}] * 5000
+    rows += [{"gender": "Man", flags[0]: "1"}] * 3000
+    names = ["gender", *flags]
+    big = table_from_rows(rows, names)
+    released = dp_aggregates(big, epsilon=1.0, delta=1e-6, max_length=2, seed=0, design="tables")
+    parameters = released.parameters
+    assert parameters["design"]["name"] == "tables"
+    tables = parameters["tables"]
+    assert tables["tables"] == math.comb(len(names), 2)
+    # two queries of every table; each scale follows from its ρ and √(tables), and the
+    # two combine to one measurement on ρ₁ + ρ₂
+    for query in tables["queries"]:
+        assert query["l2_sensitivity"] == pytest.approx(math.sqrt(tables["tables"]))
+        assert query["noise_scale"] == pytest.approx(
+            math.sqrt(tables["tables"] / (2 * query["rho"])), rel=1e-6
+        )
+    rho = sum(query["rho"] for query in tables["queries"])
+    assert tables["cell_noise_scale"] == pytest.approx(
+        math.sqrt(tables["tables"] / (2 * rho)), rel=1e-6
+    )
+    shares = [parameters[name]["share"] for name in ("total", "row_lengths")]
+    assert sum(shares) + sum(q["share"] for q in tables["queries"]) == pytest.approx(1.0)
+    # the columns' counts: 5 tables hold each, so less noise than one cell
+    by_column = parameters["lengths"]["1"]["noise_scale_by_column"]
+    assert all(scale < tables["cell_noise_scale"] for scale in by_column.values())
+    held_by_5000 = [(big.names.index(name), 1) for name in flags[1:]]
+    errors = np.array([released.counts[(item,)] - 5000 for item in held_by_5000])
+    assert (np.abs(errors) <= 5 * by_column[flags[1]]).all()
+    man = released.counts[((0, big.code(0, "Man")),)]
+    assert abs(man - 3000) <= 5 * by_column["gender"]
+    assert abs(released.counts[()] - 8000) <= 5 * parameters["total"]["noise_scale"]
+    largest = parameters["lengths"]["2"]["noise_scale"]["largest"]
+    pair_errors = np.array(
+        [released.counts[(a, b)] - 5000 for a, b in itertools.combinations(held_by_5000, 2)]
+    )
+    assert (np.abs(pair_errors) <= 5 * largest).all()
+    assert abs(pair_errors.mean()) <= 5 * largest / math.sqrt(len(pair_errors))
+
+
 # -- synthetic rows ---------------------------------------------------------------------------
-def test_synthetic_rows_number_about_the_real_rows(table: ReleaseTable) -> None:
-    made = dp_synthetic(table, epsilon=2.0, delta=1e-6, max_length=3, seed=3)
+@pytest.mark.parametrize("design", list(DESIGNS))
+def test_synthetic_rows_number_about_the_real_rows(table: ReleaseTable, design: str) -> None:
+    made = dp_synthetic(table, epsilon=2.0, delta=1e-6, max_length=3, seed=3, design=design)
     scale = made.parameters["total"]["noise_scale"]
     assert abs(made.n_rows - table.n_rows) <= 5 * scale + 1
     assert made.codes.shape == (made.n_rows, len(table.columns))
@@ -267,8 +428,17 @@ def test_synthetic_rows_number_about_the_real_rows(table: ReleaseTable) -> None:
     assert made.parameters["synthesis"]["method"] == "latent-class-model"
 
 
-def test_synthetic_rows_hold_released_codebook_values(table: ReleaseTable) -> None:
-    made = dp_synthetic(table, epsilon=2.0, delta=1e-6, max_length=3, seed=4)
+def single_scale(parameters: dict, names: tuple[str, ...], position: int) -> float:
+    """The stated noise standard deviation of a single value's count, in either design."""
+    singles = parameters["lengths"]["1"]
+    if parameters["design"]["name"] == "tables":
+        return float(singles["noise_scale_by_column"][names[position]])
+    return float(singles["noise_scale"])
+
+
+@pytest.mark.parametrize("design", list(DESIGNS))
+def test_synthetic_rows_hold_released_codebook_values(table: ReleaseTable, design: str) -> None:
+    made = dp_synthetic(table, epsilon=2.0, delta=1e-6, max_length=3, seed=4, design=design)
     singles = {c[0] for c in made.aggregates.counts if len(c) == 1}
     held = {
         (position, int(code))
@@ -280,9 +450,9 @@ def test_synthetic_rows_hold_released_codebook_values(table: ReleaseTable) -> No
     assert all(in_domain(table, position, code) for position, code in held)
     # the rows follow the counts: the local search pulls each single value's synthetic
     # count towards its noisy one (noisy pairs can pull the other way, so not exactly)
-    scale = made.parameters["lengths"]["1"]["noise_scale"]
     gaps = [
-        abs(int((made.codes[:, position] == code).sum()) - count) / scale
+        abs(int((made.codes[:, position] == code).sum()) - count)
+        / single_scale(made.parameters, table.names, position)
         for combination, count in made.aggregates.counts.items()
         if len(combination) == 1
         for position, code in combination
@@ -291,9 +461,10 @@ def test_synthetic_rows_hold_released_codebook_values(table: ReleaseTable) -> No
     assert max(gaps) <= 20
 
 
-def test_synthetic_rows_of_a_table_without_values_are_empty() -> None:
+@pytest.mark.parametrize("design", list(DESIGNS))
+def test_synthetic_rows_of_a_table_without_values_are_empty(design: str) -> None:
     blank = table_from_rows([{}] * 400, [column.name for column in codebook()][:5])
-    made = dp_synthetic(blank, epsilon=1.0, delta=1e-6, max_length=2, seed=0)
+    made = dp_synthetic(blank, epsilon=1.0, delta=1e-6, max_length=2, seed=0, design=design)
     # a value released from noise alone is possible but rare (under 0.5 a release)
     assert (made.codes > 0).sum() <= 0.5 * made.codes.size
 

@@ -140,6 +140,56 @@ def test_empirical_bayes_trusts_the_model_where_it_holds_and_the_count_where_it_
     assert 0.0 <= kept <= 0.2
 
 
+def test_one_scale_per_count_weighs_each_count_by_its_own_noise() -> None:
+    # a model fitted to counts whose noise differs by count: the precise counts must win
+    column_of, singles, pair_items, pair_counts, _triples = problem(6, (2, 3, 2, 4, 2, 2, 3, 2))
+    rng = np.random.default_rng(12)
+    pair_scale = np.where(rng.random(len(pair_counts)) < 0.5, 5.0, 200.0)
+    noisy_pairs = pair_counts + rng.normal(0, 1, len(pair_counts)) * pair_scale
+    noisy_singles = singles + rng.normal(0, 5.0, len(singles))
+
+    def fitted(scale: float | np.ndarray) -> np.ndarray:
+        model = fit_latent_classes(
+            column_of,
+            noisy_singles,
+            5.0,
+            pair_items,
+            noisy_pairs,
+            scale,
+            TOTAL,
+            classes=3,
+            rng=np.random.default_rng(0),
+            iterations=5000,
+        )
+        return model.pair_counts(pair_items)
+
+    precise = pair_scale == 5.0
+    per_count = np.abs(fitted(pair_scale) - pair_counts)
+    one_scale = np.abs(fitted(float(np.sqrt(np.mean(pair_scale**2)))) - pair_counts)
+    assert per_count.mean() <= 0.7 * one_scale.mean()
+    assert per_count[precise].mean() <= 0.5 * one_scale[precise].mean()
+    # a scale given once per count, all equal, is the same fit as the scale given once
+    same = np.full(len(pair_counts), 60.0)
+    assert np.allclose(fitted(same), fitted(60.0), rtol=1e-6, atol=1e-6)
+
+
+def test_empirical_bayes_weighs_each_count_by_its_own_noise() -> None:
+    rng = np.random.default_rng(8)
+    truth = rng.uniform(20, 3000, 4000)
+    model = truth + rng.normal(0, 2, len(truth)) * truth**0.4  # misses grow with the count
+    scale = np.where(np.arange(len(truth)) % 2 == 0, 15.0, 60.0)
+    noisy = truth + rng.normal(0, 1, len(truth)) * scale
+    precise = scale == 15.0
+    per_count = np.abs(_shrunk(model, noisy, scale)[0] - truth)
+    one_scale = np.abs(_shrunk(model, noisy, float(np.sqrt(np.mean(scale**2))))[0] - truth)
+    # told which counts are precise, it keeps them near their measurement...
+    assert per_count[precise].mean() <= 0.7 * one_scale[precise].mean()
+    assert per_count[precise].mean() <= np.abs(noisy - truth)[precise].mean()
+    # ...and the noisy ones nearer the model than their measurement
+    assert per_count[~precise].mean() <= 0.6 * np.abs(noisy - truth)[~precise].mean()
+    assert per_count.mean() <= 0.85 * one_scale.mean()
+
+
 def test_empirical_bayes_without_a_scale_returns_the_model() -> None:
     model = np.array([1.0, 2.0])
     estimates, kept = _shrunk(model, np.array([5.0, 6.0]), float("inf"))

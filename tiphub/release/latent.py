@@ -44,10 +44,10 @@ class LatentClassModel:
 def fit_latent_classes(
     column_of_item: np.ndarray,
     singles: np.ndarray,
-    single_scale: float,
+    single_scale: float | np.ndarray,
     pairs: np.ndarray,
     pair_counts: np.ndarray,
-    pair_scale: float,
+    pair_scale: float | np.ndarray,
     total: float,
     *,
     classes: int,
@@ -55,19 +55,20 @@ def fit_latent_classes(
     iterations: int,
 ) -> LatentClassModel:
     """Fit ``classes`` classes to noisy counts of items (0..n-1, ``column_of_item`` each)
-    and of item ``pairs``; the scales are the noise standard deviations."""
+    and of item ``pairs``; the scales are the noise standard deviations, one for all the
+    counts or one per count."""
     n_items = len(singles)
     columns = [np.nonzero(column_of_item == c)[0] for c in np.unique(column_of_item)]
     n_columns = len(columns)
-    single_weight = 1.0 / single_scale**2
-    pair_weight = 1.0 / pair_scale**2 if np.isfinite(pair_scale) else 0.0
+    single_weight = np.broadcast_to(1.0 / np.asarray(single_scale, float) ** 2, n_items)
     observed = np.zeros((n_items, n_items))
-    measured = np.zeros((n_items, n_items))
+    pair_weight = np.zeros((n_items, n_items))  # 1 / noise variance; 0: not measured
     if len(pairs):
+        inverse = np.broadcast_to(1.0 / np.asarray(pair_scale, float) ** 2, len(pairs))
         observed[pairs[:, 0], pairs[:, 1]] = pair_counts
         observed[pairs[:, 1], pairs[:, 0]] = pair_counts
-        measured[pairs[:, 0], pairs[:, 1]] = 1.0
-        measured[pairs[:, 1], pairs[:, 0]] = 1.0
+        pair_weight[pairs[:, 0], pairs[:, 1]] = inverse
+        pair_weight[pairs[:, 1], pairs[:, 0]] = inverse
     width = n_items + n_columns  # a logit per value, and one per column for "empty"
 
     def unpack(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
@@ -90,19 +91,19 @@ def fit_latent_classes(
     def loss(x: np.ndarray) -> tuple[float, np.ndarray]:
         weights, values, states = unpack(x)
         single_residual = total * (weights @ values) - singles
-        pair_residual = measured * (total * (values.T * weights) @ values - observed)
-        value = single_weight * float(
-            single_residual @ single_residual
-        ) + 0.5 * pair_weight * float((pair_residual * pair_residual).sum())
+        pair_residual = pair_weight * (total * (values.T * weights) @ values - observed)
+        value = float((single_weight * single_residual) @ single_residual) + 0.5 * float(
+            (pair_residual * pair_residual / np.where(pair_weight > 0, pair_weight, 1.0)).sum()
+        )
         # ∂/∂ value probabilities and ∂/∂ class weights, then through the softmaxes
         grad_values = (
             (2.0 * total)
             * weights[:, None]
-            * (single_weight * single_residual[None, :] + pair_weight * (values @ pair_residual))
+            * ((single_weight * single_residual)[None, :] + values @ pair_residual)
         )
         grad_weights = (2.0 * total) * (values @ (single_weight * single_residual)) + (
-            total * pair_weight
-        ) * np.einsum("ka,ab,kb->k", values, pair_residual, values)
+            total * np.einsum("ka,ab,kb->k", values, pair_residual, values)
+        )
         gradient = np.zeros_like(x)
         gradient[:classes] = weights * (grad_weights - weights @ grad_weights)
         grad_table = np.zeros((classes, width))
