@@ -210,7 +210,8 @@ def run_dpagg(table: ReleaseTable, seed: int, delta: float) -> Outcome:
     columns = released_from.names
     return Outcome(
         "dpagg",
-        f"DP aggregates (ε = {epsilon:g}, δ = {delta:g}, L = {MAX_LENGTH})",
+        f"DP aggregates (ε = {epsilon:g}, δ = {delta:g}, L = {MAX_LENGTH}, "
+        f"{result.parameters['design']['name']} design)",
         seconds,
         release_metrics(real, released, columns=columns, k=K, max_length=MAX_LENGTH),
         None,
@@ -236,7 +237,8 @@ def run_dpsyn(table: ReleaseTable, seed: int, delta: float) -> Outcome:
     released[""] = len(synthetic)
     return Outcome(
         "dpsyn",
-        f"DP synthetic rows (ε = {epsilon:g}, δ = {delta:g}, L = {MAX_LENGTH})",
+        f"DP synthetic rows (ε = {epsilon:g}, δ = {delta:g}, L = {MAX_LENGTH}, "
+        f"{result.parameters['design']['name']} design)",
         seconds,
         synthetic_metrics(real, synthetic, columns=columns, k=K, max_length=MAX_LENGTH),
         None,
