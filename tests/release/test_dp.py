@@ -108,6 +108,12 @@ def test_bad_parameters_are_refused(
         assert isinstance(refused.value, ReleaseRefusedError)
 
 
+def test_an_unknown_design_is_refused(table: ReleaseTable) -> None:
+    for release in (dp_aggregates, dp_synthetic):
+        with pytest.raises(DpRefusedError, match="unknown measurement design"):
+            release(table, epsilon=1.0, delta=1e-6, design="cubes")
+
+
 def test_an_empty_table_is_too_small() -> None:
     empty = table_from_rows([])
     for release in (dp_aggregates, dp_synthetic):

@@ -596,7 +596,7 @@ def _design_for(n_columns: int, k: int, rhos: dict[str, float]) -> str:
     the budget of singles and pairs together: C(c, 2) / 2(ρ₁ + ρ₂), before consistency
     removes part of it. Measured on the demo table at ε = 1 (bench/release_bench.py): at 13
     columns (k = 11) tables err about 10% less on pairs and triples; at 27 columns (k = 14)
-    about 5% more, where the rule keeps the capped design.
+    about 5% more on pairs, where the rule keeps the capped design.
     """
     if "length_2" not in rhos or n_columns < 2:
         return "capped"
@@ -853,6 +853,7 @@ def _measure_tables(
         "queries": queries,
         "cell_noise_scale": math.sqrt(variance),
         "estimate": "least squares under the tables' shared margins (post-processing)",
+        "rows": "the released number of rows combines the total's count and every table's sum",
     }
     parameters["lengths"]["1"] = {
         "measured": True,
@@ -913,6 +914,10 @@ def _measure(
     design: str = "auto",
 ) -> _Measured:
     _check(table, epsilon, delta, max_length)
+    if design not in ("auto", *DESIGNS):
+        raise DpRefusedError(
+            f"unknown measurement design {design!r} (choose auto, capped or tables)"
+        )
     _enable()
     max_length = int(max_length)
     n_columns = len(table.columns)
@@ -941,8 +946,6 @@ def _measure(
     }
 
     # 1. the number of rows, and row lengths for the cap k
-    if design not in ("auto", *DESIGNS):
-        raise ValueError(f"unknown measurement design {design!r}")
     query, total_scale = _count_query(lambda data: [data.n_rows], 1, 1.0, rhos["total"])
     total = max(0.0, float(queryable(query)[0]))
     parameters["total"] = {
@@ -981,6 +984,11 @@ def _measure(
         design = "capped"
         counted = _measure_capped(queryable, layout, k, cap_seed, rhos, budget.shares, parameters)
     parameters["design"] = {"name": design, "description": DESIGNS[design]}
+    if design == "tables":
+        parameters["contribution_cap"] = {
+            "values_per_row": k,
+            "use": "only to choose the design: the tables design caps no row",
+        }
     total = max(0.0, counted.total) if counted.total is not None else total
     n_items = layout.n_items
     counts: dict[Combination, int] = {(): round(total)}
