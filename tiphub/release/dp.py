@@ -588,21 +588,30 @@ class _Counted:
     total: float | None = None  # the design's own estimate of the number of rows
 
 
-def _design_for(n_columns: int, k: int, rhos: dict[str, float]) -> str:
-    """The design whose pair counts carry less noise, from public figures and the noisy k.
+def _design_for(sizes: Sequence[int], k: int, rhos: dict[str, float]) -> str:
+    """The tables design when it gives both pairs and single values less noise, judged from
+    public figures (the columns' declared domain sizes, ``sizes``, empty included) and the
+    noisy cap k.
 
-    Capped rows add 1 to at most C(k, 2) pair counts, measured on ρ of pairs: variance
-    C(k, 2) / 2ρ₂. Every row adds 1 to one cell of each of the C(c, 2) tables, measured on
-    the budget of singles and pairs together: C(c, 2) / 2(ρ₁ + ρ₂), before consistency
-    removes part of it. Measured on the demo table at ε = 1 (bench/release_bench.py): at 13
-    columns (k = 11) tables err about 10% less on pairs and triples; at 27 columns (k = 14)
-    about 5% more on pairs, where the rule keeps the capped design.
+    Capped rows add 1 to at most C(k, 2) pair counts, measured on ρ₂: variance
+    C(k, 2) / 2ρ₂; and to at most k single values, on ρ₁: k / 2ρ₁. Every row adds 1 to one
+    cell of each of the C(c, 2) tables, on ρ₁ + ρ₂: a cell's variance is
+    v = C(c, 2) / 2(ρ₁ + ρ₂), before consistency removes part of it; a column's counts
+    combine the row sums of its tables, a sum over b cells having variance b·v, so
+    v / Σ(1/b) over the column's partners. Measured on the demo table at ε = 1
+    (bench/release_bench.py): at 13 columns (k = 11) tables err about 10% less on pairs
+    and triples; at 27 columns (k = 14) about 5% more on pairs, where the rule keeps the
+    capped design.
     """
+    n_columns = len(sizes)
     if "length_2" not in rhos or n_columns < 2:
         return "capped"
-    capped = math.comb(k, 2) / rhos["length_2"]
-    tables = math.comb(n_columns, 2) / (rhos["length_1"] + rhos["length_2"])
-    return "tables" if tables <= capped else "capped"
+    cell = math.comb(n_columns, 2) / (rhos["length_1"] + rhos["length_2"])
+    pairs_better = cell <= math.comb(k, 2) / rhos["length_2"]
+    inverse = 1.0 / np.asarray(sizes, dtype=float)
+    single = cell / (inverse.sum() - inverse)  # each column's partners
+    singles_better = float(single.mean()) <= k / rhos["length_1"]
+    return "tables" if pairs_better and singles_better else "capped"
 
 
 def _single_threshold_z(n_items: int) -> float:
@@ -975,7 +984,8 @@ def _measure(
         f"{'pairs' if measured_length == 2 else 'values'} (from the noisy row-length histogram)",
         "choice": "the k values with the smallest hash of (seed, row, column)",
     }
-    design = design if design != "auto" else _design_for(n_columns, k, rhos)
+    if design == "auto":
+        design = _design_for([len(column.domain) + 1 for column in table.columns], k, rhos)
     if design == "tables" and "length_2" in rhos:
         counted = _measure_tables(
             queryable, table, layout, (total, total_scale), rhos, budget.shares, parameters
