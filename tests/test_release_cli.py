@@ -261,3 +261,30 @@ def test_the_codebook_lists_declared_domains(hub: Engine) -> None:
     assert [entry["variable"] for entry in listed] == SYNTHETIC_COLUMNS
     gender = next(entry for entry in listed if entry["variable"] == "gender")
     assert gender["values"] == ["Man", "Woman", "Trans/Transgender/NonConforming"]
+
+
+def test_a_release_with_nothing_to_measure_prints_n_a(hub: Engine, tmp_path: Path) -> None:
+    # five identical rows: a DP release of them releases (almost) nothing, so some lengths
+    # have no error to measure; the summary says n/a instead of stopping after the write
+    tiny = tmp_path / "tiny.csv"
+    tiny.write_text(
+        "gender,meansThreats,meansDebtBondageEarnings\n" + "Woman,1,\n" * 5, encoding="utf-8"
+    )
+    out = tmp_path / "tiny-release"
+    result = tiphub(
+        "release",
+        "synthetic",
+        "--input",
+        str(tiny),
+        "--method",
+        "dp",
+        "--epsilon",
+        "1",
+        "--output",
+        str(out),
+    )
+    assert result.exit_code == 0, result.output
+    assert "Release written to" in result.output
+    assert "n/a" in result.output
+    assert "unexpected" not in result.output
+    assert {path.name for path in out.iterdir()} >= BUNDLE

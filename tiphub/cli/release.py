@@ -207,6 +207,13 @@ def synthetic_command(
     _print_summary(summary)
 
 
+def _figure(value: object, spec: str) -> str:
+    """A metric, or n/a where there was nothing to measure (None or NaN in the JSON)."""
+    if not isinstance(value, int | float) or value != value:
+        return "n/a"
+    return format(value, spec)
+
+
 def _print_summary(summary: dict[str, object]) -> None:
     privacy = summary["privacy"]
     assert isinstance(privacy, dict)
@@ -217,9 +224,9 @@ def _print_summary(summary: dict[str, object]) -> None:
         for figures in utility.get("by_length", []):
             table.add_row(
                 str(figures["length"]),
-                f"{figures['mae']:.2f}",
-                f"{figures['suppressed']:.1%}",
-                f"{figures['fabricated']:.1%}",
+                _figure(figures["mae"], ".2f"),
+                _figure(figures["suppressed"], ".1%"),
+                _figure(figures["fabricated"], ".1%"),
             )
         console.print(table)
     attack = summary["attack"]
