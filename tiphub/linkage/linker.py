@@ -375,15 +375,39 @@ _ALIKE_NAMES = ("given_ph", "family_ph")
 _CONDITIONAL_MAX_PAIRS = 500_000
 
 
-def _sample_for_pairs(
+def _records_of_rarer_names(
     prepared: pd.DataFrame, columns: Sequence[str], max_pairs: int
 ) -> pd.DataFrame:
-    """A random share of the records small enough that pairs sharing ``columns`` stay
-    within ``max_pairs``; pairs of a share f of the records are a share f² of the pairs."""
-    total = pairs_sharing(prepared, columns)
-    if total <= max_pairs:
-        return prepared
-    return prepared.sample(frac=float(np.sqrt(max_pairs / total)), random_state=_SEED % 2**32)
+    """The records whose value of ``columns`` is shared by so few records that the pairs
+    sharing it stay within ``max_pairs``: the rarest names first, whole.
+
+    Among a million records the pairs sharing the sound of both names are 99% namesakes, and
+    a random share of records keeps that mix: EM then reads the few namesakes whose weight
+    is overstated as matches, and their different birth dates as evidence for a match
+    ("dates wholly different" weighed 1/9 where 1/300 is true). Rare names keep far more
+    matches among their pairs. Which name a person has says nothing of how their birth date
+    was recorded, so the dates' m learned on rare names holds for all.
+    """
+    present = prepared.dropna(subset=list(columns))
+    grouped = present.groupby(list(columns), sort=False)
+    sizes = grouped[columns[0]].transform("size").to_numpy()
+    block = grouped.ngroup().to_numpy()
+    by_size = np.bincount(sizes)
+    # Pairs in blocks of each size s: (records in blocks of size s) * (s - 1) / 2.
+    pairs_of_size = by_size * np.maximum(np.arange(len(by_size)) - 1, 0) // 2
+    pairs_up_to = np.cumsum(pairs_of_size)
+    # Blocks up to `whole` records all fit; of the next size, as many blocks as still fit,
+    # chosen at random (seeded), so that the budget is filled and never passed.
+    whole = int(np.searchsorted(pairs_up_to, max_pairs, side="right")) - 1
+    keep = (sizes >= 2) & (sizes <= whole)
+    boundary = whole + 1
+    if boundary < len(by_size) and boundary >= 2:
+        room = max_pairs - int(pairs_up_to[whole])
+        candidates = np.unique(block[sizes == boundary])
+        taken = room // (boundary * (boundary - 1) // 2)
+        chosen = np.random.default_rng(_SEED).permutation(candidates)[:taken]
+        keep |= np.isin(block, chosen)
+    return present[keep]
 
 
 def _conditional_step(
@@ -394,7 +418,7 @@ def _conditional_step(
     conditioned = [name for name in CONDITIONED if name in spec.comparisons]
     if "name" not in spec.comparisons or not conditioned:
         return None
-    sample = _sample_for_pairs(prepared, _ALIKE_NAMES, _CONDITIONAL_MAX_PAIRS)
+    sample = _records_of_rarer_names(prepared, _ALIKE_NAMES, _CONDITIONAL_MAX_PAIRS)
     if pairs_sharing(sample, _ALIKE_NAMES) < MIN_PAIRS:
         return None
     stage("weighing dates, sex and nationality among alike names")
@@ -407,7 +431,10 @@ def _conditional_step(
     try:
         linker = Linker(db_api.register(sample), settings, log_level=None)
         _quiet_splink()
-        register_person_frequencies(linker, db_api, sample, settings)
+        # A name's frequency among other people is the population's, not the sample's:
+        # counted in a share f of the records, a name one other person has would look
+        # 1/f times rarer than it is.
+        register_person_frequencies(linker, db_api, prepared, settings)
         predictions = linker.inference.predict()
         names = {column.unquote().name for column in predictions.columns}
         wanted = [f"gamma_{name}" for name in conditioned] + ["mw_name"]
@@ -424,9 +451,11 @@ def _conditional_step(
     log2_factor = frame["mw_name"].to_numpy(float)
     if "mw_tf_adj_name" in frame.columns:
         log2_factor = log2_factor + frame["mw_tf_adj_name"].fillna(0).to_numpy(float)
-    prior = subset_prior(
-        float(model["probability_two_random_records_match"]), len(prepared), len(sample)
-    )
+    # A random share of the records keeps the prior: a pair of sampled records is a random
+    # pair of the whole. (subset_prior is for a subset chosen by who is in it; applied
+    # here it raised the prior ninefold at a million records, and EM then read namesakes
+    # born years apart as matches: "dates wholly different" weighed 0.8 instead of 1/170.)
+    prior = float(model["probability_two_random_records_match"])
     return fit_conditional(
         np.log(prior / (1 - prior)) + log2_factor * np.log(2),
         {name: frame[f"gamma_{name}"].to_numpy(np.int64) for name in conditioned},
