@@ -635,30 +635,37 @@ def rarest_name_parts(signatures: Sequence[str | None]) -> list[npt.NDArray[np.o
     parts left out of a long name; but a part no other record has comes last, since it
     cannot be shared (it is often the very middle name another agency dropped).
     """
-    split = [text.split() if text else [] for text in signatures]
-    counts = Counter(part for parts in split for part in set(parts))
+    # Records repeat names: the parts are counted per record but chosen per distinct name.
+    codes, distinct = pd.factorize(pd.Series(signatures, dtype=object), use_na_sentinel=True)
+    split = [text.split() for text in distinct]
+    records_per_name = np.bincount(codes[codes >= 0], minlength=len(distinct))
+    counts: Counter[str] = Counter()
+    for parts, records in zip(split, records_per_name.tolist(), strict=True):
+        for part in set(parts):
+            counts[part] += records
 
     def order(part: str) -> tuple[bool, int, str]:
         return counts[part] == 1, counts[part], part
 
-    columns = [np.full(len(split), None, dtype=object) for _ in range(NAME_PARTS_COMPARED)]
-    for row, parts in enumerate(split):
-        chosen = sorted(set(parts), key=order)[:NAME_PARTS_COMPARED]
-        for position, part in enumerate(chosen):
-            columns[position][row] = part
-    return columns
+    chosen = np.full((len(distinct) + 1, NAME_PARTS_COMPARED), None, dtype=object)
+    for index, parts in enumerate(split):
+        for position, part in enumerate(sorted(set(parts), key=order)[:NAME_PARTS_COMPARED]):
+            chosen[index, position] = part
+    # The sentinel -1 picks the last row, which stays empty.
+    return [chosen[codes, position] for position in range(NAME_PARTS_COMPARED)]
 
 
 def _name_signature_text(prepared: pd.DataFrame) -> list[str | None]:
     """Both name parts' skeleton tokens, sorted, so that swapped given/family still agree."""
+    names = prepared[["given_std", "family_std"]].astype(object)
+    codes, distinct = pd.MultiIndex.from_frame(names.fillna("")).factorize()
     texts: list[str | None] = []
-    for given, family in zip(
-        prepared["given_std"].tolist(), prepared["family_std"].tolist(), strict=True
-    ):
-        tokens = sorted(skeleton(token) or "" for token in f"{given or ''} {family or ''}".split())
+    for given, family in distinct:
+        tokens = sorted(skeleton(token) or "" for token in f"{given} {family}".split())
         text = " ".join(token for token in tokens if token)
         texts.append(text if len(text) >= 3 else None)
-    return texts
+    by_name = np.array(texts, dtype=object)
+    return list(by_name[codes])
 
 
 def _bigram_ids(text: str) -> list[int]:
@@ -708,8 +715,8 @@ def minhash_bands(
             mixed = mixed * np.uint64(1_000_003) ^ block[:, column]
         # Keep keys positive and non-zero (0 means missing).
         band_keys[:, band] = (mixed >> np.uint64(2)).astype(np.int64) + 1
-    index_of = {value: i for i, value in enumerate(distinct)}
-    for position, maybe_text in enumerate(text_list):
-        if maybe_text:
-            out[position] = band_keys[index_of[maybe_text]]
+    index_of = pd.Series(np.arange(len(distinct)), index=pd.Index(distinct, dtype=object))
+    positions = index_of.reindex(pd.Index(text_list, dtype=object)).to_numpy(dtype=float)
+    present = ~np.isnan(positions)
+    out[present] = band_keys[positions[present].astype(np.int64)]
     return out
