@@ -1,7 +1,8 @@
 """Linkage benchmark: accuracy, estimated against true precision ÷ recall, time and memory.
 
     .venv/bin/python bench/linkage_bench.py [--quick] [--sizes 200000,1000000] [--skip-large]
-                                            [--only NAME,NAME]
+                                            [--only NAME,NAME] [--bound]
+                                            [--backend duckdb|spark]
 
 Sets: FEBRL 4 and 3 without soc_sec_id; the multi-origin generator
 (``tiphub.linkage.population.generate_population``, 5,000 records over 5 lists) at several
@@ -11,6 +12,11 @@ same CSV files ``tiphub link`` would read, so its peak memory is its own; only
 ``link_records`` is timed. One line per set, then every target (issue 17) with PASS or MISS.
 
 ``--quick``: FEBRL, two multi-origin seeds and one register, nothing large.
+``--backend spark``: score on Spark in local mode instead of DuckDB (training is on DuckDB
+either way); the targets are judged on whichever backend ran.
+``--bound``: after each set is measured, what a supervised classifier reaches on the same
+candidate pairs with the truth (``linkage_bound.py``): how much of a gap better weighting
+could close, and how much needs more information.
 Large sets are generated once and cached under ``bench/.cache`` (keyed by the generator's
 source), in a subprocess of their own so that generation does not count in the link's memory.
 """
@@ -165,6 +171,11 @@ class SetResult:
     generation_seconds: float = math.nan
     generation_cached: bool = False
     error: str | None = None
+    backend: str = "duckdb"
+    linker_edge_f1: float = math.nan
+    bound_f1: float = math.nan
+    bound_precision: float = math.nan
+    bound_recall: float = math.nan
 
     @property
     def pr_difference(self) -> float:
@@ -309,7 +320,25 @@ def result_line(result: SetResult) -> str:
         f"{result.pr_difference:>+7.4f} {result.precision:>7.4f} {result.recall:>7.4f} "
         f"{result.f1:>7.4f} {result.blocking_recall:>8.4f} {result.seconds:>7.1f} "
         f"{result.peak_gb:>7.2f}  {generation}"
+        # Spark's JVM is a process of its own: its memory is not in this peak.
+        + ("" if result.backend == "duckdb" else f"  ({result.backend}; JVM not in peak)")
     )
+
+
+def bound_lines(results: Sequence[SetResult]) -> list[str]:
+    """The supervised bound beside the linker's own best edge F1 (see linkage_bound.py)."""
+    lines = [
+        "supervised bound on the same candidate pairs (edge level, best threshold; "
+        "trained on the truth)",
+        f"{'set':<24} {'linker edge F1':>14} {'bound F1':>9} {'bound P':>8} {'bound R':>8} "
+        f"{'linker cluster F1':>17}",
+    ]
+    for result in results:
+        lines.append(
+            f"{result.name:<24} {result.linker_edge_f1:>14.4f} {result.bound_f1:>9.4f} "
+            f"{result.bound_precision:>8.4f} {result.bound_recall:>8.4f} {result.f1:>17.4f}"
+        )
+    return lines
 
 
 # --------------------------------------------------------------------------- the sets
@@ -399,7 +428,7 @@ def _stage(text: str) -> None:
     print(STAGE_PREFIX + text, flush=True)
 
 
-def run_one(name: str) -> SetResult:
+def run_one(name: str, bound: bool = False, backend: str = "duckdb") -> SetResult:
     """Link one set in this process and measure it (called in the child)."""
     from tiphub.linkage.linker import link_records
     from tiphub.linkage.records import read_records
@@ -420,7 +449,7 @@ def run_one(name: str) -> SetResult:
         records = read_records(sorted(directory.glob("list-*.csv")))
         truth = pd.read_parquet(directory / "truth.parquet")
     started = time.perf_counter()
-    result = link_records(records, stage=_stage)
+    result = link_records(records, stage=_stage, backend=backend)  # type: ignore[arg-type]
     seconds = time.perf_counter() - started
     _stage("counting pairs against the truth")
     clusters = result.clusters_frame()
@@ -435,7 +464,7 @@ def run_one(name: str) -> SetResult:
     )
     # ru_maxrss is in kilobytes on Linux.
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-    return SetResult(
+    measured = SetResult(
         name=name,
         kind=spec.kind,
         records=len(clusters),
@@ -449,7 +478,20 @@ def run_one(name: str) -> SetResult:
         peak_gb=peak_gb,
         generation_seconds=generation_seconds,
         generation_cached=cached,
+        backend=backend,
     )
+    if bound:
+        _stage("training the supervised bound on the truth")
+        from linkage_bound import supervised_bound
+
+        from tiphub.linkage.records import prepare
+
+        found = supervised_bound(prepare(records.frame), result.pairs, true_codes)
+        measured.linker_edge_f1 = found.linker_edge_f1
+        measured.bound_f1 = found.f1
+        measured.bound_precision = found.precision
+        measured.bound_recall = found.recall
+    return measured
 
 
 # --------------------------------------------------------------------------- the parent
@@ -476,7 +518,9 @@ def _child(arguments: list[str], on_stage: Callable[[str], None]) -> tuple[int, 
         return process.wait(), list(tail)
 
 
-def run_set(name: str, on_stage: Callable[[str], None]) -> SetResult:
+def run_set(
+    name: str, on_stage: Callable[[str], None], bound: bool = False, backend: str = "duckdb"
+) -> SetResult:
     spec = bench_set(name)
     cached = False
     if spec.kind == "scale":
@@ -487,7 +531,11 @@ def run_set(name: str, on_stage: Callable[[str], None]) -> SetResult:
             return SetResult(name, spec.kind, error=_failure("generation", code, tail))
     with tempfile.TemporaryDirectory(prefix="linkage-bench-") as scratch:
         result_path = Path(scratch) / "result.json"
-        code, tail = _child(["--one", name, "--result", str(result_path)], on_stage)
+        bound_flag = ["--bound"] if bound else []
+        code, tail = _child(
+            ["--one", name, "--result", str(result_path), "--backend", backend, *bound_flag],
+            on_stage,
+        )
         if code != 0 or not result_path.exists():
             return SetResult(name, spec.kind, error=_failure("linking", code, tail))
         result = SetResult.from_json(result_path.read_text())
@@ -524,6 +572,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--demo-size", dest="sizes", type=_sizes, help=argparse.SUPPRESS)
     parser.add_argument("--skip-large", "--skip-demo", action="store_true")
     parser.add_argument("--only", help="comma-separated set names, e.g. febrl4,multi-vnm-tha-s1")
+    parser.add_argument(
+        "--bound", action="store_true", help="also train a supervised bound on the truth"
+    )
+    parser.add_argument(
+        "--backend", choices=("duckdb", "spark"), default="duckdb", help="where pairs are scored"
+    )
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--generate", help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
@@ -537,7 +591,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         generate_cached(bench_set(arguments.generate))
         return 0
     if arguments.one:
-        result = run_one(arguments.one)
+        result = run_one(arguments.one, arguments.bound, arguments.backend)
         arguments.result.write_text(json.dumps(asdict(result)))
         return 0
     if arguments.only:
@@ -564,11 +618,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 status.update(f"{name}: {text} ({time.perf_counter() - started:.0f} s)")
 
             on_stage("starting")
-            result = run_set(name, on_stage)
+            result = run_set(name, on_stage, arguments.bound, arguments.backend)
             results.append(result)
             print(result_line(result), flush=True)
     print()
     print("\n".join(summary_lines(results)), flush=True)
+    bounded = [result for result in results if not math.isnan(result.bound_f1)]
+    if bounded:
+        print()
+        print("\n".join(bound_lines(bounded)), flush=True)
     return 2 if any(result.error is not None for result in results) else 0
 
 
