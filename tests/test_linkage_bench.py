@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 import pytest
 
+from tests.bench_modules import load_bench_module
 from tiphub.linkage import population
 
-BENCH_PATH = Path(__file__).resolve().parent.parent / "bench" / "linkage_bench.py"
-
-
-def _load_bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("linkage_bench", BENCH_PATH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    # Dataclasses look their module up by name while the class is built.
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load_bench()
+bench = load_bench_module("linkage_bench")
 
 # Six records: true people a (three records), b (two), c (one): 3 + 1 = 4 true pairs.
 TRUTH = ["a", "a", "a", "b", "b", "c"]

@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
 import numpy as np
 import pandas as pd
 
+from tests.bench_modules import load_bench_module
 from tests.linkage.test_linker import _record_set
 from tiphub.linkage.linker import link_records
 from tiphub.linkage.population import generate_population
 from tiphub.linkage.records import prepare
 
-BOUND_PATH = Path(__file__).resolve().parent.parent / "bench" / "linkage_bound.py"
-
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("linkage_bound", BOUND_PATH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bound = _load()
+bound = load_bench_module("linkage_bound")
 
 
 def test_best_f1_on_a_hand_counted_ranking() -> None:
