@@ -451,10 +451,11 @@ def _conditional_step(
     log2_factor = frame["mw_name"].to_numpy(float)
     if "mw_tf_adj_name" in frame.columns:
         log2_factor = log2_factor + frame["mw_tf_adj_name"].fillna(0).to_numpy(float)
-    # A random share of the records keeps the prior: a pair of sampled records is a random
-    # pair of the whole. (subset_prior is for a subset chosen by who is in it; applied
-    # here it raised the prior ninefold at a million records, and EM then read namesakes
-    # born years apart as matches: "dates wholly different" weighed 0.8 instead of 1/170.)
+    # The whole file's prior: the pairs are chosen by their names, whose rarity the anchor
+    # already weighs through the names' frequencies among other people. (subset_prior is
+    # for a subset chosen by who is in it; applied to a random share of a million records
+    # it raised the prior ninefold, and EM then read namesakes born years apart as
+    # matches: "dates wholly different" weighed 0.8 instead of 1/170.)
     prior = float(model["probability_two_random_records_match"])
     return fit_conditional(
         np.log(prior / (1 - prior)) + log2_factor * np.log(2),
