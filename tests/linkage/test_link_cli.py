@@ -225,3 +225,13 @@ def test_link_a_register_with_impossible_dates_deduplicates_it(
     assert summary["evaluation"]["f1"] > 0.8
     assert summary["clusters"] < len(records)
     assert isinstance(summary["training_notes"], list)
+
+
+def test_summary_numbers_are_shown_as_people_read_them() -> None:
+    from tiphub.cli.linkage import shown
+
+    # A threshold from the grid's arithmetic, a count and a word.
+    assert shown(0.1 + 0.2 - 0.286) == "0.014"
+    assert shown(0.013999999999999999) == "0.014"
+    assert shown(1027) == "1027"
+    assert shown("precision ÷ recall = 1") == "precision ÷ recall = 1"

@@ -483,19 +483,25 @@ def _render_report(run: dict[str, Any], summary: dict[str, Any]) -> str:
     )
 
 
+def shown(value: object) -> str:
+    """A summary value as a person reads it: floats to six significant digits (a threshold
+    of 0.014, not 0.013999999999999999), everything else as it is."""
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
 def _print_summary(summary: dict[str, Any]) -> None:
     table = Table(title="Record linkage", show_header=False)
     for key, value in summary.items():
         if isinstance(value, dict):
             for inner, inner_value in value.items():
                 if not isinstance(inner_value, dict | list):
-                    table.add_row(Text(f"{key}: {inner}"), Text(str(inner_value)))
+                    table.add_row(Text(f"{key}: {inner}"), Text(shown(inner_value)))
         elif isinstance(value, list):
             # Notes (what training fell back on) one per line; none, no row.
             if value:
                 table.add_row(Text(key.replace("_", " ")), Text("\n".join(map(str, value))))
         else:
-            table.add_row(Text(key.replace("_", " ")), Text(str(value)))
+            table.add_row(Text(key.replace("_", " ")), Text(shown(value)))
     console.print(table)
 
 
