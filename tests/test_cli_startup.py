@@ -67,6 +67,38 @@ def test_help_loads_no_heavy_library(line: list[str]) -> None:
     assert _loaded_after(code) == []
 
 
+def test_a_summary_loads_neither_alembic_nor_the_case_schema(tmp_path: Any) -> None:
+    setting = (
+        "import contextlib, io, os\n"
+        f"os.environ['TIPHUB_DATA_DIR'] = {str(tmp_path)!r}\n"
+        "os.environ.pop('TIPHUB_DATABASE_URL', None)\n"
+    )
+    # A first process makes the database; the second finds it at the newest revision.
+    made = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            setting + "from tiphub.store.db import ensure_schema, make_engine\n"
+            "ensure_schema(make_engine())",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert made.returncode == 0, made.stderr
+    code = setting + (
+        "sys.argv = ['tiphub', 'summary']\n"
+        "from tiphub.cli.app import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as shown:\n"
+        "    try:\n"
+        "        main()\n"
+        "    except SystemExit as end:\n"
+        "        assert end.code in (0, None), end.code\n"
+        "assert 'tiphub import' in shown.getvalue(), shown.getvalue()"
+    )
+    assert _loaded_after(code, ("alembic", "tiphub.cases.schema")) == []
+
+
 def _group() -> LazyGroup:
     group = typer.main.get_command(app)
     assert isinstance(group, LazyGroup)

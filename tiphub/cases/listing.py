@@ -12,7 +12,7 @@ from sqlalchemy import Engine, and_, func, select
 from tiphub.cases import audit
 from tiphub.cases.access import Principal, case_scope_condition, own_scope_condition
 from tiphub.cases.persistence import case_document_of
-from tiphub.cases.schema import VICTIM_ROLES
+from tiphub.cases.roles import VICTIM_ROLES
 from tiphub.store import models as m
 from tiphub.store.db import reading
 from tiphub.store.models import table_of

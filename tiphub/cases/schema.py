@@ -11,6 +11,7 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
+from tiphub.cases.roles import VICTIM_ROLES as VICTIM_ROLES
 from tiphub.standard.codelists import codelist, normalise_country, normalise_language
 
 SCHEMA_VERSION: Final = "tiphub-case/1"
@@ -130,7 +131,6 @@ class PerpetratorContext(Record):
     nationality: list[Country] = []
 
 
-VICTIM_ROLES = frozenset({"Victim", "PresumedVictim"})
 
 
 class Participant(Record):

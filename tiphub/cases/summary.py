@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, and_, func, select, tr
 from sqlalchemy.orm import aliased
 
 from tiphub.cases.access import PermissionDeniedError, Principal
-from tiphub.cases.schema import VICTIM_ROLES
+from tiphub.cases.roles import VICTIM_ROLES
 from tiphub.exchange.ctdc import age_band
 from tiphub.store import models as m
 
