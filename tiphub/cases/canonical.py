@@ -47,16 +47,18 @@ def clean(value: Any) -> Any:
 
 
 def _drop_empty_lists(value: Any) -> Any:
-    """``clean`` for a fresh dump without nulls: empty lists deleted in place, no copies."""
-    if isinstance(value, dict):
-        for key in [key for key, item in value.items() if item == []]:
+    """``clean`` for a fresh JSON-mode dump without nulls: empty lists deleted in place, no
+    copies. Such a dump holds only dicts, lists and scalars, so exact type checks suffice."""
+    if type(value) is dict:
+        empty = [key for key, item in value.items() if type(item) is list and not item]
+        for key in empty:
             del value[key]
         for item in value.values():
-            if isinstance(item, dict | list):
+            if type(item) is dict or type(item) is list:
                 _drop_empty_lists(item)
-    elif isinstance(value, list):
+    elif type(value) is list:
         for item in value:
-            if isinstance(item, dict | list):
+            if type(item) is dict or type(item) is list:
                 _drop_empty_lists(item)
     return value
 

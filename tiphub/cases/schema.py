@@ -7,6 +7,7 @@ store is already on the standard. ``case_json_schema()`` publishes the format.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
@@ -23,8 +24,27 @@ def _code(list_name: str) -> AfterValidator:
     return AfterValidator(codelist(list_name).normalise)
 
 
+def _empty_list() -> Any:
+    """An empty list, made afresh per record (pydantic deep-copies a literal ``[]`` default
+    for every record it validates); the published schema still says it defaults to []."""
+    return Field(default_factory=list, json_schema_extra={"default": []})
+
+
+_today: tuple[float, dt.date] = (0.0, EARLIEST_DATE)
+
+
+def today() -> dt.date:
+    """Today's date, asked of the clock at most once a second: an import checks a dozen
+    dates per case, and ``date.today()`` costs more than the rest of the check."""
+    global _today
+    now = time.monotonic()
+    if now - _today[0] >= 1.0:
+        _today = (now, dt.date.today())
+    return _today[1]
+
+
 def _not_future(value: dt.date | None) -> dt.date | None:
-    if value is not None and not EARLIEST_DATE <= value <= dt.date.today():
+    if value is not None and not EARLIEST_DATE <= value <= today():
         raise ValueError("the date is outside 1900-01-01..today")
     return value
 
@@ -84,10 +104,10 @@ class PersonRecord(Record):
     mailing_country: Country | None = None
     mailing_latitude: Annotated[float, Field(ge=-90, le=90)] | None = None
     mailing_longitude: Annotated[float, Field(ge=-180, le=180)] | None = None
-    identifiers: list[Identifier] = []
+    identifiers: list[Identifier] = _empty_list()
     # facts
     gender: Code("gender") | None = None  # type: ignore[valid-type]
-    citizenship: list[Country] = []
+    citizenship: list[Country] = _empty_list()
     primary_language: Language | None = None
     secondary_language: Language | None = None
     marital_status: Code("marital_status") | None = None  # type: ignore[valid-type]
@@ -107,30 +127,28 @@ class StatusAssertion(Record):
 
 class VictimContext(Record):
     trafficking_status: Annotated[list[StatusAssertion], Field(min_length=1)]
-    recruitment_methods: list[Code("recruitment_method")] = []  # type: ignore[valid-type]
-    recruitment_websites: list[Code("website")] = []  # type: ignore[valid-type]
+    recruitment_methods: list[Code("recruitment_method")] = _empty_list()  # type: ignore[valid-type]
+    recruitment_websites: list[Code("website")] = _empty_list()  # type: ignore[valid-type]
     location_of_recruitment: ShortText | None = None
-    means_of_control: list[Code("means_of_control")] = []  # type: ignore[valid-type]
-    exploitation_types: list[Code("exploitation_type")] = []  # type: ignore[valid-type]
-    sex_exploitation_types: list[Code("sex_exploitation_type")] = []  # type: ignore[valid-type]
+    means_of_control: list[Code("means_of_control")] = _empty_list()  # type: ignore[valid-type]
+    exploitation_types: list[Code("exploitation_type")] = _empty_list()  # type: ignore[valid-type]
+    sex_exploitation_types: list[Code("sex_exploitation_type")] = _empty_list()  # type: ignore[valid-type]
     industry: Code("industry") | None = None  # type: ignore[valid-type]
     location_of_exploitation: ShortText | None = None
-    exploitation_websites: list[Code("website")] = []  # type: ignore[valid-type]
+    exploitation_websites: list[Code("website")] = _empty_list()  # type: ignore[valid-type]
     age_when_trafficked: Annotated[int, Field(ge=0, le=120)] | None = None
     relationship_to_trafficker: Code("relationship_to_trafficker") | None = None  # type: ignore[valid-type]
-    vulnerabilities: list[Code("vulnerability")] = []  # type: ignore[valid-type]
+    vulnerabilities: list[Code("vulnerability")] = _empty_list()  # type: ignore[valid-type]
 
 
 class PerpetratorContext(Record):
     kind: Code("perpetrator_kind") = "Individual"  # type: ignore[valid-type]
-    roles: list[Code("perpetrator_role")] = []  # type: ignore[valid-type]
+    roles: list[Code("perpetrator_role")] = _empty_list()  # type: ignore[valid-type]
     role_details: LongText | None = None
     company_name: ShortText | None = None
     sex: Code("sex") | None = None  # type: ignore[valid-type]
     age_band: Code("age_band") | None = None  # type: ignore[valid-type]
-    nationality: list[Country] = []
-
-
+    nationality: list[Country] = _empty_list()
 
 
 class Participant(Record):
@@ -204,7 +222,7 @@ class Referral(Record):
     referred_on: PastDate | None = None
     reason: Code("referral_reason") | None = None  # type: ignore[valid-type]
     details: LongText | None = None
-    services: list[Code("service_type")] = []  # type: ignore[valid-type]
+    services: list[Code("service_type")] = _empty_list()  # type: ignore[valid-type]
     status: Code("referral_status") | None = None  # type: ignore[valid-type]
     referring_case_worker: ShortText | None = None
     referred_case_worker: ShortText | None = None
@@ -224,7 +242,7 @@ class SupportPlan(Record):
     action_plan: LongText | None = None
     planned_end_on: dt.date | None = None
     actual_end_on: PastDate | None = None
-    services: list[ServiceProvision] = []
+    services: list[ServiceProvision] = _empty_list()
 
 
 class Note(Record):
@@ -248,13 +266,13 @@ class CriminalProceeding(Record):
     perpetrator_external_id: ExternalId | None = None
     jurisdiction: Country | None = None
     stage: Code("proceeding_stage")  # type: ignore[valid-type]
-    charges: list[ShortText] = []
+    charges: list[ShortText] = _empty_list()
     opened_on: PastDate | None = None
     outcome: Code("proceeding_outcome") | None = None  # type: ignore[valid-type]
     outcome_on: PastDate | None = None
     sentence_months: Annotated[int, Field(ge=0, le=1_200)] | None = None
     victim_status: Code("victim_status_in_proceedings") | None = None  # type: ignore[valid-type]
-    protection_measures: list[Code("protection_measure")] = []  # type: ignore[valid-type]
+    protection_measures: list[Code("protection_measure")] = _empty_list()  # type: ignore[valid-type]
     compensation_claimed: bool | None = None
     next_hearing_on: dt.date | None = None
     perpetrator_released_on: PastDate | None = None
@@ -271,13 +289,13 @@ class CaseRecord(Record):
     case_owner: ShortText | None = None
     opened_on: PastDate | None = None
     participants: Annotated[list[Participant], Field(min_length=1)]
-    events: list[TraffickingEvent] = []
-    consents: list[ConsentRecord] = []
-    referrals: list[Referral] = []
-    support_plans: list[SupportPlan] = []
-    notes: list[Note] = []
-    identification_decisions: list[IdentificationDecision] = []
-    criminal_proceedings: list[CriminalProceeding] = []
+    events: list[TraffickingEvent] = _empty_list()
+    consents: list[ConsentRecord] = _empty_list()
+    referrals: list[Referral] = _empty_list()
+    support_plans: list[SupportPlan] = _empty_list()
+    notes: list[Note] = _empty_list()
+    identification_decisions: list[IdentificationDecision] = _empty_list()
+    criminal_proceedings: list[CriminalProceeding] = _empty_list()
 
     @model_validator(mode="after")
     def _references_resolve(self) -> CaseRecord:

@@ -11,11 +11,12 @@ same processors), so reads cannot tell the two paths apart.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, Connection, Table
+from sqlalchemy import JSON, Column, Connection, Table
 
 from tiphub.store import crypto
 
@@ -53,6 +54,40 @@ def _sealing(sealed: crypto.Sealed, ring: crypto.Keyring) -> Processor:
     return seal
 
 
+# Short lists of codes (exploitation types, nationalities) repeat across thousands of rows:
+# each distinct one is serialised once per table and call. The memo stays small.
+_MEMO_ITEMS = 16
+_MEMO_SIZE = 4_096
+
+
+def _memoised_json(processor: Processor | None, postgres: bool) -> Processor:
+    """A JSON column's processor that serialises each distinct short list of strings once.
+
+    On PostgreSQL the processor only wraps a value for psycopg, which serialises it again
+    for every row; there the memo hands COPY the JSON text itself, which the server reads
+    into the column exactly as it reads psycopg's.
+    """
+    memo: dict[tuple[str, ...], Any] = {}
+
+    def process(value: Any) -> Any:
+        if (
+            type(value) is list
+            and len(value) <= _MEMO_ITEMS
+            and all(type(item) is str for item in value)
+        ):
+            key = tuple(value)
+            found = memo.get(key)
+            if found is None:
+                serialise = json.dumps if postgres or processor is None else processor
+                found = serialise(value)
+                if len(memo) < _MEMO_SIZE:
+                    memo[key] = found
+            return found
+        return value if processor is None else processor(value)
+
+    return process
+
+
 class BulkInserter:
     """Inserts rows given as dicts (column name → Python value) table by table.
 
@@ -86,8 +121,13 @@ class BulkInserter:
         ]
         processors: list[Processor | None] = []
         for column in columns:
+            column_type = column.type.dialect_impl(self.dialect)
             if isinstance(column.type, crypto.Sealed):
                 processors.append(_sealing(column.type, self._keyring()))
+            elif isinstance(column_type, JSON):
+                processors.append(
+                    _memoised_json(column.type._cached_bind_processor(self.dialect), self.postgres)
+                )
             else:
                 processors.append(column.type._cached_bind_processor(self.dialect))
         preparer = self.dialect.identifier_preparer

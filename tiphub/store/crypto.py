@@ -26,6 +26,7 @@ import time
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,21 @@ class DecryptionError(KeyProblem):
 
 
 def key_file_path() -> Path:
-    explicit = os.environ.get("TIPHUB_KEY_FILE")
+    environ = os.environ
+    return _key_file_path(
+        environ.get("TIPHUB_KEY_FILE"),
+        environ.get("TIPHUB_DATA_DIR"),
+        environ.get("XDG_DATA_HOME"),
+        environ.get("HOME"),
+    )
+
+
+@lru_cache(maxsize=16)
+def _key_file_path(
+    explicit: str | None, _data_dir: str | None, _data_home: str | None, _home: str | None
+) -> Path:
+    """Keyed by every variable the path depends on: reading a sealed value asks for the
+    path each time, and building it costs more than opening the value."""
     if explicit:
         return Path(explicit)
     from tiphub.store.config import data_dir
