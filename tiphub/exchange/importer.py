@@ -34,7 +34,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, update
 
-from tiphub.cases.canonical import case_document, content_hash, person_document
+from tiphub.cases.canonical import case_document, content_hash
 from tiphub.cases.persistence import (
     CaseWriter,
     WriteCounts,
@@ -841,7 +841,9 @@ def _import_once(engine: Engine, importer: _Importer, options: _Options) -> Impo
                 if pending and not result.issues:
                     records = _with_stored_cases(connection, importer, pending, result)
                     if not result.issues:
-                        result.counts.add(writer.write(records))
+                        result.counts.add(
+                            writer.write(records, *_made_while_reading(records, pending))
+                        )
                 pending.clear()
 
             try:
@@ -888,10 +890,18 @@ def _import_once(engine: Engine, importer: _Importer, options: _Options) -> Impo
                             )
                         )
                         continue
-                    for participant in record.participants if record is not None else ():
+                    document = case_document(record) if record is not None else None
+                    person_digests: dict[int, str] = {}
+                    for participant, dumped in zip(
+                        record.participants if record is not None else (),
+                        document["participants"] if document is not None else (),
+                        strict=True,
+                    ):
                         person_key = fingerprint(slug, participant.person.external_id)
+                        full_digest = content_hash(dumped["person"])
+                        person_digests[id(dumped["person"])] = full_digest
                         # 60 bits of the hash: enough to tell details apart, and fits int64.
-                        digest = int(content_hash(person_document(participant.person))[:15], 16)
+                        digest = int(full_digest[:15], 16)
                         if seen_people.setdefault(person_key, digest) != digest:
                             result.issues.append(
                                 importer.issue(
@@ -904,7 +914,9 @@ def _import_once(engine: Engine, importer: _Importer, options: _Options) -> Impo
                                 )
                             )
                     result.cases += 1
-                    pending.append(_Pending(unit, record, slug, external_id))
+                    pending.append(
+                        _Pending(unit, record, slug, external_id, document, person_digests)
+                    )
                     if len(pending) >= batch_size:
                         flush()
                 flush()
@@ -962,6 +974,27 @@ class _Pending:
     record: CaseRecord | None
     organisation: str
     external_id: str
+    # The record's canonical document and its people's content hashes, made while reading.
+    document: dict[str, Any] | None = None
+    person_digests: dict[int, str] = field(default_factory=dict)
+
+
+def _made_while_reading(
+    records: list[CaseRecord], pending: list[_Pending]
+) -> tuple[list[dict[str, Any]], dict[int, str]]:
+    """Each record's canonical document and its people's hashes, as made while reading
+    the file; made afresh for a record merged with a stored case since."""
+    read = {id(item.record): item for item in pending if item.record is not None}
+    documents: list[dict[str, Any]] = []
+    digests: dict[int, str] = {}
+    for record in records:
+        item = read.get(id(record))
+        if item is not None and item.document is not None:
+            documents.append(item.document)
+            digests.update(item.person_digests)
+        else:
+            documents.append(case_document(record))
+    return documents, digests
 
 
 def _partial_update(
