@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -178,18 +178,15 @@ class CaseWriter:
         self,
         records: Sequence[CaseRecord],
         documents: Sequence[dict[str, Any]] | None = None,
-        person_digests: Mapping[int, str] | None = None,
     ) -> WriteCounts:
         """Store a batch of cases. An importer that made each record's canonical document
-        and its people's content hashes already (to check the file) hands them in: the
-        hashes keyed by ``id()`` of the person's dict inside those documents, so that a
-        person in a record the importer did not make is hashed here."""
+        already (to check the file) hands them in."""
         counts = WriteCounts()
         rows = _Rows()
         now = utcnow()
         if documents is None:
             documents = [case_document(record) for record in records]
-        people = self._upsert_people(records, documents, person_digests or {}, rows, counts, now)
+        people = self._upsert_people(records, documents, rows, counts, now)
         existing = self._existing(m.Case, [(r.organisation, r.external_id) for r in records])
         replaced: list[uuid.UUID] = []
         for record, document in zip(records, documents, strict=True):
@@ -318,7 +315,6 @@ class CaseWriter:
         self,
         records: Sequence[CaseRecord],
         documents: Sequence[dict[str, Any]],
-        digests: Mapping[int, str],
         rows: _Rows,
         counts: WriteCounts,
         now: dt.datetime,
@@ -326,9 +322,7 @@ class CaseWriter:
         # A person's canonical document is the one inside the case's: no second dump.
         latest: dict[tuple[str, str], tuple[PersonRecord, dict[str, Any]]] = {}
         for record, case in zip(records, documents, strict=True):
-            for participant, dumped in zip(
-                record.participants, case.get("participants", ()), strict=True
-            ):
+            for participant, dumped in zip(record.participants, case["participants"], strict=True):
                 key = (record.organisation, participant.person.external_id)
                 latest[key] = (participant.person, dumped["person"])
         existing = self._existing(m.Person, latest)
@@ -338,7 +332,7 @@ class CaseWriter:
         changed: list[uuid.UUID] = []
         for (slug, external_id), (person, document) in latest.items():
             org_id = self.organisation_id(slug)
-            digest = digests.get(id(document)) or content_hash(document)
+            digest = content_hash(document)
             previous = existing.get((org_id, external_id))
             if previous is not None and previous[1] == digest:
                 ids[(org_id, external_id)] = previous[0]

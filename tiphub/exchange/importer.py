@@ -839,11 +839,9 @@ def _import_once(engine: Engine, importer: _Importer, options: _Options) -> Impo
 
             def flush() -> None:
                 if pending and not result.issues:
-                    records = _with_stored_cases(connection, importer, pending, result)
+                    records, documents = _with_stored_cases(connection, importer, pending, result)
                     if not result.issues:
-                        result.counts.add(
-                            writer.write(records, *_made_while_reading(records, pending))
-                        )
+                        result.counts.add(writer.write(records, documents))
                 pending.clear()
 
             try:
@@ -891,17 +889,14 @@ def _import_once(engine: Engine, importer: _Importer, options: _Options) -> Impo
                         )
                         continue
                     document = case_document(record) if record is not None else None
-                    person_digests: dict[int, str] = {}
                     for participant, dumped in zip(
                         record.participants if record is not None else (),
                         document["participants"] if document is not None else (),
                         strict=True,
                     ):
                         person_key = fingerprint(slug, participant.person.external_id)
-                        full_digest = content_hash(dumped["person"])
-                        person_digests[id(dumped["person"])] = full_digest
                         # 60 bits of the hash: enough to tell details apart, and fits int64.
-                        digest = int(full_digest[:15], 16)
+                        digest = int(content_hash(dumped["person"])[:15], 16)
                         if seen_people.setdefault(person_key, digest) != digest:
                             result.issues.append(
                                 importer.issue(
@@ -914,9 +909,7 @@ def _import_once(engine: Engine, importer: _Importer, options: _Options) -> Impo
                                 )
                             )
                     result.cases += 1
-                    pending.append(
-                        _Pending(unit, record, slug, external_id, document, person_digests)
-                    )
+                    pending.append(_Pending(unit, record, slug, external_id, document))
                     if len(pending) >= batch_size:
                         flush()
                 flush()
@@ -974,27 +967,8 @@ class _Pending:
     record: CaseRecord | None
     organisation: str
     external_id: str
-    # The record's canonical document and its people's content hashes, made while reading.
+    # The record's canonical document, made while reading (None when record is None).
     document: dict[str, Any] | None = None
-    person_digests: dict[int, str] = field(default_factory=dict)
-
-
-def _made_while_reading(
-    records: list[CaseRecord], pending: list[_Pending]
-) -> tuple[list[dict[str, Any]], dict[int, str]]:
-    """Each record's canonical document and its people's hashes, as made while reading
-    the file; made afresh for a record merged with a stored case since."""
-    read = {id(item.record): item for item in pending if item.record is not None}
-    documents: list[dict[str, Any]] = []
-    digests: dict[int, str] = {}
-    for record in records:
-        item = read.get(id(record))
-        if item is not None and item.document is not None:
-            documents.append(item.document)
-            digests.update(item.person_digests)
-        else:
-            documents.append(case_document(record))
-    return documents, digests
 
 
 def _partial_update(
@@ -1016,8 +990,9 @@ def _with_stored_cases(
     importer: _Importer,
     pending: list[_Pending],
     result: ImportResult,
-) -> list[CaseRecord]:
-    """The batch's records, each merged into the case already stored under its ID.
+) -> tuple[list[CaseRecord], list[dict[str, Any]]]:
+    """The batch's records, each merged into the case already stored under its ID, and
+    their canonical documents (made while reading for a record not merged since).
 
     A flat file carries only part of a case; a JSON line may leave sections out. What the
     file does not say is kept, unless the import replaces cases whole.
@@ -1032,6 +1007,12 @@ def _with_stored_cases(
             for document in iter_case_documents(connection, organisation=slug, external_ids=chunk):
                 stored[(slug, document["external_id"])] = document
     records: list[CaseRecord] = []
+    documents: list[dict[str, Any]] = []
+
+    def keep(kept: CaseRecord, document: dict[str, Any] | None = None) -> None:
+        records.append(kept)
+        documents.append(document if document is not None else case_document(kept))
+
     for item in pending:
         unit, record = item.unit, item.record
         existing = stored.get((item.organisation, item.external_id))
@@ -1039,15 +1020,16 @@ def _with_stored_cases(
             if record is None:
                 # Not stored: the line had to be a whole case after all.
                 try:
-                    records.append(CaseRecord.model_validate(unit.document))
+                    keep(CaseRecord.model_validate(unit.document))
                 except ValidationError as error:
                     result.issues.extend(_validation_issues(importer, unit, error))
                 continue
+            assert item.document is not None
             if existing is not None:
-                removed = removed_by_replace(existing, case_document(record))
+                removed = removed_by_replace(existing, item.document)
                 if removed:
                     result.removals.append((record.external_id, removed))
-            records.append(record)
+            keep(record, item.document)
             continue
         if importer.format in FLAT_FORMATS:
             try:
@@ -1061,7 +1043,7 @@ def _with_stored_cases(
             assert unit.document is not None
             merged = {**existing, **unit.document}
         try:
-            records.append(CaseRecord.model_validate(merged))
+            keep(CaseRecord.model_validate(merged))
         except ValidationError as error:
             result.issues.extend(_validation_issues(importer, unit, error))
-    return records
+    return records, documents

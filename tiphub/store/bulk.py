@@ -60,13 +60,14 @@ _MEMO_ITEMS = 16
 _MEMO_SIZE = 4_096
 
 
-def _memoised_json(processor: Processor | None, postgres: bool) -> Processor:
+def _memoised_json(processor: Processor, postgres: bool) -> Processor:
     """A JSON column's processor that serialises each distinct short list of strings once.
 
     On PostgreSQL the processor only wraps a value for psycopg, which serialises it again
     for every row; there the memo hands COPY the JSON text itself, which the server reads
     into the column exactly as it reads psycopg's.
     """
+    serialise = json.dumps if postgres else processor
     memo: dict[tuple[str, ...], Any] = {}
 
     def process(value: Any) -> Any:
@@ -78,12 +79,11 @@ def _memoised_json(processor: Processor | None, postgres: bool) -> Processor:
             key = tuple(value)
             found = memo.get(key)
             if found is None:
-                serialise = json.dumps if postgres or processor is None else processor
                 found = serialise(value)
                 if len(memo) < _MEMO_SIZE:
                     memo[key] = found
             return found
-        return value if processor is None else processor(value)
+        return processor(value)
 
     return process
 
@@ -121,15 +121,14 @@ class BulkInserter:
         ]
         processors: list[Processor | None] = []
         for column in columns:
-            column_type = column.type.dialect_impl(self.dialect)
+            processor = column.type._cached_bind_processor(self.dialect)
             if isinstance(column.type, crypto.Sealed):
                 processors.append(_sealing(column.type, self._keyring()))
-            elif isinstance(column_type, JSON):
-                processors.append(
-                    _memoised_json(column.type._cached_bind_processor(self.dialect), self.postgres)
-                )
+            elif processor is not None and isinstance(column.type.dialect_impl(self.dialect), JSON):
+                # (A driver that serialises JSON itself has no processor: left to it.)
+                processors.append(_memoised_json(processor, self.postgres))
             else:
-                processors.append(column.type._cached_bind_processor(self.dialect))
+                processors.append(processor)
         preparer = self.dialect.identifier_preparer
         names = ", ".join(preparer.quote(column.name) for column in columns)
         target = preparer.format_table(table)

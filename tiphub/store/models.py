@@ -68,14 +68,17 @@ def new_id() -> uuid.UUID:
         _sequence = (_sequence + 1) & 0xFFF
     else:
         _last_millis, _sequence = millis, secrets.randbits(8)
-    if not _random_words:
+    try:
+        word = _random_words.pop()
+    except IndexError:  # (checking first would race with another thread's pop)
         _random_words.extend(array.array("Q", os.urandom(8 * 1024)))
+        word = int.from_bytes(os.urandom(8))
     value = (
         (millis & ((1 << 48) - 1)) << 80
         | 0x7 << 76
         | _sequence << 64
         | 0b10 << 62
-        | (_random_words.pop() & _RANDOM_MASK)
+        | (word & _RANDOM_MASK)
     )
     return uuid.UUID(int=value)
 
